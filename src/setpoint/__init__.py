@@ -1,0 +1,1 @@
+"""setpoint: a declarative, level-triggered workflow orchestrator."""

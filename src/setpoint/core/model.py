@@ -1,0 +1,206 @@
+"""The recorded state of executions: one record per execution, per started node, per attempt.
+
+These frozen records are what the store persists and what `reconcile` reads. Times are float
+seconds since the epoch, always supplied by the caller's clock (the core never reads a clock).
+Literal values appear here only as their JSON form (inline values or blob references); the core
+moves them around without looking inside.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
+
+EXECUTION_ID_RE = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why something failed, in words a person can act on."""
+
+    kind: ErrorKind
+    code: str  # short stable token: "TaskRaised", "Timeout", "ProcessLost", "NoOutputs", ...
+    message: str
+    retryable: bool = True
+    node: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind.value,
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.node is not None:
+            out["node"] = self.node
+        return out
+
+    @staticmethod
+    def from_json(data: dict[str, Any] | None) -> ErrorInfo | None:
+        if not data:
+            return None
+        return ErrorInfo(
+            ErrorKind(data["kind"]),
+            str(data["code"]),
+            str(data["message"]),
+            bool(data.get("retryable", True)),
+            data.get("node"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionConfig:
+    """Per-execution settings chosen at launch (they are part of the immutable record)."""
+
+    max_parallelism: int = 0  # 0: the spec's value, else the controller default
+    executor: str = "local"
+    overwrite_cache: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_parallelism": self.max_parallelism,
+            "executor": self.executor,
+            "overwrite_cache": self.overwrite_cache,
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any] | None) -> ExecutionConfig:
+        data = data or {}
+        return ExecutionConfig(
+            int(data.get("max_parallelism", 0)),
+            str(data.get("executor", "local")),
+            bool(data.get("overwrite_cache", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    id: str
+    project: str
+    workflow: str
+    spec_digest: str
+    code_digest: str
+    inputs: dict[str, Any]  # literal JSON per input, defaults already filled in
+    phase: ExecutionPhase = ExecutionPhase.QUEUED
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    outputs: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    abort_reason: str | None = None  # set by a user's terminate: declared intent to stop
+    source_id: str | None = None  # the execution this one relaunches or recovers
+    mode: str = "run"  # "run" | "relaunch" | "recover"
+    config: ExecutionConfig = field(default_factory=ExecutionConfig)
+    version: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+
+    def evolve(self, **changes: Any) -> ExecutionRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    execution_id: str
+    node_id: str
+    phase: NodePhase
+    attempt: int = 0  # number of the current (latest) attempt; 0 before the first
+    user_failures: int = 0
+    system_failures: int = 0
+    inputs: dict[str, Any] | None = None  # resolved input literals, recorded when the node starts
+    outputs: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    retry_at: float | None = None  # RETRYING: not before this time
+    cache_status: str | None = None  # catalog: "HIT", "MISS", "PUT", ... (None: not cacheable)
+    detail: dict[str, Any] | None = None  # node-kind specific extra state (cache source, ...)
+    version: int = 0  # 0: not yet stored
+
+    def evolve(self, **changes: Any) -> NodeRecord:
+        return replace(self, **changes)
+
+    @property
+    def attempt_id(self) -> str:
+        return attempt_id(self.execution_id, self.node_id, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    execution_id: str
+    node_id: str
+    number: int
+    phase: AttemptPhase
+    executor: str
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: ErrorInfo | None = None
+    abort_reason: str | None = None  # why an ABORTING attempt is being killed ("timeout", "abort", ...)
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        return attempt_id(self.execution_id, self.node_id, self.number)
+
+    def evolve(self, **changes: Any) -> AttemptRecord:
+        return replace(self, **changes)
+
+
+def attempt_id(execution_id: str, node_id: str, number: int) -> str:
+    return f"{execution_id}/{node_id}/{number}"
+
+
+def parse_attempt_id(aid: str) -> tuple[str, str, int]:
+    parts = aid.split("/")
+    if len(parts) != 3 or not parts[2].isdigit():
+        raise ValueError(f"not an attempt id: {aid!r}")
+    return parts[0], parts[1], int(parts[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of an execution's append-only history."""
+
+    execution_id: str
+    ts: float
+    kind: str  # "execution" | "node" | "attempt"
+    phase: str
+    node_id: str | None = None
+    attempt: int | None = None
+    message: str = ""
+    seq: int = 0  # assigned by the store
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "kind": self.kind,
+            "phase": self.phase,
+            "node": self.node_id,
+            "attempt": self.attempt,
+            "message": self.message,
+        }
+
+
+class Observed:
+    """What an executor can tell about an attempt."""
+
+    UNKNOWN = "UNKNOWN"  # it has no record of this attempt being launched
+    PENDING = "PENDING"  # accepted, waiting for a free slot; nothing has run yet
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"  # includes lost processes (ErrorKind.SYSTEM)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptObservation:
+    status: str  # one of Observed
+    started_at: float | None = None
+    finished_at: float | None = None
+    outputs: dict[str, Any] | None = None  # literal JSON, on SUCCEEDED
+    error: ErrorInfo | None = None  # on FAILED

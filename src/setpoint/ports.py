@@ -1,0 +1,128 @@
+"""The small interfaces between the controller and the outside world.
+
+The controller shell talks to storage, executors, blobs and time only through these protocols, so
+the same controller runs on SQLite or PostgreSQL, local processes or Ray, and under a fake clock in
+tests. Each adapter translates its driver's exceptions into `setpoint.errors` at this boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from setpoint.core.model import (
+    AttemptObservation,
+    AttemptRecord,
+    Event,
+    ExecutionRecord,
+    NodeRecord,
+)
+from setpoint.core.phases import ExecutionPhase
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class RoundWrite:
+    """Everything one reconcile round persists, applied atomically by `Store.commit_round`.
+
+    ``execution`` is the full new execution record (its ``version`` is the version it was loaded
+    at: the compare-and-swap expectation). Node and attempt records carry the version they were
+    loaded at (0 for new rows); the store bumps each written row's version by one.
+    """
+
+    execution: ExecutionRecord
+    nodes: Sequence[NodeRecord] = ()
+    attempts: Sequence[AttemptRecord] = ()
+    events: Sequence[Event] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    phases: tuple[ExecutionPhase, ...] = ()
+    project: str | None = None
+    workflow: str | None = None
+    limit: int = 50
+    before: str | None = None  # cursor: an execution id; list strictly older ones
+
+
+class Store(Protocol):
+    """Declared and observed state. Every mutation is a compare-and-swap on a row version."""
+
+    # content-addressed specs
+    def put_spec(self, digest: str, body: str) -> None: ...
+    def get_spec(self, digest: str) -> str: ...
+
+    # executions
+    def create_execution(self, record: ExecutionRecord, events: Sequence[Event] = ()) -> ExecutionRecord: ...
+    def get_execution(self, execution_id: str) -> ExecutionRecord: ...
+    def list_executions(self, flt: ExecutionFilter = ...) -> list[ExecutionRecord]: ...
+    def unfinished_executions(self) -> list[str]: ...
+    def request_abort(self, execution_id: str, reason: str, now: float) -> ExecutionRecord: ...
+
+    # leases
+    def acquire_lease(self, execution_id: str, owner: str, ttl: float, now: float) -> ExecutionRecord | None: ...
+    def renew_leases(self, owner: str, ttl: float, now: float) -> list[str]: ...
+    def release_lease(self, execution_id: str, owner: str) -> None: ...
+
+    # node and attempt state
+    def load_nodes(self, execution_id: str) -> list[NodeRecord]: ...
+    def load_attempts(self, execution_id: str, *, node_id: str | None = None) -> list[AttemptRecord]: ...
+    def commit_round(self, write: RoundWrite, *, owner: str | None) -> ExecutionRecord: ...
+
+    # history
+    def events(self, execution_id: str, after_seq: int = 0, limit: int = 10_000) -> list[Event]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    """All an executor needs to run one attempt, in plain data."""
+
+    attempt_id: str
+    entrypoint: str  # "module:function" the worker calls with (payload, attempt_dir)
+    payload: dict[str, Any]  # JSON: the task spec, the input literals, where blobs live, ...
+    sys_path: tuple[str, ...] = ()  # prepended to sys.path in the worker (the code bundle)
+    preload: tuple[str, ...] = ()  # modules a warm worker may import before forking
+    env: tuple[tuple[str, str], ...] = field(default=())
+
+
+class Executor(Protocol):
+    """Runs attempts. Every call is idempotent on the attempt id."""
+
+    name: str
+
+    def launch(self, request: LaunchRequest) -> None: ...
+    def observe(self, attempt_id: str) -> AttemptObservation: ...
+    def abort(self, attempt_id: str) -> None: ...
+    def logs(self, attempt_id: str) -> dict[str, Path]: ...
+    def set_listener(self, listener: Callable[[str], None]) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    uri: str
+    sha256: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Payloads, code bundles and files. Content-addressed, written atomically, verified on read."""
+
+    def put_bytes(self, data: bytes) -> BlobRef: ...
+    def get_bytes(self, ref: BlobRef) -> bytes: ...
+    def put_file(self, path: Path) -> BlobRef: ...
+    def get_file(self, ref: BlobRef, dest: Path) -> Path: ...
+    def exists(self, ref: BlobRef) -> bool: ...
