@@ -1,1 +1,35 @@
-"""setpoint: a declarative, level-triggered workflow orchestrator."""
+"""setpoint: a declarative, level-triggered workflow orchestrator for ML and data pipelines.
+
+The public surface is re-exported here and pinned by a test, so modules can move freely behind it.
+Importing setpoint registers nothing and starts nothing.
+"""
+
+from setpoint.errors import NonRetryableError, SetpointError, TaskError
+from setpoint.sdk import Resources, Task, Workflow, task, workflow
+
+__all__ = [
+    "Client",
+    "Directory",
+    "File",
+    "NonRetryableError",
+    "Resources",
+    "SetpointError",
+    "Task",
+    "TaskError",
+    "Workflow",
+    "task",
+    "workflow",
+]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: the client pulls in the store and executor; File/Directory pull in the type engine.
+    if name == "Client":
+        from setpoint.client import Client
+
+        return Client
+    if name in ("File", "Directory"):
+        from setpoint.types import files
+
+        return getattr(files, name)
+    raise AttributeError(f"module 'setpoint' has no attribute {name!r}")

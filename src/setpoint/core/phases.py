@@ -77,8 +77,9 @@ NODE_TRANSITIONS: dict[NodePhase, frozenset[NodePhase]] = {
     NodePhase.QUEUED: frozenset(
         {NodePhase.RUNNING, NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.ABORTED, NodePhase.RETRYING}
     ),
+    # RUNNING -> QUEUED is a retry with no backoff: RETRYING and the next attempt in one round
     NodePhase.RUNNING: frozenset(
-        {NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.ABORTED, NodePhase.RETRYING}
+        {NodePhase.SUCCEEDED, NodePhase.FAILED, NodePhase.ABORTED, NodePhase.RETRYING, NodePhase.QUEUED}
     ),
     NodePhase.RETRYING: frozenset({NodePhase.QUEUED, NodePhase.FAILED, NodePhase.ABORTED}),
     NodePhase.SUCCEEDED: frozenset(),

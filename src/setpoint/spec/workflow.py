@@ -61,7 +61,7 @@ class Variable:
         return Variable(t, data.get("default"), "default" in data)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Interface:
     inputs: tuple[tuple[str, Variable], ...] = ()
     outputs: tuple[tuple[str, TypeRef], ...] = ()
@@ -151,6 +151,7 @@ class TaskSpec:
     executor: str = ""  # "" means the execution's default executor
     resources: tuple[tuple[str, str], ...] = ()
     kind: str = "python"
+    unsafe_pickle: bool = False  # explicit opt-in: values of unsupported types travel pickled
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -164,6 +165,7 @@ class TaskSpec:
             "executor": self.executor,
             "resources": dict(self.resources),
             "kind": self.kind,
+            "unsafe_pickle": self.unsafe_pickle,
         }
         return out
 
@@ -202,6 +204,7 @@ class TaskSpec:
             executor=str(data.get("executor", "")),
             resources=tuple(sorted((str(k), str(v)) for k, v in res.items())),
             kind=str(data.get("kind", "python")),
+            unsafe_pickle=bool(data.get("unsafe_pickle", False)),
         )
 
 
@@ -355,7 +358,7 @@ class FailurePolicy:
     ALL = (FAIL_FAST, FINISH_RUNNABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class WorkflowSpec:
     name: str
     interface: Interface

@@ -1,0 +1,353 @@
+"""The Python client: create executions, wait for them, read their status, outputs, logs and history.
+
+`Client` is the programmatic front door and what the CLI is built on. In embedded mode it opens
+the SQLite store under the setpoint home and can host a controller in-process (``with
+Client() as c: c.run(wf, n=10)``); any other process running a controller on the same home —
+`setpoint controller` — makes progress on the same executions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from setpoint.adapters.bundle import BundleCache, capture
+from setpoint.adapters.bundle import store as store_bundle
+from setpoint.core.model import (
+    AttemptRecord,
+    Event,
+    ExecutionConfig,
+    ExecutionRecord,
+    NodeRecord,
+    attempt_id,
+)
+from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.errors import InputError, NotFoundError, SetpointError
+from setpoint.ports import ExecutionFilter, Store
+from setpoint.sdk.workflow import Workflow
+from setpoint.settings import Settings
+from setpoint.spec.canonical import canonical_json
+from setpoint.spec.workflow import Interface, WorkflowSpec
+
+if typing.TYPE_CHECKING:
+    from setpoint.controller.controller import Controller
+
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_execution_id() -> str:
+    return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_ALPHABET) for _ in range(11))
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """A node of an execution as a person sees it: its spec joined with its recorded state."""
+
+    node_id: str
+    task: str
+    upstream: tuple[str, ...]
+    record: NodeRecord
+    attempts: tuple[AttemptRecord, ...]
+
+    @property
+    def phase(self) -> NodePhase:
+        return self.record.phase
+
+    @property
+    def duration(self) -> float | None:
+        r = self.record
+        if r.started_at is None or r.finished_at is None:
+            return None
+        return r.finished_at - r.started_at
+
+
+def open_store(settings: Settings) -> Store:
+    from setpoint.adapters.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.db_path)
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
+        from setpoint.adapters.blobs.local import LocalBlobStore
+
+        self.settings = settings or Settings.from_env(home)
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = open_store(self.settings)
+        self.blobs = LocalBlobStore(self.settings.blob_root)
+        self.bundles = BundleCache(self.settings.bundles_root, self.blobs)
+        self._controller: Controller | None = None
+        self._executor: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start_controller(self) -> Controller:
+        """Host a controller in this process (it takes over every unfinished execution it finds)."""
+        if self._controller is None:
+            from setpoint.adapters.executor.local import LocalExecutor
+            from setpoint.controller.controller import Controller
+
+            self._executor = LocalExecutor(
+                self.settings.attempts_root,
+                mode=self.settings.executor_mode,
+                max_workers=self.settings.executor_slots,
+            )
+            self._controller = Controller(
+                self.store, {"local": self._executor}, self.bundles, self.settings
+            ).start()
+        return self._controller
+
+    @property
+    def controller(self) -> Controller | None:
+        return self._controller
+
+    def close(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- creating executions --------------------------------------------------------------------
+    def create_execution(
+        self,
+        wf: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        literal_inputs: Mapping[str, Any] | None = None,
+        project: str | None = None,
+        max_parallelism: int = 0,
+        overwrite_cache: bool = False,
+    ) -> str:
+        """Compile, snapshot the code, record an immutable execution, and wake the controller."""
+        from setpoint.types import LiteralContext, to_literal, validate_literal
+
+        spec = wf.compile()
+        where = f"workflow '{wf.name}'"
+        given: dict[str, Any] = {}
+        hints = typing.get_type_hints(wf.function, include_extras=True)
+        ctx = LiteralContext(blobs=self.blobs, workdir=None, offload_threshold=self.settings.offload_threshold)
+        declared = spec.interface.input_map
+        for name, value in (inputs or {}).items():
+            if name not in declared:
+                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
+            given[name] = to_literal(value, hints[name], ctx, where=f"{where}, input '{name}'")
+        for name, lit in (literal_inputs or {}).items():
+            if name not in declared:
+                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
+            validate_literal(lit, declared[name].type, where=f"{where}, input '{name}'")
+            given[name] = lit
+        resolved = fill_defaults(spec.interface, given, where)
+        bundle = capture({wf.module, *(t.module for t in spec.tasks.values())})
+        store_bundle(bundle, self.blobs)
+        return self._create(
+            spec,
+            bundle.digest,
+            resolved,
+            project=project or self.settings.project,
+            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+        )
+
+    def _create(
+        self,
+        spec: WorkflowSpec,
+        code_digest: str,
+        inputs: dict[str, Any],
+        *,
+        project: str,
+        config: ExecutionConfig,
+        source_id: str | None = None,
+        mode: str = "run",
+    ) -> str:
+        from setpoint.ports import SystemClock
+
+        now = SystemClock().now()
+        self.store.put_spec(spec.digest, canonical_json(spec.to_json()))
+        eid = new_execution_id()
+        record = ExecutionRecord(
+            id=eid,
+            project=project,
+            workflow=spec.name,
+            spec_digest=spec.digest,
+            code_digest=code_digest,
+            inputs=inputs,
+            created_at=now,
+            updated_at=now,
+            source_id=source_id,
+            mode=mode,
+            config=config,
+        )
+        message = f"{mode} of {source_id}" if source_id else "created"
+        self.store.create_execution(record, [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)])
+        if self._controller is not None:
+            self._controller.submit(eid)
+        return eid
+
+    def run(self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any) -> ExecutionRecord:
+        """Create an execution, run it with an in-process controller, and wait for it to finish."""
+        self.start_controller()
+        eid = self.create_execution(wf, inputs, **opts)
+        return self.wait(eid, timeout=timeout)
+
+    def relaunch(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> str:
+        """A new execution with the same pinned spec, code and inputs (optionally some inputs changed)."""
+        from setpoint.types import literal_from_json_value
+
+        src = self.get(execution_id)
+        spec = self.spec(execution_id)
+        merged = dict(src.inputs)
+        for name, value in (inputs or {}).items():
+            var = spec.interface.input_map.get(name)
+            if var is None:
+                raise InputError(f"workflow '{spec.name}': unknown input '{name}'")
+            merged[name] = literal_from_json_value(value, var.type, where=f"workflow '{spec.name}', input '{name}'")
+        return self._create(
+            spec, src.code_digest, merged, project=src.project, config=src.config, source_id=src.id, mode="relaunch"
+        )
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, execution_id: str) -> ExecutionRecord:
+        return self.store.get_execution(execution_id)
+
+    def list(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
+        return self.store.list_executions(flt or ExecutionFilter())
+
+    def spec(self, execution_id: str) -> WorkflowSpec:
+        rec = self.get(execution_id)
+        return WorkflowSpec.from_json(json.loads(self.store.get_spec(rec.spec_digest)))
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
+        if self._controller is not None:
+            return self._controller.wait(execution_id, timeout)
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            rec = self.get(execution_id)
+            if rec.phase.is_terminal or (deadline is not None and time.monotonic() >= deadline):
+                return rec
+            time.sleep(delay)
+            delay = min(0.5, delay * 1.5)
+
+    def nodes(self, execution_id: str) -> list[NodeView]:
+        spec = self.spec(execution_id)
+        records = {n.node_id: n for n in self.store.load_nodes(execution_id)}
+        attempts: dict[str, list[AttemptRecord]] = {}
+        for a in self.store.load_attempts(execution_id):
+            attempts.setdefault(a.node_id, []).append(a)
+        return [
+            NodeView(
+                n.id,
+                spec.tasks[n.task].name,
+                spec.upstream[n.id],
+                records.get(n.id) or NodeRecord(execution_id, n.id, NodePhase.PENDING),
+                tuple(attempts.get(n.id, ())),
+            )
+            for n in spec.nodes
+        ]
+
+    def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
+        self.get(execution_id)
+        return self.store.events(execution_id, after_seq)
+
+    def outputs(self, execution_id: str, wf: Workflow | None = None) -> dict[str, Any]:
+        """The execution's outputs: Python values when the workflow is given, else plain JSON."""
+        rec = self.get(execution_id)
+        if rec.phase is not ExecutionPhase.SUCCEEDED or rec.outputs is None:
+            raise SetpointError(f"execution '{execution_id}' has no outputs (phase {rec.phase.value})")
+        if wf is None:
+            return {k: literal_to_plain(v, self.blobs) for k, v in rec.outputs.items()}
+        from setpoint.types import LiteralContext, from_literal
+
+        hints = typing.get_type_hints(wf.function, include_extras=True)
+        ret = hints.get("return")
+        ctx = LiteralContext(blobs=self.blobs, workdir=self.settings.home / "downloads" / execution_id)
+        if set(rec.outputs) == {"o0"}:
+            return {"o0": from_literal(rec.outputs["o0"], ret, ctx, where="output 'o0'")}
+        fields = typing.get_type_hints(ret) if ret is not None else {}
+        return {k: from_literal(v, fields[k], ctx, where=f"output '{k}'") for k, v in rec.outputs.items()}
+
+    def terminate(self, execution_id: str, reason: str = "terminated by the user") -> ExecutionRecord:
+        from setpoint.ports import SystemClock
+
+        rec = self.store.request_abort(execution_id, reason, SystemClock().now())
+        if self._controller is not None:
+            self._controller.submit(execution_id)
+        return rec
+
+    def logs(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[tuple[str, str, str]]:
+        """(attempt id, stream, text) for each attempt's stdout and stderr, in node order."""
+        views = self.nodes(execution_id)
+        if node_id is not None:
+            views = [v for v in views if v.node_id == node_id]
+            if not views:
+                raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+        out: list[tuple[str, str, str]] = []
+        for v in views:
+            for a in v.attempts:
+                if attempt is not None and a.number != attempt:
+                    continue
+                aid = attempt_id(execution_id, v.node_id, a.number)
+                base = self.settings.attempts_root / execution_id / v.node_id / str(a.number)
+                for stream in ("stdout", "stderr"):
+                    path = base / f"{stream}.log"
+                    text = path.read_text(errors="replace") if path.exists() else ""
+                    out.append((aid, stream, text))
+        return out
+
+
+def fill_defaults(iface: Interface, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    missing = []
+    for name, var in iface.inputs:
+        if name in given:
+            out[name] = given[name]
+        elif var.has_default:
+            out[name] = var.default
+        else:
+            missing.append(f"'{name}' ({var.type})")
+    if missing:
+        raise InputError(f"{where}: missing input{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    return out
+
+
+def literal_to_plain(lit: Any, blobs: Any = None) -> Any:
+    """A literal as plain JSON for scripts: tagged scalars unwrapped, offloaded JSON fetched."""
+    if isinstance(lit, list):
+        return [literal_to_plain(x, blobs) for x in lit]
+    if not isinstance(lit, dict):
+        return lit
+    if len(lit) == 1:
+        (key, value), = lit.items()
+        if key == "$bytes" or key == "$datetime":
+            return value
+        if key == "$timedelta":
+            return value / 1_000_000
+        if key == "$float":
+            return value
+        if key in ("$file", "$dir"):
+            return {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "name": value.get("name")}
+        if key == "$ref":
+            if value.get("format") == "json" and blobs is not None:
+                from setpoint.ports import BlobRef
+
+                data = blobs.get_bytes(BlobRef(value["uri"], value["sha256"], value["size"]))
+                return literal_to_plain(json.loads(data), blobs)
+            return {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "format": value.get("format")}
+    if set(lit) == {"$variant", "value"}:
+        return literal_to_plain(lit["value"], blobs)
+    return {k: literal_to_plain(v, blobs) for k, v in lit.items()}

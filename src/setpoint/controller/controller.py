@@ -1,0 +1,357 @@
+"""The controller shell: load → observe → decide → persist intent → act, for one execution at a time.
+
+Workers take execution ids from a de-duplicating queue. A round loads the execution (from a
+cache, re-checked against the stored row version), asks executors about live attempts, calls the
+pure `reconcile`, persists the decision with a compare-and-swap on the execution's version and
+lease, and only then launches or aborts attempts — every action idempotent on the attempt id, so
+a crash at any point is safe: the next round recomputes from what was recorded. Wake-ups come from
+new executions, executor notifications (hints), `requeue_after` timers, a poll for executions
+that need a controller, and a periodic full resync that re-observes every live attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from setpoint.adapters.bundle import BundleCache
+from setpoint.core.model import AttemptObservation, ExecutionRecord
+from setpoint.core.phases import (
+    ATTEMPT_TRANSITIONS,
+    EXECUTION_TRANSITIONS,
+    NODE_TRANSITIONS,
+    legal,
+)
+from setpoint.core.reconcile import reconcile
+from setpoint.core.state import Abort, Decision, ExecutionState, Launch
+from setpoint.errors import ConflictError, NotFoundError, SetpointError
+from setpoint.ports import Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
+from setpoint.settings import Settings
+from setpoint.spec.workflow import TaskSpec, WorkflowSpec
+
+log = logging.getLogger("setpoint.controller")
+
+RUNTIME_ENTRYPOINT = "setpoint.runtime:run_attempt"
+
+CRASH_POINTS = (
+    "round.loaded",  # state loaded, nothing decided
+    "round.decided",  # decision computed, nothing written
+    "round.committed",  # intent written, no action taken
+    "round.launched",  # right after one launch (others of the round not yet)
+    "round.aborted",  # right after one abort request
+)
+
+
+class CrashInjector:
+    """Kill this process at a named point (test hook); ``spec`` is ``"<point>[:<nth hit>]"``."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.point: str | None = None
+        self.nth = 1
+        self._hits = 0
+        if spec:
+            point, _, nth = spec.partition(":")
+            if point not in CRASH_POINTS:
+                raise SetpointError(f"unknown crash point {point!r}; known: {', '.join(CRASH_POINTS)}")
+            self.point = point
+            self.nth = int(nth) if nth else 1
+
+    def hit(self, point: str) -> None:
+        if point != self.point:
+            return
+        self._hits += 1
+        if self._hits >= self.nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Controller:
+    def __init__(
+        self,
+        store: Store,
+        executors: Mapping[str, Executor],
+        bundles: BundleCache,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        owner: str | None = None,
+    ) -> None:
+        from setpoint.controller.workqueue import WorkQueue
+
+        self.store = store
+        self.executors = dict(executors)
+        self.bundles = bundles
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.queue = WorkQueue()
+        self._crash = CrashInjector(settings.crash_at)
+        self._lock = threading.Lock()
+        self._states: dict[str, ExecutionState] = {}
+        self._dirty: dict[str, set[str]] = {}
+        self._full_sync: set[str] = set()
+        self._specs: dict[str, WorkflowSpec] = {}
+        self._task_json: dict[tuple[str, str], dict[str, Any]] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._finished = threading.Condition()
+        self.rounds = 0
+        for ex in self.executors.values():
+            ex.set_listener(self._on_attempt_event)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Controller:
+        for i in range(max(1, self.settings.workers)):
+            t = threading.Thread(target=self._work, name=f"setpoint-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        t = threading.Thread(target=self._maintain, name="setpoint-maintenance", daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def stop(self, *, release: bool = True) -> None:
+        self._stop.set()
+        self.queue.close()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+        if release:
+            for eid in list(self._states):
+                try:
+                    self.store.release_lease(eid, self.owner)
+                except SetpointError:
+                    pass
+        self._states.clear()
+
+    def __enter__(self) -> Controller:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def submit(self, execution_id: str) -> None:
+        """Wake the controller for an execution (new, terminated, or anything else changed)."""
+        with self._lock:
+            self._full_sync.add(execution_id)
+        self.queue.add(execution_id)
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
+        """Block until the execution is terminal (as recorded in the store) or the timeout passes."""
+        deadline = None if timeout is None else self.clock.now() + timeout
+        while True:
+            rec = self.store.get_execution(execution_id)
+            if rec.phase.is_terminal:
+                return rec
+            remaining = None if deadline is None else deadline - self.clock.now()
+            if remaining is not None and remaining <= 0:
+                return rec
+            with self._finished:
+                self._finished.wait(0.2 if remaining is None else min(0.2, remaining))
+
+    # -- wake-ups -------------------------------------------------------------------------------
+    def _on_attempt_event(self, attempt_id: str) -> None:
+        execution_id = attempt_id.split("/", 1)[0]
+        with self._lock:
+            self._dirty.setdefault(execution_id, set()).add(attempt_id)
+        self.queue.add(execution_id)
+
+    def _maintain(self) -> None:
+        last_resync = self.clock.now()
+        last_renew = self.clock.now()
+        while not self._stop.wait(self.settings.poll_interval_s):
+            now = self.clock.now()
+            try:
+                if now - last_renew >= self.settings.lease_ttl_s / 3:
+                    held = set(self.store.renew_leases(self.owner, self.settings.lease_ttl_s, now))
+                    last_renew = now
+                    for eid in list(self._states):
+                        if eid not in held:
+                            self._forget(eid)
+                resync = now - last_resync >= self.settings.resync_interval_s
+                if resync:
+                    last_resync = now
+                for eid in self.store.unfinished_executions():
+                    if resync:
+                        with self._lock:
+                            self._full_sync.add(eid)
+                    self.queue.add(eid)
+            except SetpointError as e:
+                log.warning("maintenance: %s", e)
+
+    # -- the round ------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            eid = self.queue.get(timeout=0.5)
+            if eid is None:
+                continue
+            try:
+                self.reconcile_once(eid)
+            except ConflictError:
+                self._forget(eid)
+                self.queue.add_after(eid, 0.01)
+            except SetpointError as e:
+                log.warning("execution %s: %s; retrying", eid, e)
+                self._forget(eid)
+                self.queue.add_after(eid, 1.0)
+            except Exception:
+                log.exception("execution %s: unexpected error in a reconcile round; retrying", eid)
+                self._forget(eid)
+                self.queue.add_after(eid, 1.0)
+            finally:
+                self.queue.done(eid)
+
+    def _forget(self, eid: str) -> None:
+        self._states.pop(eid, None)
+
+    def _load(self, eid: str) -> ExecutionState | None:
+        now = self.clock.now()
+        try:
+            rec = self.store.acquire_lease(eid, self.owner, self.settings.lease_ttl_s, now)
+        except NotFoundError:
+            return None
+        if rec is None or rec.phase.is_terminal:
+            return None
+        spec = self._spec(rec.spec_digest)
+        state = ExecutionState.build(spec, rec, self.store.load_nodes(eid), self.store.load_attempts(eid))
+        self._states[eid] = state
+        with self._lock:
+            self._full_sync.add(eid)
+        return state
+
+    def _spec(self, digest: str) -> WorkflowSpec:
+        spec = self._specs.get(digest)
+        if spec is None:
+            import json
+
+            spec = WorkflowSpec.from_json(json.loads(self.store.get_spec(digest)))
+            self._specs[digest] = spec
+        return spec
+
+    def reconcile_once(self, eid: str) -> Decision | None:
+        """One round for one execution. Returns the decision, or None if not ours to reconcile."""
+        state = self._states.get(eid)
+        if state is not None:
+            current = self.store.get_execution(eid)
+            if current.version != state.execution.version or current.lease_owner != self.owner:
+                self._forget(eid)
+                state = None
+        if state is None:
+            state = self._load(eid)
+            if state is None:
+                return None
+        self._crash.hit("round.loaded")
+        with self._lock:
+            dirty = self._dirty.pop(eid, set())
+            full = eid in self._full_sync
+            self._full_sync.discard(eid)
+        aids = list(state.live_attempts) if full else [a for a in dirty if a in state.live_attempts]
+        observations = {aid: self._observe(state, aid) for aid in aids}
+        now = self.clock.now()
+        decision = reconcile(state, observations, now, self.settings.reconcile)
+        self.rounds += 1
+        if decision.writes:
+            self._check_legal(state, decision)
+            self._crash.hit("round.decided")
+            base = decision.execution or state.execution
+            write = RoundWrite(
+                execution=base.evolve(version=state.execution.version, updated_at=now),
+                nodes=decision.nodes,
+                attempts=decision.attempts,
+                events=decision.events,
+            )
+            stored = self.store.commit_round(write, owner=self.owner)
+            state.apply(decision)
+            state.execution = stored
+            self._crash.hit("round.committed")
+        for action in decision.actions:
+            executor = self._executor(action.executor)
+            if isinstance(action, Launch):
+                executor.launch(self._launch_request(state, action))
+                self._crash.hit("round.launched")
+            elif isinstance(action, Abort):
+                executor.abort(action.attempt_id)
+                self._crash.hit("round.aborted")
+        if state.execution.phase.is_terminal:
+            self._forget(eid)
+            try:
+                self.store.release_lease(eid, self.owner)
+            finally:
+                with self._finished:
+                    self._finished.notify_all()
+        elif decision.requeue_after is not None:
+            self.queue.add_after(eid, decision.requeue_after)
+        return decision
+
+    def _observe(self, state: ExecutionState, aid: str) -> AttemptObservation:
+        att = state.live_attempts[aid]
+        return self._executor(att.executor).observe(aid)
+
+    def _executor(self, name: str) -> Executor:
+        ex = self.executors.get(name)
+        if ex is None:
+            raise SetpointError(f"no executor named '{name}' is configured (have: {', '.join(self.executors)})")
+        return ex
+
+    def _launch_request(self, state: ExecutionState, action: Launch) -> LaunchRequest:
+        task: TaskSpec = state.spec.tasks[action.task]
+        key = (state.spec.digest, action.task)
+        task_json = self._task_json.get(key)
+        if task_json is None:
+            task_json = self._task_json[key] = task.to_json()
+        bundle_dir = self.bundles.path(state.execution.code_digest)
+        payload = {
+            "task": task_json,
+            "inputs": action.inputs,
+            "blob_root": str(self.settings.blob_root),
+            "offload_threshold": self.settings.offload_threshold,
+            "allow_pickle": task.unsafe_pickle,
+        }
+        return LaunchRequest(
+            attempt_id=action.attempt_id,
+            entrypoint=RUNTIME_ENTRYPOINT,
+            payload=payload,
+            sys_path=(str(bundle_dir),),
+            preload=(task.module,),
+        )
+
+    @staticmethod
+    def _check_legal(state: ExecutionState, decision: Decision) -> None:
+        """A safety net under the core: never persist a transition the phase tables forbid."""
+        if decision.execution is not None and not legal(
+            EXECUTION_TRANSITIONS,  # type: ignore[arg-type]
+            state.execution.phase,
+            decision.execution.phase,
+        ):
+            raise SetpointError(
+                f"illegal execution transition {state.execution.phase.value} -> {decision.execution.phase.value}"
+            )
+        for rec in decision.nodes:
+            old = state.phase(rec.node_id)
+            if not legal(NODE_TRANSITIONS, old, rec.phase):  # type: ignore[arg-type]
+                raise SetpointError(f"illegal node transition {rec.node_id}: {old.value} -> {rec.phase.value}")
+        for att in decision.attempts:
+            prev = state.live_attempts.get(att.id)
+            if prev is not None and not legal(ATTEMPT_TRANSITIONS, prev.phase, att.phase):  # type: ignore[arg-type]
+                raise SetpointError(f"illegal attempt transition {att.id}: {prev.phase.value} -> {att.phase.value}")
+
+    # -- running until there is nothing left --------------------------------------------------
+    def run_until_idle(self, timeout: float | None = None, poll: float = 0.1) -> bool:
+        """Return True once no execution in the store is unfinished (False on timeout)."""
+        deadline = None if timeout is None else self.clock.now() + timeout
+        while True:
+            unfinished = self.store.unfinished_executions()
+            if not unfinished:
+                return True
+            for eid in unfinished:
+                if eid not in self._states:
+                    self.queue.add(eid)
+            if deadline is not None and self.clock.now() >= deadline:
+                return False
+            with self._finished:
+                self._finished.wait(poll)

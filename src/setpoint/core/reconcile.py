@@ -1,0 +1,461 @@
+"""The reconciler: compare an execution's declared DAG with what is recorded and observed, and decide.
+
+`reconcile` is a pure function. It never asks *why* it was called (which event arrived); it looks
+at the whole current state — the pinned spec, the recorded node and attempt rows, what executors
+report about live attempts, and the time — and returns a `Decision`: the rows to persist (intent
+first), the idempotent actions to take after persisting, and when to look again. Calling it twice
+on the same state gives the same decision, so lost, duplicated or late events change nothing.
+
+Cost: a round touches the nodes in flight, the nodes that became ready, and the attempts that
+were observed; it never walks the whole DAG (see `ExecutionState`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from setpoint.core.model import (
+    AttemptObservation,
+    AttemptRecord,
+    ErrorInfo,
+    Event,
+    ExecutionRecord,
+    NodeRecord,
+    Observed,
+    attempt_id,
+)
+from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase, is_active
+from setpoint.core.state import Abort, Action, Decision, ExecutionState, Launch
+from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec
+
+ABORT_RECHECK_S = 0.5  # how soon to look again at attempts being killed
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileConfig:
+    default_max_parallelism: int = 256
+    max_system_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+
+def backoff_delay(failures: int, aid: str, cfg: ReconcileConfig) -> float:
+    """Exponential backoff with deterministic jitter in [50%, 100%] derived from the attempt id."""
+    if cfg.backoff_base_s <= 0:
+        return 0.0
+    raw = min(cfg.backoff_max_s, cfg.backoff_base_s * (2 ** max(0, failures - 1)))
+    jitter = (zlib.crc32(aid.encode()) % 1000) / 1000.0
+    return raw * (0.5 + 0.5 * jitter)
+
+
+def resolve_binding(b: Binding, state: ExecutionState, view: _Round) -> Any:
+    if b.is_literal:
+        return b.literal
+    if b.input is not None:
+        return state.execution.inputs[b.input]
+    if b.node is not None:
+        outputs = view.node(b.node).outputs or {}
+        return outputs[b.output or ""]
+    if b.items is not None:
+        return [resolve_binding(x, state, view) for x in b.items]
+    if b.entries is not None:
+        return {k: resolve_binding(x, state, view) for k, x in b.entries}
+    raise ValueError("empty binding")
+
+
+class _Round:
+    """The records this round changes, layered over the state (which it never mutates)."""
+
+    def __init__(self, state: ExecutionState, now: float) -> None:
+        self.state = state
+        self.now = now
+        self.execution = state.execution
+        self.nodes: dict[str, NodeRecord] = {}
+        self.attempts: dict[str, AttemptRecord] = {}
+        self.events: list[Event] = []
+        self.actions: list[Action] = []
+        self.requeue: float | None = None
+        self.newly_ready: dict[str, None] = {}
+        self.finished_upstreams: dict[str, int] = {}
+        self.terminal_delta = 0
+        self.success_delta = 0
+        self.active_delta = 0
+        self.live_attempts_delta = 0
+
+    # -- reads through the overlay --------------------------------------------------------
+    def node(self, node_id: str) -> NodeRecord:
+        rec = self.nodes.get(node_id)
+        return rec if rec is not None else self.state.node(node_id)
+
+    def attempt(self, aid: str) -> AttemptRecord | None:
+        rec = self.attempts.get(aid)
+        return rec if rec is not None else self.state.live_attempts.get(aid)
+
+    @property
+    def live_attempt_count(self) -> int:
+        return len(self.state.live_attempts) + self.live_attempts_delta
+
+    @property
+    def active_count(self) -> int:
+        return len(self.state.active) + self.active_delta
+
+    @property
+    def all_terminal(self) -> bool:
+        return self.state.terminal + self.terminal_delta == self.state.total
+
+    @property
+    def all_succeeded(self) -> bool:
+        return self.state.succeeded + self.success_delta == self.state.total
+
+    # -- writes -------------------------------------------------------------------------------
+    def wake_in(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        if self.requeue is None or seconds < self.requeue:
+            self.requeue = seconds
+
+    def set_execution(self, rec: ExecutionRecord, message: str = "") -> None:
+        if rec.phase is not self.execution.phase:
+            self.events.append(Event(rec.id, self.now, "execution", rec.phase.value, message=message))
+        self.execution = rec.evolve(updated_at=self.now)
+
+    def set_node(self, rec: NodeRecord, message: str = "") -> None:
+        old = self.node(rec.node_id)
+        self.nodes[rec.node_id] = rec
+        if old.phase is rec.phase:
+            return
+        self.events.append(
+            Event(rec.execution_id, self.now, "node", rec.phase.value, rec.node_id, rec.attempt or None, message)
+        )
+        self.active_delta += is_active(rec.phase) - is_active(old.phase)
+        if rec.phase.is_terminal and not old.phase.is_terminal:
+            self.terminal_delta += 1
+            self.success_delta += rec.phase.is_success
+            for d in self.state.spec.downstream[rec.node_id]:
+                left = self.state.remaining.get(d)
+                if left is None:
+                    continue
+                done = self.finished_upstreams.get(d, 0) + 1
+                self.finished_upstreams[d] = done
+                if left - done == 0:
+                    self.newly_ready[d] = None
+
+    def set_attempt(self, rec: AttemptRecord, message: str = "") -> None:
+        old = self.attempt(rec.id)
+        self.attempts[rec.id] = rec
+        was_live = old is not None and not old.phase.is_terminal
+        self.live_attempts_delta += (not rec.phase.is_terminal) - was_live
+        if old is None or old.phase is not rec.phase:
+            self.events.append(
+                Event(rec.execution_id, self.now, "attempt", rec.phase.value, rec.node_id, rec.number, message)
+            )
+
+    def decision(self) -> Decision:
+        changed_execution = self.execution if self.execution is not self.state.execution else None
+        return Decision(
+            execution=changed_execution,
+            nodes=tuple(self.nodes.values()),
+            attempts=tuple(self.attempts.values()),
+            events=tuple(self.events),
+            actions=_unique(self.actions),
+            requeue_after=self.requeue,
+        )
+
+
+def _unique(actions: list[Action]) -> tuple[Action, ...]:
+    """The same action on the same attempt twice in one round is done once."""
+    seen: set[tuple[type, str]] = set()
+    out = []
+    for a in actions:
+        key = (type(a), a.attempt_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return tuple(out)
+
+
+def reconcile(
+    state: ExecutionState,
+    observations: Mapping[str, AttemptObservation],
+    now: float,
+    cfg: ReconcileConfig = ReconcileConfig(),
+) -> Decision:
+    """Decide the next step for one execution. Pure: no I/O, no clock, no randomness."""
+    ex = state.execution
+    if ex.phase.is_terminal:
+        return Decision()
+    r = _Round(state, now)
+    if ex.phase is ExecutionPhase.QUEUED:
+        r.set_execution(ex.evolve(phase=ExecutionPhase.RUNNING, started_at=now))
+
+    _observe(r, observations, cfg)
+    _check_deadlines(r)
+    stopping = r.execution.abort_reason is not None or (
+        r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST
+    )
+    if stopping:
+        _stop(r)
+    else:
+        _start_retries(r, cfg)
+        _start_ready(r, cfg)
+        if r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST:
+            _stop(r)
+    _finish(r)
+    return r.decision()
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+
+def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: ReconcileConfig) -> None:
+    for aid, obs in observations.items():
+        att = r.attempt(aid)
+        if att is None or att.phase.is_terminal:
+            continue  # late or duplicated news about an attempt already settled
+        node = r.node(att.node_id)
+        if node.attempt != att.number:
+            continue
+        if obs.status == Observed.PENDING:
+            continue
+        if obs.status == Observed.UNKNOWN:
+            if att.phase is AttemptPhase.LAUNCHING:
+                _relaunch(r, node, att)
+            elif att.phase is AttemptPhase.ABORTING:
+                r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=r.now))
+            else:
+                lost = ErrorInfo(ErrorKind.SYSTEM, "ProcessLost", "the executor has no record of this attempt")
+                _attempt_failed(r, node, att, lost, cfg)
+        elif obs.status == Observed.RUNNING:
+            if att.phase is AttemptPhase.LAUNCHING:
+                started = obs.started_at or r.now
+                r.set_attempt(att.evolve(phase=AttemptPhase.RUNNING, started_at=started))
+                if node.phase is NodePhase.QUEUED:
+                    r.set_node(node.evolve(phase=NodePhase.RUNNING))
+            elif att.phase is AttemptPhase.ABORTING:
+                r.actions.append(Abort(aid, att.abort_reason or "abort", att.executor))
+                r.wake_in(ABORT_RECHECK_S)
+        elif obs.status == Observed.SUCCEEDED:
+            if att.phase is AttemptPhase.ABORTING and att.abort_reason != "timeout":
+                r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
+                continue
+            r.set_attempt(
+                att.evolve(
+                    phase=AttemptPhase.SUCCEEDED,
+                    started_at=att.started_at or obs.started_at,
+                    finished_at=obs.finished_at or r.now,
+                )
+            )
+            if is_active(node.phase):
+                r.set_node(
+                    node.evolve(
+                        phase=NodePhase.SUCCEEDED,
+                        outputs=dict(obs.outputs or {}),
+                        finished_at=r.now,
+                        error=None,
+                    )
+                )
+        else:  # FAILED
+            error = obs.error or ErrorInfo(ErrorKind.SYSTEM, "Unknown", "the attempt failed")
+            if att.phase is AttemptPhase.ABORTING:
+                if att.abort_reason == "timeout":
+                    timeout = r.state.spec.tasks[r.state.spec.node_map[att.node_id].task].timeout_s
+                    error = ErrorInfo(
+                        ErrorKind.USER, "Timeout", f"the attempt ran longer than its timeout of {timeout:g}s"
+                    )
+                else:
+                    r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
+                    continue
+            _attempt_failed(r, node, att, error, cfg)
+
+
+def _relaunch(r: _Round, node: NodeRecord, att: AttemptRecord) -> None:
+    """The attempt was recorded but the executor never saw it: launch it (same id, idempotent)."""
+    spec_node = r.state.spec.node_map[node.node_id]
+    r.actions.append(Launch(att.id, node.node_id, spec_node.task, dict(node.inputs or {}), att.executor))
+
+
+def _attempt_failed(
+    r: _Round, node: NodeRecord, att: AttemptRecord, error: ErrorInfo, cfg: ReconcileConfig
+) -> None:
+    r.set_attempt(att.evolve(phase=AttemptPhase.FAILED, finished_at=r.now, error=error), error.code)
+    if not is_active(node.phase):
+        return
+    user = node.user_failures + (error.kind is ErrorKind.USER)
+    system = node.system_failures + (error.kind is ErrorKind.SYSTEM)
+    task = r.state.spec.tasks[r.state.spec.node_map[node.node_id].task]
+    if error.kind is ErrorKind.USER:
+        can_retry = error.retryable and user <= task.retries
+    else:
+        can_retry = error.retryable and system <= cfg.max_system_retries
+    if can_retry:
+        delay = backoff_delay(user + system, att.id, cfg)
+        r.set_node(
+            node.evolve(
+                phase=NodePhase.RETRYING,
+                user_failures=user,
+                system_failures=system,
+                error=error,
+                retry_at=r.now + delay,
+            ),
+            f"{error.code}: retrying in {delay:.2f}s",
+        )
+        r.wake_in(delay)
+        return
+    if error.kind is ErrorKind.USER and error.retryable and task.retries:
+        budget = f" (retries exhausted: {task.retries})"
+    elif error.kind is ErrorKind.SYSTEM and error.retryable:
+        budget = f" (system retries exhausted: {cfg.max_system_retries})"
+    else:
+        budget = ""
+    final = ErrorInfo(error.kind, error.code, error.message + budget, False, node.node_id)
+    r.set_node(
+        node.evolve(
+            phase=NodePhase.FAILED,
+            user_failures=user,
+            system_failures=system,
+            error=final,
+            finished_at=r.now,
+        ),
+        final.message,
+    )
+    if r.execution.error is None:
+        r.set_execution(r.execution.evolve(error=final))
+
+
+def _check_deadlines(r: _Round) -> None:
+    """Per-attempt timeouts: ask to kill attempts past their deadline; otherwise wake at the deadline."""
+    spec = r.state.spec
+    for aid in list(r.state.live_attempts):
+        att = r.attempt(aid)
+        if att is None or att.phase is not AttemptPhase.RUNNING or att.started_at is None:
+            continue
+        timeout = spec.tasks[spec.node_map[att.node_id].task].timeout_s
+        if timeout is None:
+            continue
+        due = att.started_at + timeout
+        if r.now >= due:
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="timeout"), "timeout")
+            r.actions.append(Abort(aid, "timeout", att.executor))
+            r.wake_in(ABORT_RECHECK_S)
+        else:
+            r.wake_in(due - r.now)
+
+
+def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
+    for node_id in list(r.state.active):
+        node = r.node(node_id)
+        if node.phase is not NodePhase.RETRYING:
+            continue
+        if node.retry_at is not None and node.retry_at > r.now:
+            r.wake_in(node.retry_at - r.now)
+            continue
+        _new_attempt(r, node, node.inputs or {})
+    # nodes that started retrying in this very round
+    for node_id, node in list(r.nodes.items()):
+        if node.phase is NodePhase.RETRYING and node_id not in r.state.active and node.retry_at is not None:
+            if node.retry_at <= r.now:
+                _new_attempt(r, node, node.inputs or {})
+
+
+def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any]) -> None:
+    spec_node = r.state.spec.node_map[node.node_id]
+    task = r.state.spec.tasks[spec_node.task]
+    number = node.attempt + 1
+    executor = task.executor or r.execution.config.executor
+    att = AttemptRecord(r.execution.id, node.node_id, number, AttemptPhase.LAUNCHING, executor, r.now)
+    r.set_attempt(att)
+    r.set_node(
+        node.evolve(
+            phase=NodePhase.QUEUED,
+            attempt=number,
+            inputs=dict(inputs),
+            started_at=node.started_at or r.now,
+            retry_at=None,
+        )
+    )
+    r.actions.append(Launch(att.id, node.node_id, spec_node.task, dict(inputs), executor))
+
+
+def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
+    spec = r.state.spec
+    limit = r.execution.config.max_parallelism or spec.max_parallelism or cfg.default_max_parallelism
+    queue = list(r.state.ready) + list(r.newly_ready)
+    i = 0
+    while i < len(queue):
+        node_id = queue[i]
+        i += 1
+        node = r.node(node_id)
+        if node.phase is not NodePhase.PENDING:
+            continue
+        ups = spec.upstream[node_id]
+        if any(not r.node(u).phase.is_success for u in ups):
+            before = len(r.newly_ready)
+            r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
+            queue.extend(list(r.newly_ready)[before:])
+            continue
+        if r.active_count >= limit:
+            break
+        spec_node = spec.node_map[node_id]
+        inputs = _node_inputs(r, spec_node)
+        _new_attempt(r, node, inputs)
+
+
+def _node_inputs(r: _Round, spec_node: NodeSpec) -> dict[str, Any]:
+    task = r.state.spec.tasks[spec_node.task]
+    bound = dict(spec_node.inputs)
+    out: dict[str, Any] = {}
+    for name, var in task.interface.inputs:
+        b = bound.get(name)
+        if b is not None:
+            out[name] = resolve_binding(b, r.state, r)
+        elif var.has_default:
+            out[name] = var.default
+    return out
+
+
+def _stop(r: _Round) -> None:
+    """Abort everything in flight (a user's terminate, or fail-fast after a node failed)."""
+    reason = r.execution.abort_reason or "fail-fast: another node failed"
+    for node_id in dict.fromkeys([*r.state.active, *(n for n, rec in r.nodes.items() if is_active(rec.phase))]):
+        node = r.node(node_id)
+        if not is_active(node.phase):
+            continue
+        r.set_node(node.evolve(phase=NodePhase.ABORTED, finished_at=r.now), reason)
+    for aid in dict.fromkeys([*r.state.live_attempts, *r.attempts]):
+        att = r.attempt(aid)
+        if att is None or att.phase.is_terminal:
+            continue
+        if att.phase is AttemptPhase.ABORTING and att.abort_reason == "timeout":
+            continue  # already being killed; its outcome is settled by _observe
+        if att.phase is not AttemptPhase.ABORTING:
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="abort"), reason)
+        r.actions.append(Abort(aid, reason, att.executor))
+        r.wake_in(ABORT_RECHECK_S)
+
+
+def _finish(r: _Round) -> None:
+    ex = r.execution
+    if ex.phase.is_terminal:
+        return
+    spec = r.state.spec
+    if ex.abort_reason is not None:
+        if r.live_attempt_count == 0:
+            r.set_execution(
+                ex.evolve(phase=ExecutionPhase.ABORTED, finished_at=r.now, error=ex.error), ex.abort_reason
+            )
+        return
+    if ex.error is not None and (spec.failure_policy == FailurePolicy.FAIL_FAST or r.all_terminal):
+        if r.live_attempt_count == 0:
+            r.set_execution(ex.evolve(phase=ExecutionPhase.FAILED, finished_at=r.now), ex.error.message)
+        return
+    if r.all_succeeded:
+        outputs = {name: resolve_binding(b, r.state, r) for name, b in spec.outputs}
+        r.set_execution(ex.evolve(phase=ExecutionPhase.SUCCEEDED, finished_at=r.now, outputs=outputs))
+
+
+def node_attempt_id(node: NodeRecord) -> str:
+    return attempt_id(node.execution_id, node.node_id, node.attempt)

@@ -1,0 +1,193 @@
+"""Compile a `@workflow` body into a `WorkflowSpec`, type-checking every wire.
+
+The body runs once with promises in place of its inputs; each task call becomes a node whose
+inputs are bindings (a constant, a workflow input, an upstream output, or a list/dict of those).
+The result is validated by the same `validate` that guards specs loaded from JSON, so a type
+mismatch, a missing or unknown input, or a bad default is reported before anything runs, naming
+the workflow, the node, the input, and the expected and actual types.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import typing
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.sdk.promise import NodeHandle, Outputs, Promise
+from setpoint.spec.workflow import (
+    Binding,
+    NodeSpec,
+    TaskSpec,
+    WorkflowSpec,
+    validate,
+)
+
+if TYPE_CHECKING:
+    from setpoint.sdk.task import Task
+    from setpoint.sdk.workflow import Workflow
+
+_BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("setpoint_builder", default=None)
+
+MAX_NODES = 100_000
+
+
+def current_builder() -> Builder | None:
+    return _BUILDER.get()
+
+
+class Builder:
+    """Collects nodes while one workflow body runs."""
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.nodes: list[NodeSpec] = []
+        self.tasks: dict[str, TaskSpec] = {}
+        self._task_objs: dict[str, Task] = {}
+        self._counts: dict[str, int] = {}
+        self._order: dict[str, list[str]] = {}
+
+    def _node_id(self, base: str) -> str:
+        n = self._counts.get(base, 0)
+        self._counts[base] = n + 1
+        return base if n == 0 else f"{base}-{n}"
+
+    def add_order(self, before: str, after: str) -> None:
+        self._order.setdefault(after, []).append(before)
+
+    def add_task_node(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"workflow '{self.workflow}': more than {MAX_NODES} nodes")
+        existing = self._task_objs.get(task.name)
+        if existing is not None and existing is not task:
+            raise SpecError(f"workflow '{self.workflow}': two different tasks are named '{task.name}'")
+        self._task_objs[task.name] = task
+        if task.name not in self.tasks:
+            self.tasks[task.name] = task.spec()
+        spec = self.tasks[task.name]
+        node_id = self._node_id(task.function.__name__)
+        where = f"workflow '{self.workflow}', node '{node_id}'"
+        try:
+            bound = inspect.signature(task.function).bind_partial(*args, **kwargs)
+        except TypeError as e:
+            raise SpecError(f"{where}: {e}") from None
+        hints = _hints(task.function, where)
+        inputs: list[tuple[str, Binding]] = []
+        for name, value in bound.arguments.items():
+            var = spec.interface.input_map.get(name)
+            if var is None:
+                raise SpecError(f"{where}: unknown input '{name}'")
+            inputs.append((name, to_binding(value, hints.get(name), f"{where}, input '{name}'")))
+        self.nodes.append(NodeSpec(id=node_id, task=task.name, inputs=tuple(inputs)))
+        outs = spec.interface.outputs
+        if not outs:
+            return NodeHandle(node_id, self)
+        promises = {name: Promise(node_id, name, t, self) for name, t in outs}
+        if len(outs) == 1 and outs[0][0] == "o0":
+            return promises["o0"]
+        return Outputs(node_id, promises)
+
+    def finish_nodes(self) -> tuple[NodeSpec, ...]:
+        out = []
+        for n in self.nodes:
+            after = self._order.get(n.id)
+            if after:
+                out.append(NodeSpec(n.id, n.task, n.inputs, tuple(dict.fromkeys(after)), n.kind))
+            else:
+                out.append(n)
+        return tuple(out)
+
+
+def _hints(fn: Any, where: str) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as e:  # a forward reference that does not resolve
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
+
+
+def to_binding(value: Any, py_type: Any, where: str) -> Binding:
+    """Turn what the user passed to a task call into a binding (constants become literals)."""
+    if isinstance(value, Promise):
+        if value.node_id is None:
+            return Binding.from_input(value.name)
+        return Binding.from_node(value.node_id, value.name)
+    if isinstance(value, NodeHandle | Outputs):
+        raise TypeMismatchError(
+            f"{where}: got the result of node '{value.node_id}', which has "
+            + ("no outputs" if isinstance(value, NodeHandle) else "several outputs; pick one by name")
+        )
+    if _contains_promise(value):
+        origin = typing.get_origin(py_type)
+        args = typing.get_args(py_type)
+        if isinstance(value, list | tuple):
+            item_t = args[0] if origin is list and args else None
+            return Binding(items=tuple(to_binding(v, item_t, f"{where}[{i}]") for i, v in enumerate(value)))
+        if isinstance(value, Mapping):
+            val_t = args[1] if origin is dict and len(args) == 2 else None
+            return Binding(entries=tuple((str(k), to_binding(v, val_t, f"{where}.{k}")) for k, v in value.items()))
+        raise TypeMismatchError(f"{where}: a {type(value).__name__} containing promises cannot be bound")
+    if py_type is None:
+        raise TypeMismatchError(f"{where}: cannot tell the type of constant {value!r}")
+    from setpoint.types import LiteralContext, to_literal
+
+    return Binding.const(to_literal(value, py_type, LiteralContext(blobs=None, workdir=None), where=where))
+
+
+def _contains_promise(value: Any) -> bool:
+    if isinstance(value, Promise | NodeHandle | Outputs):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_contains_promise(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(_contains_promise(v) for v in value.values())
+    return False
+
+
+def compile_workflow(wf: Workflow) -> WorkflowSpec:
+    if _BUILDER.get() is not None:
+        raise SpecError(
+            f"workflow '{wf.name}' was called inside another workflow; subworkflows are not supported yet"
+        )
+    iface = wf.interface
+    builder = Builder(wf.name)
+    args = {name: Promise(None, name, var.type, builder) for name, var in iface.inputs}
+    token = _BUILDER.set(builder)
+    try:
+        result = wf.function(**args)
+    finally:
+        _BUILDER.reset(token)
+    where = f"workflow '{wf.name}'"
+    outputs = _output_bindings(result, iface.outputs, wf, where)
+    spec = WorkflowSpec(
+        name=wf.name,
+        interface=iface,
+        nodes=builder.finish_nodes(),
+        outputs=outputs,
+        tasks=dict(builder.tasks),
+        max_parallelism=wf.max_parallelism,
+        failure_policy=wf.failure_policy,
+    )
+    validate(spec)
+    return spec
+
+
+def _output_bindings(result: Any, outs: tuple[tuple[str, Any], ...], wf: Workflow, where: str) -> tuple[tuple[str, Binding], ...]:
+    hints = _hints(wf.function, where)
+    ret_t = hints.get("return")
+    if not outs:
+        if result is not None and not isinstance(result, NodeHandle | Promise | Outputs):
+            raise SpecError(f"{where}: returns a value but its return annotation declares no outputs")
+        return ()
+    if len(outs) == 1 and outs[0][0] == "o0":
+        if result is None:
+            raise SpecError(f"{where}: declares an output ({outs[0][1]}) but the body returns nothing")
+        return (("o0", to_binding(result, ret_t, f"{where}, output")),)
+    fields = typing.get_type_hints(ret_t) if ret_t is not None else {}
+    if not isinstance(result, tuple) or len(result) != len(outs):
+        raise SpecError(f"{where}: must return {len(outs)} values ({', '.join(n for n, _ in outs)})")
+    return tuple(
+        (name, to_binding(value, fields.get(name), f"{where}, output '{name}'"))
+        for (name, _), value in zip(outs, result, strict=True)
+    )

@@ -1,0 +1,123 @@
+"""Placeholders for values that exist only once a workflow runs.
+
+While a `@workflow` body is being compiled, its inputs and every task call's results are
+`Promise`s: they record *where* a value will come from (a workflow input or a node's output)
+and its type, so the compiler can wire and type-check the DAG. Using one as a real value (in an
+``if``, a loop, arithmetic) is a mistake the user should hear about immediately.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NoReturn
+
+from setpoint.errors import SpecError
+from setpoint.spec.types import TypeRef
+
+
+class NodeHandle:
+    """What a task call returns when the task has no outputs; usable for ordering (``a >> b``)."""
+
+    def __init__(self, node_id: str, builder: Any) -> None:
+        self.node_id = node_id
+        self._builder = builder
+
+    def __rshift__(self, other: Any) -> Any:
+        node_of(other, "the right side of >>")
+        self._builder.add_order(self.node_id, node_of(other, ">>"))
+        return other
+
+    def __repr__(self) -> str:
+        return f"<node {self.node_id}>"
+
+
+def node_of(value: Any, where: str) -> str:
+    if isinstance(value, NodeHandle):
+        return value.node_id
+    if isinstance(value, Promise) and value.node_id is not None:
+        return value.node_id
+    if isinstance(value, Outputs):
+        return value.node_id
+    raise SpecError(f"{where}: expected the result of a task call, got {type(value).__name__}")
+
+
+class Promise:
+    """A typed reference to a workflow input (``node_id is None``) or to one output of a node."""
+
+    def __init__(self, node_id: str | None, name: str, type_: TypeRef, builder: Any) -> None:
+        self.node_id = node_id
+        self.name = name
+        self.type = type_
+        self._builder = builder
+
+    def describe(self) -> str:
+        if self.node_id is None:
+            return f"workflow input '{self.name}'"
+        return f"output '{self.name}' of node '{self.node_id}'"
+
+    def _misuse(self, what: str) -> NoReturn:
+        raise SpecError(
+            f"{self.describe()} is only known when the workflow runs, so it cannot be used in {what} "
+            f"while the workflow is compiled; pass it to a task, and do the {what} inside that task"
+        )
+
+    def __bool__(self) -> bool:
+        self._misuse("a Python condition")
+
+    def __iter__(self) -> Iterator[Any]:
+        self._misuse("a Python loop")
+
+    def __len__(self) -> int:
+        self._misuse("len()")
+
+    def __getitem__(self, key: Any) -> Any:
+        self._misuse("indexing")
+
+    def __index__(self) -> int:
+        self._misuse("an index")
+
+    def __float__(self) -> float:
+        self._misuse("float()")
+
+    def __int__(self) -> int:
+        self._misuse("int()")
+
+    def __add__(self, other: Any) -> Any:
+        self._misuse("arithmetic")
+
+    __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __add__
+
+    def __lt__(self, other: Any) -> Any:
+        self._misuse("a comparison")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __rshift__(self, other: Any) -> Any:
+        if self.node_id is None:
+            raise SpecError(f"{self.describe()} cannot be ordered with >>; only task calls can")
+        self._builder.add_order(self.node_id, node_of(other, ">>"))
+        return other
+
+    def __repr__(self) -> str:
+        return f"<promise {self.describe()}: {self.type}>"
+
+
+class Outputs(tuple):  # type: ignore[type-arg]
+    """The promises of a task with several (NamedTuple) outputs; unpacks like the tuple it stands for."""
+
+    node_id: str
+    _names: tuple[str, ...]
+
+    def __new__(cls, node_id: str, promises: dict[str, Promise]) -> Outputs:
+        obj = super().__new__(cls, tuple(promises.values()))
+        obj.node_id = node_id
+        obj._names = tuple(promises)
+        return obj
+
+    def __getattr__(self, name: str) -> Promise:
+        try:
+            return self[self._names.index(name)]  # type: ignore[no-any-return]
+        except ValueError:
+            raise AttributeError(
+                f"node '{self.node_id}' has no output '{name}' (outputs: {', '.join(self._names)})"
+            ) from None

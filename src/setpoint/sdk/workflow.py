@@ -1,0 +1,98 @@
+"""`@workflow`: a typed DAG declared as a Python function body.
+
+The body is compiled once into a `WorkflowSpec` (see `setpoint.sdk.compiler`). Calling the
+decorated function directly runs the body in-process with real values — every task call simply
+runs its function — which is the quickest check that user code works before it is orchestrated.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from setpoint.errors import InputError, SpecError
+from setpoint.sdk.task import module_name_of
+from setpoint.spec.workflow import FailurePolicy, Interface, WorkflowSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Workflow:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        max_parallelism: int = 0,
+        failure_policy: str = FailurePolicy.FAIL_FAST,
+    ) -> None:
+        if not callable(function):
+            raise SpecError(f"@workflow must decorate a function, got {type(function).__name__}")
+        self.function = function
+        self.module = module_name_of(function)
+        self.name = function.__name__
+        if failure_policy not in FailurePolicy.ALL:
+            raise SpecError(
+                f"workflow '{self.name}': failure_policy must be one of {list(FailurePolicy.ALL)}, "
+                f"got {failure_policy!r}"
+            )
+        if not isinstance(max_parallelism, int) or max_parallelism < 0:
+            raise SpecError(f"workflow '{self.name}': max_parallelism must be a non-negative integer")
+        self.max_parallelism = max_parallelism
+        self.failure_policy = failure_policy
+        self._interface: Interface | None = None
+        self._spec: WorkflowSpec | None = None
+        functools.update_wrapper(self, function)
+
+    @property
+    def interface(self) -> Interface:
+        if self._interface is None:
+            from setpoint.types import function_interface
+
+            self._interface = function_interface(self.function, where=f"workflow '{self.name}'")
+        return self._interface
+
+    def compile(self) -> WorkflowSpec:
+        """The compiled spec (compiled once, then reused: a spec is immutable)."""
+        if self._spec is None:
+            from setpoint.sdk.compiler import compile_workflow
+
+            self._spec = compile_workflow(self)
+        return self._spec
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from setpoint.sdk.compiler import current_builder
+
+        if current_builder() is not None:
+            raise SpecError(
+                f"workflow '{self.name}' was called inside another workflow; subworkflows are not supported yet"
+            )
+        try:
+            bound = inspect.signature(self.function).bind(*args, **kwargs)
+        except TypeError as e:
+            raise InputError(f"workflow '{self.name}': {e}") from None
+        bound.apply_defaults()
+        return self.function(*bound.args, **bound.kwargs)
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.module}.{self.name}>"
+
+
+@overload
+def workflow(fn: F, /) -> Workflow: ...
+
+
+@overload
+def workflow(*, max_parallelism: int = 0, failure_policy: str = FailurePolicy.FAIL_FAST) -> Callable[[F], Workflow]: ...
+
+
+def workflow(fn: Any = None, /, **options: Any) -> Any:
+    """Declare a workflow: ``@workflow`` or ``@workflow(max_parallelism=8, failure_policy="finish_runnable")``."""
+    if fn is not None:
+        return Workflow(fn, **options)
+
+    def wrap(f: Callable[..., Any]) -> Workflow:
+        return Workflow(f, **options)
+
+    return wrap
