@@ -65,6 +65,7 @@ def _is_under(path: Path, root: Path) -> bool:
 def local_modules(root: Path, modules: Iterable[ModuleType]) -> dict[str, Path]:
     """Relative path → file of every loaded module that lives under ``root`` (not in an environment)."""
     excluded = [p for p in _excluded_roots() if not _is_under(root, p)]
+    excluded.append(Path(__file__).resolve().parents[1])  # setpoint itself comes from the environment
     found: dict[str, Path] = {}
     for mod in modules:
         file = getattr(mod, "__file__", None)

@@ -70,6 +70,34 @@ class CrashInjector:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def local_owner_id() -> str:
+    """``host:pid:start-time:nonce`` — enough for a controller on the same host to tell it died."""
+    import psutil
+
+    started = int(psutil.Process().create_time() * 1000)
+    return f"{socket.gethostname()}:{os.getpid()}:{started}:{uuid.uuid4().hex[:6]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only if ``owner`` names a controller process on this host that no longer exists.
+
+    A lease normally expires after its TTL; when the holder was a process on this same machine
+    that is provably gone (``kill -9`` of a `setpoint run`), waiting out the TTL is pointless.
+    """
+    import psutil
+
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        proc = psutil.Process(int(parts[1]))
+        return int(proc.create_time() * 1000) != int(parts[2]) or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.Error, ValueError):
+        return False
+
+
 class Controller:
     def __init__(
         self,
@@ -88,7 +116,7 @@ class Controller:
         self.bundles = bundles
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.owner = owner or local_owner_id()
         self.queue = WorkQueue()
         self._crash = CrashInjector(settings.crash_at)
         self._lock = threading.Lock()
@@ -213,6 +241,12 @@ class Controller:
         now = self.clock.now()
         try:
             rec = self.store.acquire_lease(eid, self.owner, self.settings.lease_ttl_s, now)
+            if rec is None:
+                holder = self.store.get_execution(eid).lease_owner
+                if holder and owner_is_dead(holder):
+                    log.info("execution %s: the controller holding its lease (%s) is gone; taking over", eid, holder)
+                    self.store.release_lease(eid, holder)
+                    rec = self.store.acquire_lease(eid, self.owner, self.settings.lease_ttl_s, now)
         except NotFoundError:
             return None
         if rec is None or rec.phase.is_terminal:

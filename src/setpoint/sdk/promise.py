@@ -58,7 +58,7 @@ class Promise:
     def _misuse(self, what: str) -> NoReturn:
         raise SpecError(
             f"{self.describe()} is only known when the workflow runs, so it cannot be used in {what} "
-            f"while the workflow is compiled; pass it to a task, and do the {what} inside that task"
+            "while the workflow is compiled; pass it to a task and use it there"
         )
 
     def __bool__(self) -> bool:

@@ -1,0 +1,26 @@
+"""Values and their types: the type engine, literals, `File` and `Directory`.
+
+Everything a task's inputs and outputs go through on their way into the store and back. The
+public names are re-exported here; the modules underneath are free to move.
+"""
+
+from setpoint.types.context import LiteralContext
+from setpoint.types.engine import function_interface, type_ref
+from setpoint.types.files import Directory, File
+from setpoint.types.jsonvalues import literal_from_json_value, parse_cli_value, validate_literal
+from setpoint.types.literals import from_literal, literal_hash, summarize_literal, to_literal
+
+__all__ = [
+    "Directory",
+    "File",
+    "LiteralContext",
+    "from_literal",
+    "function_interface",
+    "literal_from_json_value",
+    "literal_hash",
+    "parse_cli_value",
+    "summarize_literal",
+    "to_literal",
+    "type_ref",
+    "validate_literal",
+]

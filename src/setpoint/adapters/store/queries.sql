@@ -1,0 +1,150 @@
+-- Every statement the SQL store runs, one named block each (procrastinate-style).
+--
+-- Blocks start with "-- name: <name>" and run to the next one. Parameters are :named (SQLite;
+-- the PostgreSQL adapter rewrites them to %(named)s). Variable-length IN lists are avoided:
+-- unfinished phases and the phase filter take fixed, padded parameter slots, so every block is a
+-- single cacheable prepared statement. "CAST(:x AS TEXT) IS NULL" (not ":x IS NULL") lets
+-- PostgreSQL type the parameter.
+
+-- name: put_spec
+INSERT INTO specs (digest, body) VALUES (:digest, :body)
+ON CONFLICT (digest) DO NOTHING;
+
+-- name: get_spec
+SELECT body FROM specs WHERE digest = :digest;
+
+-- name: insert_execution
+INSERT INTO executions (
+    id, project, workflow, spec_digest, code_digest, inputs, phase, created_at, updated_at,
+    started_at, finished_at, outputs, error, abort_reason, source_id, mode, config, version,
+    lease_owner, lease_expires_at
+) VALUES (
+    :id, :project, :workflow, :spec_digest, :code_digest, :inputs, :phase, :created_at, :updated_at,
+    :started_at, :finished_at, :outputs, :error, :abort_reason, :source_id, :mode, :config, 1,
+    :lease_owner, :lease_expires_at
+)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_execution
+SELECT * FROM executions WHERE id = :id;
+
+-- name: get_execution_cursor
+SELECT created_at, id FROM executions WHERE id = :id;
+
+-- name: list_executions
+-- Newest first; the cursor is the (created_at, id) of the last execution of the previous page.
+SELECT * FROM executions
+WHERE (:any_phase OR phase IN (:phase_0, :phase_1, :phase_2, :phase_3, :phase_4))
+  AND (CAST(:project AS TEXT) IS NULL OR project = :project)
+  AND (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
+  AND (NOT :has_cursor OR created_at < :cursor_created_at
+       OR (created_at = :cursor_created_at AND id < :cursor_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: unfinished_executions
+SELECT id FROM executions
+WHERE phase IN (:unfinished_0, :unfinished_1)
+ORDER BY created_at, id;
+
+-- name: request_abort
+-- First reason wins; a terminal execution is left alone.
+UPDATE executions
+SET abort_reason = :reason, updated_at = :now, version = version + 1
+WHERE id = :id AND abort_reason IS NULL AND phase IN (:unfinished_0, :unfinished_1)
+RETURNING *;
+
+-- name: acquire_lease
+-- Take the lease if it is free, ours, or expired. Lease changes do not bump the version: the
+-- holder's own commit must not conflict with its renewals; commit_round checks the owner instead.
+UPDATE executions
+SET lease_owner = :owner, lease_expires_at = :expires_at
+WHERE id = :id
+  AND phase IN (:unfinished_0, :unfinished_1)
+  AND (lease_owner IS NULL OR lease_owner = :owner OR lease_expires_at IS NULL OR lease_expires_at < :now)
+RETURNING *;
+
+-- name: renew_leases
+UPDATE executions
+SET lease_expires_at = :expires_at
+WHERE phase IN (:unfinished_0, :unfinished_1)
+  AND lease_owner = :owner AND lease_expires_at >= :now
+RETURNING id;
+
+-- name: release_lease
+UPDATE executions
+SET lease_owner = NULL, lease_expires_at = NULL
+WHERE id = :id AND lease_owner = :owner;
+
+-- name: commit_execution
+-- The round's compare-and-swap. An abort reason is never cleared (the user's intent stands).
+UPDATE executions
+SET phase = :phase, updated_at = :updated_at, started_at = :started_at, finished_at = :finished_at,
+    outputs = :outputs, error = :error, abort_reason = COALESCE(abort_reason, :abort_reason),
+    version = version + 1
+WHERE id = :id AND version = :version
+  AND (CAST(:owner AS TEXT) IS NULL OR lease_owner = :owner)
+RETURNING *;
+
+-- name: get_execution_version
+SELECT version, lease_owner FROM executions WHERE id = :id;
+
+-- name: insert_node
+INSERT INTO node_executions (
+    execution_id, node_id, phase, attempt, user_failures, system_failures, inputs, outputs, error,
+    started_at, finished_at, retry_at, cache_status, detail, version
+) VALUES (
+    :execution_id, :node_id, :phase, :attempt, :user_failures, :system_failures, :inputs, :outputs,
+    :error, :started_at, :finished_at, :retry_at, :cache_status, :detail, 1
+)
+ON CONFLICT (execution_id, node_id) DO NOTHING;
+
+-- name: update_node
+UPDATE node_executions
+SET phase = :phase, attempt = :attempt, user_failures = :user_failures,
+    system_failures = :system_failures, inputs = :inputs, outputs = :outputs, error = :error,
+    started_at = :started_at, finished_at = :finished_at, retry_at = :retry_at,
+    cache_status = :cache_status, detail = :detail, version = version + 1
+WHERE execution_id = :execution_id AND node_id = :node_id AND version = :version;
+
+-- name: get_node_version
+SELECT version FROM node_executions WHERE execution_id = :execution_id AND node_id = :node_id;
+
+-- name: load_nodes
+SELECT * FROM node_executions WHERE execution_id = :execution_id ORDER BY node_id;
+
+-- name: insert_attempt
+INSERT INTO attempts (
+    execution_id, node_id, number, phase, executor, created_at, started_at, finished_at, error,
+    abort_reason, version
+) VALUES (
+    :execution_id, :node_id, :number, :phase, :executor, :created_at, :started_at, :finished_at,
+    :error, :abort_reason, 1
+)
+ON CONFLICT (execution_id, node_id, number) DO NOTHING;
+
+-- name: update_attempt
+UPDATE attempts
+SET phase = :phase, executor = :executor, created_at = :created_at, started_at = :started_at,
+    finished_at = :finished_at, error = :error, abort_reason = :abort_reason, version = version + 1
+WHERE execution_id = :execution_id AND node_id = :node_id AND number = :number AND version = :version;
+
+-- name: get_attempt_version
+SELECT version FROM attempts
+WHERE execution_id = :execution_id AND node_id = :node_id AND number = :number;
+
+-- name: load_attempts
+SELECT * FROM attempts
+WHERE execution_id = :execution_id
+  AND (CAST(:node_id AS TEXT) IS NULL OR node_id = :node_id)
+ORDER BY node_id, number;
+
+-- name: insert_event
+INSERT INTO events (execution_id, ts, kind, phase, node_id, attempt, message)
+VALUES (:execution_id, :ts, :kind, :phase, :node_id, :attempt, :message);
+
+-- name: events
+SELECT * FROM events
+WHERE execution_id = :execution_id AND seq > :after_seq
+ORDER BY seq
+LIMIT :limit;

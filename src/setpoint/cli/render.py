@@ -1,0 +1,218 @@
+"""How executions look in a terminal (rich) and to scripts (``--output json``).
+
+The JSON shapes built here are a documented, stable interface (docs/cli.md): scripts depend on
+the field names, so they change only by adding fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from setpoint.client import NodeView, literal_to_plain
+from setpoint.core.model import ErrorInfo, ExecutionRecord
+from setpoint.core.phases import ExecutionPhase, NodePhase
+
+PHASE_STYLE = {
+    "QUEUED": "cyan",
+    "PENDING": "dim",
+    "RUNNING": "yellow",
+    "RETRYING": "magenta",
+    "SUCCEEDED": "green",
+    "RECOVERED": "green",
+    "FAILED": "bold red",
+    "ABORTED": "red",
+    "SKIPPED": "dim",
+}
+
+
+def phase_text(phase: str) -> Text:
+    return Text(phase, style=PHASE_STYLE.get(phase, ""))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def summarize(values: dict[str, Any] | None, max_len: int = 60) -> str:
+    if not values:
+        return "-"
+    from setpoint.types import summarize_literal
+
+    parts = [f"{k}={summarize_literal(v, max_len=max_len)}" for k, v in values.items()]
+    text = ", ".join(parts)
+    return text if len(text) <= max_len * 2 else text[: max_len * 2 - 1] + "…"
+
+
+def error_json(err: ErrorInfo | None) -> dict[str, Any] | None:
+    return err.to_json() if err is not None else None
+
+
+def execution_json(rec: ExecutionRecord, blobs: Any = None) -> dict[str, Any]:
+    duration = None
+    if rec.started_at is not None:
+        duration = (rec.finished_at or time.time()) - rec.started_at
+    return {
+        "id": rec.id,
+        "project": rec.project,
+        "workflow": rec.workflow,
+        "phase": rec.phase.value,
+        "created_at": rec.created_at,
+        "started_at": rec.started_at,
+        "finished_at": rec.finished_at,
+        "duration_s": duration,
+        "spec_digest": rec.spec_digest,
+        "code_digest": rec.code_digest,
+        "mode": rec.mode,
+        "source_id": rec.source_id,
+        "abort_reason": rec.abort_reason,
+        "error": error_json(rec.error),
+        "inputs": {k: literal_to_plain(v, blobs) for k, v in rec.inputs.items()},
+        "outputs": None if rec.outputs is None else {k: literal_to_plain(v, blobs) for k, v in rec.outputs.items()},
+    }
+
+
+def node_json(v: NodeView) -> dict[str, Any]:
+    r = v.record
+    return {
+        "id": v.node_id,
+        "task": v.task,
+        "upstream": list(v.upstream),
+        "phase": r.phase.value,
+        "attempts": r.attempt,
+        "attempt_ids": [f"{r.execution_id}/{v.node_id}/{a.number}" for a in v.attempts],
+        "user_failures": r.user_failures,
+        "system_failures": r.system_failures,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "duration_s": v.duration,
+        "cache_status": r.cache_status,
+        "error": error_json(r.error),
+    }
+
+
+def describe_json(rec: ExecutionRecord, nodes: Sequence[NodeView], blobs: Any = None) -> dict[str, Any]:
+    return {"execution": execution_json(rec, blobs), "nodes": [node_json(v) for v in nodes]}
+
+
+def execution_panel(rec: ExecutionRecord) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    duration = None
+    if rec.started_at is not None:
+        duration = (rec.finished_at or time.time()) - rec.started_at
+    grid.add_row("execution", rec.id)
+    grid.add_row("workflow", f"{rec.workflow}  (project {rec.project})")
+    grid.add_row("phase", phase_text(rec.phase.value))
+    grid.add_row("created", fmt_time(rec.created_at))
+    grid.add_row("duration", fmt_duration(duration))
+    grid.add_row("code", rec.code_digest[:12])
+    grid.add_row("spec", rec.spec_digest[:12])
+    if rec.source_id:
+        grid.add_row(rec.mode + " of", rec.source_id)
+    grid.add_row("inputs", summarize(rec.inputs))
+    if rec.outputs is not None:
+        grid.add_row("outputs", summarize(rec.outputs))
+    if rec.abort_reason:
+        grid.add_row("abort", rec.abort_reason)
+    if rec.error is not None:
+        where = f" at node '{rec.error.node}'" if rec.error.node else ""
+        grid.add_row("error", Text(f"{rec.error.code}{where}: {rec.error.message}", style="red"))
+    return Panel(grid, title="setpoint", expand=False)
+
+
+def nodes_table(nodes: Sequence[NodeView], *, limit: int | None = None, detail: bool = True) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("node")
+    table.add_column("phase")
+    table.add_column("try", justify="right")
+    table.add_column("duration", justify="right")
+    if detail:
+        table.add_column("after")
+        table.add_column("inputs")
+        table.add_column("outputs")
+    table.add_column("error")
+    shown = nodes if limit is None else nodes[:limit]
+    for v in shown:
+        r = v.record
+        err = ""
+        if r.error is not None:
+            err = f"{r.error.code}: {r.error.message}"
+            if len(err) > 80:
+                err = err[:79] + "…"
+        cells: list[Any] = [v.node_id, phase_text(r.phase.value), str(r.attempt or "-"), fmt_duration(v.duration)]
+        if detail:
+            cells += [", ".join(v.upstream) or "-", summarize(r.inputs, 30), summarize(r.outputs, 30)]
+        cells.append(Text(err, style="red") if err else "")
+        table.add_row(*cells)
+    if limit is not None and len(nodes) > limit:
+        table.caption = f"{len(nodes) - limit} more nodes not shown"
+    return table
+
+
+def progress_view(rec: ExecutionRecord, nodes: Sequence[NodeView]) -> Group:
+    counts: dict[str, int] = {}
+    for v in nodes:
+        counts[v.phase.value] = counts.get(v.phase.value, 0) + 1
+    line = Text()
+    line.append(f"{rec.id} ", style="bold")
+    line.append_text(phase_text(rec.phase.value))
+    line.append("  ")
+    for phase in NodePhase:
+        n = counts.get(phase.value, 0)
+        if n:
+            line.append(f"{phase.value.lower()} {n}  ", style=PHASE_STYLE.get(phase.value, ""))
+    interesting = [v for v in nodes if v.phase not in (NodePhase.PENDING, NodePhase.SUCCEEDED)]
+    recent = sorted(
+        (v for v in nodes if v.phase is NodePhase.SUCCEEDED),
+        key=lambda v: v.record.finished_at or 0,
+        reverse=True,
+    )
+    rows = (interesting + recent)[:15]
+    return Group(line, nodes_table(rows, detail=False))
+
+
+def executions_table(records: Sequence[ExecutionRecord]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("execution", "workflow", "project", "phase", "created", "duration"):
+        table.add_column(col)
+    for rec in records:
+        duration = None
+        if rec.started_at is not None:
+            duration = (rec.finished_at or time.time()) - rec.started_at
+        table.add_row(
+            rec.id, rec.workflow, rec.project, phase_text(rec.phase.value), fmt_time(rec.created_at), fmt_duration(duration)
+        )
+    return table
+
+
+def outcome_line(console: Console, rec: ExecutionRecord) -> None:
+    if rec.phase is ExecutionPhase.SUCCEEDED:
+        console.print(f"[green]✔[/] execution [bold]{rec.id}[/] succeeded")
+    elif rec.phase is ExecutionPhase.FAILED:
+        console.print(f"[red]✘[/] execution [bold]{rec.id}[/] failed")
+    elif rec.phase is ExecutionPhase.ABORTED:
+        console.print(f"[red]■[/] execution [bold]{rec.id}[/] aborted: {rec.abort_reason}")
+    else:
+        console.print(f"execution [bold]{rec.id}[/] is {rec.phase.value}")

@@ -1,0 +1,126 @@
+"""The worker side of one task attempt: literals in, user function, literals out.
+
+An executor starts (or forks) a worker process, puts the code bundle on ``sys.path`` and calls
+`run_attempt` with a plain-JSON payload. This module is the only place where user code meets
+setpoint's data model at run time, so it does the conversions with the function's *real* type
+hints (it has the classes; the controller never does) and reports any mismatch as a
+`TypeMismatchError` naming the task and the input or output. Exceptions raised by user code are
+not wrapped: the executor's harness records them as they are.
+
+It stays cheap to import (no pandas, no pydantic): warm workers import it before forking.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from setpoint.adapters.blobs.local import LocalBlobStore
+from setpoint.errors import InputError, SpecError, TypeMismatchError
+from setpoint.spec.workflow import TaskSpec
+from setpoint.types.context import DEFAULT_OFFLOAD_THRESHOLD, LiteralContext, describe
+from setpoint.types.engine import output_types
+from setpoint.types.literals import from_literal, to_literal
+
+
+def resolve_task_function(module: str, qualname: str) -> Callable[..., Any]:
+    """Import ``module`` and follow the dotted ``qualname``; unwrap an SDK task to its function."""
+    if "<locals>" in qualname:
+        raise SpecError(
+            f"task {module}.{qualname}: define tasks at module level (or in a class), not inside a function"
+        )
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(
+                f"task {module}.{qualname}: module {module!r} has no attribute {qualname!r}"
+            ) from None
+    fn = getattr(obj, "function", obj)
+    if not callable(fn):
+        raise SpecError(f"task {module}.{qualname}: {type(fn).__name__} object is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def load_inputs(
+    task: TaskSpec, inputs: Mapping[str, Any], hints: Mapping[str, Any], ctx: LiteralContext, where: str
+) -> dict[str, Any]:
+    """Python values for every declared input: given literals, else the interface's defaults."""
+    declared = task.interface.input_map
+    unknown = sorted(set(inputs) - set(declared))
+    if unknown:
+        raise InputError(
+            f"{where}: unknown inputs {', '.join(unknown)} (takes: {', '.join(declared) or 'none'})"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, var in task.interface.inputs:
+        iwhere = f"{where}, input '{name}'"
+        if name in inputs:
+            lit = inputs[name]
+        elif var.has_default:
+            lit = var.default
+        else:
+            raise InputError(f"{iwhere}: missing ({var.type}) and it has no default")
+        if name not in hints:
+            raise SpecError(
+                f"{iwhere}: the function has no parameter annotation for it; its code does not match the spec"
+            )
+        kwargs[name] = from_literal(lit, hints[name], ctx, where=iwhere)
+    return kwargs
+
+
+def store_outputs(
+    task: TaskSpec, fn: Callable[..., Any], result: Any, ctx: LiteralContext, where: str
+) -> dict[str, Any]:
+    """Literals for every declared output, converted with the function's return annotation."""
+    declared = [name for name, _ in task.interface.outputs]
+    actual = output_types(fn, where=where)
+    if [name for name, _ in actual] != declared:
+        raise SpecError(
+            f"{where}: the function returns outputs ({', '.join(n for n, _ in actual) or 'none'}) "
+            f"but its spec declares ({', '.join(declared) or 'none'}); the code does not match the spec"
+        )
+    if not actual:
+        if result is not None:
+            raise TypeMismatchError(f"{where}: returned {describe(result)} but declares no outputs (-> None)")
+        return {}
+    if len(actual) == 1 and actual[0][0] == "o0":
+        return {"o0": to_literal(result, actual[0][1], ctx, where=f"{where}, output 'o0'")}
+    if not isinstance(result, tuple) or len(result) != len(actual):
+        raise TypeMismatchError(
+            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(declared)}), "
+            f"got {describe(result)}"
+        )
+    return {
+        name: to_literal(value, t, ctx, where=f"{where}, output '{name}'")
+        for (name, t), value in zip(actual, result, strict=True)
+    }
+
+
+def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
+    """Run one task attempt and return ``{"outputs": {name: literal}}``.
+
+    ``payload``: ``task`` (TaskSpec JSON), ``inputs`` (name -> literal), ``blob_root``,
+    ``offload_threshold`` and ``allow_pickle``. Files are materialised under ``attempt_dir/work``.
+    """
+    task = TaskSpec.from_json(payload["task"], "task")
+    where = f"task '{task.name}'"
+    fn = resolve_task_function(task.module, task.qualname)
+    workdir = Path(attempt_dir) / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = LiteralContext(
+        blobs=LocalBlobStore(Path(payload["blob_root"])),
+        workdir=workdir,
+        offload_threshold=int(payload.get("offload_threshold", DEFAULT_OFFLOAD_THRESHOLD)),
+        allow_pickle=bool(payload.get("allow_pickle", False)),
+    )
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as e:  # NameError: an annotation names something the module does not define
+        raise SpecError(f"{where}: cannot resolve the function's type annotations: {e}") from e
+    kwargs = load_inputs(task, payload.get("inputs", {}), hints, ctx, where)
+    result = fn(**kwargs)
+    return {"outputs": store_outputs(task, fn, result, ctx, where)}

@@ -1,0 +1,259 @@
+"""An in-memory `Store` with the same semantics as the SQL backends, for fast tests.
+
+Unit tests of the controller, and users' tests of their own code, need a store that is instant and
+leaves no files, yet behaves exactly like the real one: the same compare-and-swap rules, the same
+lease rules, the same errors with the same words. To make that hold by construction, this fake keeps
+the very rows the SQL backends keep (built by the shared `codec`, JSON columns as text) and decodes
+fresh records on every read, so callers can never mutate stored state and values round-trip exactly
+as they would through SQLite. The contract suite in ``tests/contract`` runs against this class and
+``SqliteStore`` alike; a difference is a bug in one of them.
+
+One lock guards everything, which makes every operation atomic, like a transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from setpoint.adapters.store import codec
+from setpoint.core.model import AttemptRecord, Event, ExecutionRecord, NodeRecord
+from setpoint.errors import StoreError
+from setpoint.ports import ExecutionFilter, RoundWrite
+
+if TYPE_CHECKING:
+    from setpoint.ports import Store
+
+_UNFINISHED = frozenset(p.value for p in codec.UNFINISHED_PHASES)
+
+
+class InMemoryStore:
+    """A thread-safe `Store` kept in dictionaries. Nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._closed = False
+        self._specs: dict[str, str] = {}
+        self._executions: dict[str, codec.Row] = {}
+        self._nodes: dict[str, dict[str, codec.Row]] = {}
+        self._attempts: dict[str, dict[tuple[str, int], codec.Row]] = {}
+        self._events: dict[str, list[codec.Row]] = {}
+        self._seq = 0
+
+    def __repr__(self) -> str:
+        return f"InMemoryStore({len(self._executions)} executions)"
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    # -- specs ------------------------------------------------------------------------------------
+
+    def put_spec(self, digest: str, body: str) -> None:
+        with self._lock:
+            self._check_open()
+            stored = self._specs.setdefault(digest, body)
+            if stored != body:
+                raise codec.spec_body_differs(digest)
+
+    def get_spec(self, digest: str) -> str:
+        with self._lock:
+            self._check_open()
+            try:
+                return self._specs[digest]
+            except KeyError:
+                raise codec.spec_not_found(digest) from None
+
+    # -- executions -------------------------------------------------------------------------------
+
+    def create_execution(self, record: ExecutionRecord, events: Sequence[Event] = ()) -> ExecutionRecord:
+        codec.check_events(record.id, events)
+        row = codec.execution_to_row(record)
+        row["version"] = 1
+        event_rows = [codec.event_to_row(ev) for ev in events]
+        with self._lock:
+            self._check_open()
+            if record.id in self._executions:
+                raise codec.execution_exists(record.id)
+            self._executions[record.id] = row
+            self._nodes[record.id] = {}
+            self._attempts[record.id] = {}
+            self._events[record.id] = []
+            self._append_events(record.id, event_rows)
+            return codec.execution_from_row(row)
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        with self._lock:
+            return codec.execution_from_row(self._row(execution_id))
+
+    def list_executions(self, flt: ExecutionFilter = ExecutionFilter()) -> list[ExecutionRecord]:  # noqa: B008 (frozen)
+        codec.check_filter(flt)
+        phases = {p.value for p in flt.phases}
+        with self._lock:
+            self._check_open()
+            cursor = None
+            if flt.before is not None:
+                before = self._row(flt.before)
+                cursor = (before["created_at"], before["id"])
+            rows = [
+                row
+                for row in self._executions.values()
+                if (not phases or row["phase"] in phases)
+                and (flt.project is None or row["project"] == flt.project)
+                and (flt.workflow is None or row["workflow"] == flt.workflow)
+                and (cursor is None or (row["created_at"], row["id"]) < cursor)
+            ]
+            rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+            return [codec.execution_from_row(row) for row in rows[: flt.limit]]
+
+    def unfinished_executions(self) -> list[str]:
+        with self._lock:
+            self._check_open()
+            rows = [r for r in self._executions.values() if r["phase"] in _UNFINISHED]
+            return [r["id"] for r in sorted(rows, key=lambda r: (r["created_at"], r["id"]))]
+
+    def request_abort(self, execution_id: str, reason: str, now: float) -> ExecutionRecord:
+        with self._lock:
+            row = self._row(execution_id)
+            if row["abort_reason"] is None and row["phase"] in _UNFINISHED:
+                row.update(abort_reason=reason, updated_at=now, version=row["version"] + 1)
+                self._append_events(
+                    execution_id, [codec.event_to_row(codec.abort_event(execution_id, reason, now))]
+                )
+            return codec.execution_from_row(row)
+
+    # -- leases -----------------------------------------------------------------------------------
+
+    def acquire_lease(self, execution_id: str, owner: str, ttl: float, now: float) -> ExecutionRecord | None:
+        codec.check_lease_args(owner, ttl)
+        with self._lock:
+            row = self._row(execution_id)
+            if row["phase"] not in _UNFINISHED or not codec.is_lease_free(row, owner, now):
+                return None
+            row.update(lease_owner=owner, lease_expires_at=now + ttl)
+            return codec.execution_from_row(row)
+
+    def renew_leases(self, owner: str, ttl: float, now: float) -> list[str]:
+        codec.check_lease_args(owner, ttl)
+        with self._lock:
+            self._check_open()
+            renewed = []
+            for row in self._executions.values():
+                expires = row["lease_expires_at"]
+                if (
+                    row["phase"] in _UNFINISHED
+                    and row["lease_owner"] == owner
+                    and expires is not None
+                    and expires >= now
+                ):
+                    row["lease_expires_at"] = now + ttl
+                    renewed.append(row["id"])
+            return sorted(renewed)
+
+    def release_lease(self, execution_id: str, owner: str) -> None:
+        with self._lock:
+            self._check_open()
+            row = self._executions.get(execution_id)
+            if row is not None and row["lease_owner"] == owner:
+                row.update(lease_owner=None, lease_expires_at=None)
+
+    # -- node and attempt state -------------------------------------------------------------------
+
+    def load_nodes(self, execution_id: str) -> list[NodeRecord]:
+        with self._lock:
+            self._check_open()
+            rows = self._nodes.get(execution_id, {})
+            return [codec.node_from_row(rows[k]) for k in sorted(rows)]
+
+    def load_attempts(self, execution_id: str, *, node_id: str | None = None) -> list[AttemptRecord]:
+        with self._lock:
+            self._check_open()
+            rows = self._attempts.get(execution_id, {})
+            keys = sorted(k for k in rows if node_id is None or k[0] == node_id)
+            return [codec.attempt_from_row(rows[k]) for k in keys]
+
+    def commit_round(self, write: RoundWrite, *, owner: str | None) -> ExecutionRecord:
+        codec.check_round(write)
+        rec = write.execution
+        exe = codec.execution_to_row(rec)
+        nodes = [codec.node_to_row(n) for n in write.nodes]
+        attempts = [codec.attempt_to_row(a) for a in write.attempts]
+        events = [codec.event_to_row(ev) for ev in write.events]
+        with self._lock:
+            self._check_open()
+            current = self._executions.get(rec.id)
+            if current is None:
+                raise codec.execution_not_found(rec.id)
+            if owner is not None and current["lease_owner"] != owner:
+                raise codec.lease_lost(rec.id, owner, current["lease_owner"])
+            if current["version"] != rec.version:
+                raise codec.execution_conflict(rec.id, rec.version, current["version"])
+            # Check every row before changing anything: all of the round is written, or none.
+            # New rows (version 0) are checked before updated ones, as the SQL backends write them.
+            node_table = self._nodes[rec.id]
+            for row in _new_first(nodes):
+                _check_row(node_table.get(row["node_id"]), row, codec.node_label(rec.id, row["node_id"]))
+            attempt_table = self._attempts[rec.id]
+            for row in _new_first(attempts):
+                label = codec.attempt_label(rec.id, row["node_id"], row["number"])
+                _check_row(attempt_table.get((row["node_id"], row["number"])), row, label)
+            for column in codec.MUTABLE_EXECUTION_COLUMNS:
+                if column != "abort_reason" or current["abort_reason"] is None:  # never cleared
+                    current[column] = exe[column]
+            current["version"] += 1
+            for row in nodes:
+                row["version"] += 1
+                node_table[row["node_id"]] = row
+            for row in attempts:
+                row["version"] += 1
+                attempt_table[(row["node_id"], row["number"])] = row
+            self._append_events(rec.id, events)
+            return codec.execution_from_row(current)
+
+    # -- history ----------------------------------------------------------------------------------
+
+    def events(self, execution_id: str, after_seq: int = 0, limit: int = 10_000) -> list[Event]:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        with self._lock:
+            self._check_open()
+            rows = [r for r in self._events.get(execution_id, []) if r["seq"] > after_seq]
+            return [codec.event_from_row(r) for r in rows[:limit]]
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the in-memory store is closed")
+
+    def _row(self, execution_id: str) -> codec.Row:
+        self._check_open()
+        try:
+            return self._executions[execution_id]
+        except KeyError:
+            raise codec.execution_not_found(execution_id) from None
+
+    def _append_events(self, execution_id: str, rows: list[codec.Row]) -> None:
+        log = self._events[execution_id]
+        for row in rows:
+            self._seq += 1
+            row["seq"] = self._seq
+            log.append(row)
+
+
+def _new_first(rows: list[codec.Row]) -> list[codec.Row]:
+    return sorted(rows, key=lambda r: r["version"] != 0)
+
+
+def _check_row(stored: codec.Row | None, row: codec.Row, label: str) -> None:
+    """The compare-and-swap a SQL backend does with ``WHERE version = :version`` (0: insert)."""
+    found = None if stored is None else stored["version"]
+    if (found or 0) != row["version"]:
+        raise codec.row_conflict(label, row["version"], found)
+
+
+if TYPE_CHECKING:
+
+    def _conforms(store: InMemoryStore) -> Store:
+        return store

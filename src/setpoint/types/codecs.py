@@ -1,0 +1,400 @@
+"""Codecs: one object per Python type that turns values into literals and back.
+
+The engine (`setpoint.types.engine`) inspects a Python type once and builds a tree of codecs; each
+codec knows its `TypeRef` and how to encode and decode. Encoding checks the value as it goes, so a
+wrong value is reported where it sits (``input 'cfg', field 'layers', item 3``) rather than as a
+confusing failure later. Decoding checks the literal's shape too: literals come from storage and
+from users, and a tampered one must fail with a clear message, not a ``KeyError``.
+
+``strict`` encoding accepts only values of exactly the declared type (no ``int`` where a ``float``
+is declared, never ``bool`` for ``int``); unions try every variant strictly before trying them
+leniently, so ``int | float`` keeps ``1`` an ``int`` and ``1.0`` a ``float``.
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import binascii
+import datetime as dt
+import math
+import numbers
+import os
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from setpoint.errors import TypeMismatchError, UserError
+from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.types.context import (
+    JSON,
+    LiteralContext,
+    bad_literal,
+    escape_key,
+    mismatch,
+    parse_ref,
+    ref_literal,
+    resolve_json,
+    tagged,
+    unescape_key,
+)
+from setpoint.types.files import Directory, File, load_directory, load_file, store_directory, store_file
+
+_MICROSECOND = dt.timedelta(microseconds=1)
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+class Codec(abc.ABC):
+    ref: TypeRef
+
+    @abc.abstractmethod
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        """The literal of ``value``, or `TypeMismatchError` naming ``where``."""
+
+    def decode(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        """The Python value of a literal; offloaded (``$ref`` json) parts are fetched first."""
+        return self.decode_inline(resolve_json(lit, ctx, where), ctx, where)
+
+    @abc.abstractmethod
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalars
+# ---------------------------------------------------------------------------------------------
+
+
+class IntCodec(Codec):
+    ref = TypeRef(TypeKind.INT)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if isinstance(value, bool) or not isinstance(value, int if strict else numbers.Integral):
+            raise mismatch(where, self.ref, value)
+        return int(value)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if isinstance(lit, bool) or not isinstance(lit, int):
+            raise bad_literal(where, self.ref, lit)
+        return lit
+
+
+def encode_float(x: float) -> JSON:
+    if math.isnan(x):
+        return {"$float": "nan"}
+    if math.isinf(x):
+        return {"$float": "inf" if x > 0 else "-inf"}
+    return x
+
+
+class FloatCodec(Codec):
+    ref = TypeRef(TypeKind.FLOAT)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if isinstance(value, bool) or not isinstance(value, float if strict else numbers.Real):
+            raise mismatch(where, self.ref, value)
+        return encode_float(float(value))
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if isinstance(lit, int | float) and not isinstance(lit, bool):
+            return float(lit)  # an int literal is a valid float (int -> float bindings are allowed)
+        if tagged(lit, "$float") and lit["$float"] in _NON_FINITE:
+            return _NON_FINITE[lit["$float"]]
+        raise bad_literal(where, self.ref, lit)
+
+
+class _ExactCodec(Codec):
+    """A scalar whose literal is the JSON value itself (str, bool, None)."""
+
+    py: type
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if type(value) is not self.py and not (self.py is str and isinstance(value, str)):
+            raise mismatch(where, self.ref, value)
+        return str(value) if self.py is str else value
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if type(lit) is not self.py:
+            raise bad_literal(where, self.ref, lit)
+        return lit
+
+
+class StrCodec(_ExactCodec):
+    ref, py = TypeRef(TypeKind.STR), str
+
+
+class BoolCodec(_ExactCodec):
+    ref, py = TypeRef(TypeKind.BOOL), bool
+
+
+class NoneCodec(_ExactCodec):
+    ref, py = TypeRef(TypeKind.NONE), type(None)
+
+
+class BytesCodec(Codec):
+    ref = TypeRef(TypeKind.BYTES)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, bytes if strict else bytes | bytearray | memoryview):
+            raise mismatch(where, self.ref, value)
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if tagged(lit, "$bytes") and isinstance(lit["$bytes"], str):
+            try:
+                return base64.b64decode(lit["$bytes"], validate=True)
+            except (binascii.Error, ValueError):
+                pass
+        raise bad_literal(where, self.ref, lit)
+
+
+def encode_datetime(value: dt.datetime) -> str:
+    """ISO text; aware values are normalised to UTC so equal instants give equal literals."""
+    if value.utcoffset() is not None:
+        value = dt.datetime.astimezone(value, dt.UTC)
+    return dt.datetime.isoformat(value)
+
+
+class DatetimeCodec(Codec):
+    ref = TypeRef(TypeKind.DATETIME)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, dt.datetime):
+            raise mismatch(where, self.ref, value)
+        return {"$datetime": encode_datetime(value)}
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if tagged(lit, "$datetime") and isinstance(lit["$datetime"], str):
+            try:
+                return dt.datetime.fromisoformat(lit["$datetime"])
+            except ValueError:
+                pass
+        raise bad_literal(where, self.ref, lit)
+
+
+class TimedeltaCodec(Codec):
+    ref = TypeRef(TypeKind.TIMEDELTA)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, dt.timedelta):
+            raise mismatch(where, self.ref, value)
+        return {"$timedelta": value // _MICROSECOND}
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if tagged(lit, "$timedelta"):
+            n = lit["$timedelta"]
+            if isinstance(n, int) and not isinstance(n, bool):
+                try:
+                    return dt.timedelta(microseconds=n)
+                except OverflowError:
+                    pass
+        raise bad_literal(where, self.ref, lit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Collections and unions
+# ---------------------------------------------------------------------------------------------
+
+
+class ListCodec(Codec):
+    def __init__(self, item: Codec) -> None:
+        self.item = item
+        self.ref = TypeRef.list_of(item.ref)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, list if strict else list | tuple):
+            raise mismatch(where, self.ref, value)
+        return [self.item.encode(v, ctx, f"{where}, item {i}", strict) for i, v in enumerate(value)]
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not isinstance(lit, list):
+            raise bad_literal(where, self.ref, lit)
+        return [self.item.decode(v, ctx, f"{where}, item {i}") for i, v in enumerate(lit)]
+
+
+class DictCodec(Codec):
+    def __init__(self, value: Codec) -> None:
+        self.value = value
+        self.ref = TypeRef.dict_of(value.ref)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, dict if strict else Mapping):
+            raise mismatch(where, self.ref, value)
+        out: dict[str, JSON] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeMismatchError(f"{where}: expected {self.ref} (string keys), got key {k!r}")
+            out[escape_key(k)] = self.value.encode(v, ctx, f"{where}, key {k!r}", strict)
+        return out
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not isinstance(lit, dict):
+            raise bad_literal(where, self.ref, lit)
+        out: dict[str, Any] = {}
+        for k, v in lit.items():
+            if k.startswith("$") and not k.startswith("$$"):
+                raise bad_literal(where, self.ref, lit)  # an unknown tag, not dict data
+            out[unescape_key(k)] = self.value.decode(v, ctx, f"{where}, key {unescape_key(k)!r}")
+        return out
+
+
+class UnionCodec(Codec):
+    """``Optional[T]`` encodes T's literal or null; other unions tag the variant index."""
+
+    def __init__(self, ref: TypeRef, variants: Sequence[Codec]) -> None:
+        self.ref = ref
+        self.variants = tuple(variants)
+        non_none = [c for c in self.variants if c.ref.kind is not TypeKind.NONE]
+        self.optional_of = non_none[0] if len(self.variants) == 2 and len(non_none) == 1 else None
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if self.optional_of is not None:
+            return None if value is None else self.optional_of.encode(value, ctx, where, strict)
+        for exact in (True,) if strict else (True, False):
+            for i, codec in enumerate(self.variants):
+                try:
+                    return {"$variant": i, "value": codec.encode(value, ctx, where, exact)}
+                except TypeMismatchError:
+                    continue
+        raise mismatch(where, self.ref, value)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if self.optional_of is not None:
+            return None if lit is None else self.optional_of.decode(lit, ctx, where)
+        if isinstance(lit, dict) and set(lit) == {"$variant", "value"}:
+            i = lit["$variant"]
+            if isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.variants):
+                return self.variants[i].decode(lit["value"], ctx, where)
+        raise bad_literal(where, self.ref, lit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Structs and enums
+# ---------------------------------------------------------------------------------------------
+
+
+class StructCodec(Codec):
+    """Dataclasses and pydantic models: an object of field literals."""
+
+    def __init__(
+        self,
+        cls: type,
+        ref: TypeRef,
+        fields: Sequence[tuple[str, Codec]],
+        build: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        self.cls, self.ref, self.fields, self.build = cls, ref, tuple(fields), build
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, self.cls):
+            raise mismatch(where, self.ref, value)
+        return {
+            name: codec.encode(getattr(value, name), ctx, f"{where}, field '{name}'", strict)
+            for name, codec in self.fields
+        }
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not isinstance(lit, dict):
+            raise bad_literal(where, self.ref, lit)
+        names = [n for n, _ in self.fields]
+        missing = [n for n in names if n not in lit]
+        unknown = sorted(k for k in lit if k not in names)
+        if missing or unknown:
+            raise TypeMismatchError(
+                f"{where}: literal does not match {self.ref}: "
+                + "; ".join(
+                    ([f"missing fields {', '.join(missing)}"] if missing else [])
+                    + ([f"unknown fields {', '.join(unknown)}"] if unknown else [])
+                )
+            )
+        kwargs = {n: c.decode(lit[n], ctx, f"{where}, field '{n}'") for n, c in self.fields}
+        try:
+            return self.build(kwargs)
+        except (TypeError, ValueError) as e:  # __post_init__ checks, pydantic validators
+            raise TypeMismatchError(f"{where}: cannot construct {self.ref.name}: {e}") from e
+
+
+class EnumCodec(Codec):
+    """An enum travels as its member's value, as a string (the `TypeRef` lists them all)."""
+
+    def __init__(self, cls: Any, ref: TypeRef) -> None:
+        self.cls, self.ref = cls, ref
+        self.members = {str(m.value): m for m in cls}
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        member = value
+        if not isinstance(value, self.cls):
+            try:
+                member = None if strict else self.cls(value)
+            except (ValueError, TypeError):
+                member = None
+            if member is None:
+                raise mismatch(where, self.ref, value)
+        return str(member.value)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if isinstance(lit, str) and lit in self.members:
+            return self.members[lit]
+        raise TypeMismatchError(
+            f"{where}: expected one of {', '.join(self.ref.values)} ({self.ref}), got {str(lit)[:80]!r}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that live in the blob store
+# ---------------------------------------------------------------------------------------------
+
+
+class FileCodec(Codec):
+    ref = TypeRef(TypeKind.FILE)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, File):
+            if strict or not isinstance(value, str | os.PathLike) or not os.path.isfile(value):
+                raise mismatch(where, self.ref, value)
+            value = File(value)
+        return store_file(value, ctx, where)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not tagged(lit, "$file"):
+            raise bad_literal(where, self.ref, lit)
+        return load_file(lit["$file"], ctx, where)
+
+
+class DirectoryCodec(Codec):
+    ref = TypeRef(TypeKind.DIRECTORY)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, Directory):
+            if strict or not isinstance(value, str | os.PathLike) or not os.path.isdir(value):
+                raise mismatch(where, self.ref, value)
+            value = Directory(value)
+        return store_directory(value, ctx, where)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not tagged(lit, "$dir"):
+            raise bad_literal(where, self.ref, lit)
+        return load_directory(lit["$dir"], ctx, where)
+
+
+class PickleCodec(Codec):
+    """Opt-in escape hatch: any Python object, pickled into the blob store."""
+
+    def __init__(self, cls: type | None, ref: TypeRef) -> None:
+        self.cls, self.ref = cls, ref  # cls None: typing.Any
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if self.cls is not None and not isinstance(value, self.cls):
+            raise mismatch(where, self.ref, value)
+        blobs = ctx.need_blobs(where, "a pickled value")
+        return ref_literal(blobs.put_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)), "pickle")
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if not tagged(lit, "$ref") or parse_ref(lit, where)[1] != "pickle":
+            raise bad_literal(where, self.ref, lit)
+        ref, _ = parse_ref(lit, where)
+        if not ctx.allow_pickle:
+            raise UserError(
+                f"{where}: unpickling is disabled by default because it can run arbitrary code; "
+                "enable it only for data you trust (@task(unsafe_pickle=True))"
+            )
+        return pickle.loads(ctx.need_blobs(where, "a pickled value").get_bytes(ref))

@@ -1,0 +1,301 @@
+"""The type engine: from Python annotations to setpoint types, and from functions to interfaces.
+
+A task's signature is its contract. This module reads it once, when a task is declared, and
+either produces the language-neutral `TypeRef`s the spec stores or refuses with a message that
+says which input is the problem and what to write instead. Refusing early is the point: a type
+that cannot be represented would otherwise fail half-way through a run, after upstream work.
+
+The same inspection builds the codecs that convert values (`setpoint.types.codecs`); both are
+cached per Python type, so converting many values of one type inspects it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+from setpoint.errors import BlobError, SpecError, TypeMismatchError, UnsupportedTypeError, UserError
+from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.spec.workflow import Interface, Variable, check_name
+from setpoint.types import codecs as c
+from setpoint.types.context import LiteralContext
+from setpoint.types.dataframes import DataFrameCodec, dataframe_flavour
+from setpoint.types.files import Directory, File
+
+_SCALARS: dict[object, Callable[[], c.Codec]] = {
+    int: c.IntCodec,
+    float: c.FloatCodec,
+    str: c.StrCodec,
+    bool: c.BoolCodec,
+    bytes: c.BytesCodec,
+    dt.datetime: c.DatetimeCodec,
+    dt.timedelta: c.TimedeltaCodec,
+    None: c.NoneCodec,
+    type(None): c.NoneCodec,
+}
+
+PICKLE_HINT = "opt in to pickling with @task(unsafe_pickle=True)"
+_DEFAULT_ADVICE = f"use a dataclass or a pydantic model, or {PICKLE_HINT}"
+_ADVICE: dict[object, str] = {
+    list: "give the item type, e.g. list[int]",
+    dict: "give the value type, e.g. dict[str, int]",
+    tuple: "use list[T] or a dataclass (to return several outputs, return a typing.NamedTuple)",
+    set: "use list[T]",
+    frozenset: "use list[T]",
+    Any: f"declare a concrete type, or {PICKLE_HINT}",
+    dt.date: "use datetime.datetime",
+}
+
+# Keyed by the type *and* its repr: ``int | bool == bool | int`` in Python, but the variant order
+# is part of the encoding, so equal-but-reordered unions must not share a codec.
+_cache: dict[tuple[object, str, bool], c.Codec] = {}
+
+
+def type_name(t: object) -> str:
+    if isinstance(t, type):
+        return t.__qualname__
+    return repr(t).replace("typing.", "")
+
+
+def qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def codec_for(py_type: object, *, where: str, allow_pickle: bool = False) -> c.Codec:
+    """The codec for a Python type (cached); `UnsupportedTypeError` naming ``where`` if none."""
+    key = (py_type, repr(py_type), allow_pickle)
+    try:
+        hit = _cache.get(key)
+    except TypeError:  # unhashable metadata in Annotated[...]: just do not cache
+        return _Builder(where, allow_pickle).build(py_type, where)
+    if hit is None:
+        hit = _Builder(where, allow_pickle).build(py_type, where)
+        _cache[key] = hit
+    return hit
+
+
+def type_ref(py_type: object, *, where: str, allow_pickle: bool = False) -> TypeRef:
+    """The setpoint type of a Python annotation, or `UnsupportedTypeError` saying what to do."""
+    return codec_for(py_type, where=where, allow_pickle=allow_pickle).ref
+
+
+class _Builder:
+    def __init__(self, where: str, allow_pickle: bool) -> None:
+        self.where = where
+        self.allow_pickle = allow_pickle
+        self.in_progress: set[type] = set()
+
+    def unsupported(self, t: object, where: str) -> c.Codec:
+        origin = get_origin(t)
+        base = t if isinstance(t, type) else origin if isinstance(origin, type) else None
+        if self.allow_pickle and (base is not None or t is Any):
+            name = "typing.Any" if base is None else qualified_name(base)
+            return c.PickleCodec(base, TypeRef(TypeKind.PICKLE, name=name))
+        advice = _ADVICE.get(t, _ADVICE.get(origin, _DEFAULT_ADVICE))
+        raise UnsupportedTypeError(
+            f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; {advice}"
+        )
+
+    def build(self, t: object, where: str) -> c.Codec:
+        origin, args = get_origin(t), get_args(t)
+        if origin is Annotated:
+            return self.build(args[0], where)
+        if isinstance(t, typing.NewType):
+            return self.build(t.__supertype__, where)
+        if isinstance(t, str | typing.ForwardRef | typing.TypeVar):
+            raise UnsupportedTypeError(
+                f"{where}: type {t!r} is not resolved; "
+                "import it at module level so annotations can be evaluated"
+            )
+        try:
+            scalar = _SCALARS.get(t)
+        except TypeError:  # an unhashable typing construct: not a scalar
+            scalar = None
+        if scalar is not None:
+            return scalar()
+        if origin is Union or origin is types.UnionType:
+            return self.union(args, where)
+        if origin is list and len(args) == 1:
+            return c.ListCodec(self.build(args[0], where))
+        if origin is dict and len(args) == 2:
+            if args[0] is not str:
+                if self.allow_pickle:
+                    return self.unsupported(t, where)
+                raise UnsupportedTypeError(
+                    f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; "
+                    "dict keys must be str (use dict[str, T], or a list of dataclasses)"
+                )
+            return c.DictCodec(self.build(args[1], where))
+        if isinstance(t, type):
+            return self.from_class(t, where)
+        return self.unsupported(t, where)
+
+    def union(self, args: tuple[Any, ...], where: str) -> c.Codec:
+        variants = [self.build(a, where) for a in args]
+        ref = TypeRef.union(*(v.ref for v in variants))
+        if ref.kind is not TypeKind.UNION:
+            return variants[0]
+        # TypeRef.union flattens and de-duplicates: keep one codec per variant, in its order
+        ordered = [next(v for v in variants if v.ref == a) for a in ref.args]
+        return c.UnionCodec(ref, ordered)
+
+    def from_class(self, t: type, where: str) -> c.Codec:
+        if issubclass(t, enum.Enum):
+            return self.enum(t, where)
+        if issubclass(t, File):
+            return c.FileCodec()
+        if issubclass(t, Directory):
+            return c.DirectoryCodec()
+        flavour = dataframe_flavour(t)
+        if flavour is not None:
+            return DataFrameCodec(flavour)
+        if dataclasses.is_dataclass(t):
+            return self.struct(t, "dataclass", where)
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is not None and issubclass(t, pydantic.BaseModel):
+            return self.struct(t, "pydantic", where)
+        return self.unsupported(t, where)
+
+    def enum(self, t: type[enum.Enum], where: str) -> c.Codec:
+        values = [str(m.value) for m in t]
+        if len(set(values)) != len(values):
+            raise UnsupportedTypeError(
+                f"{where}: enum {t.__qualname__} cannot be represented as a setpoint literal; "
+                "its members' values must be distinct as strings"
+            )
+        return c.EnumCodec(t, TypeRef(TypeKind.ENUM, name=qualified_name(t), values=tuple(values)))
+
+    def struct(self, t: type, variant: str, where: str) -> c.Codec:
+        if t in self.in_progress:
+            raise UnsupportedTypeError(
+                f"{where}: type {t.__qualname__} refers to itself; "
+                "recursive types cannot be setpoint literals"
+            )
+        self.in_progress.add(t)
+        try:
+            annotations = self._field_types(t, variant, where)
+            fields = [(n, self.build(a, f"{where}, field '{n}'")) for n, a in annotations]
+        finally:
+            self.in_progress.discard(t)
+        ref = TypeRef(
+            TypeKind.STRUCT,
+            name=qualified_name(t),
+            fields=tuple((n, codec.ref) for n, codec in fields),
+            variant=variant,
+        )
+        return c.StructCodec(t, ref, fields, _struct_builder(t, variant))
+
+    def _field_types(self, t: type, variant: str, where: str) -> list[tuple[str, object]]:
+        if variant == "pydantic":
+            return [(n, f.annotation) for n, f in t.model_fields.items()]  # type: ignore[attr-defined]
+        try:
+            hints = get_type_hints(t, include_extras=True)
+        except Exception as e:  # NameError for unresolvable forward references, and friends
+            raise UnsupportedTypeError(
+                f"{where}: cannot resolve the field types of {t.__qualname__}: {e}"
+            ) from e
+        return [(f.name, hints[f.name]) for f in dataclasses.fields(t) if f.init]
+
+
+def _struct_builder(t: Any, variant: str) -> Callable[[dict[str, Any]], Any]:
+    if variant == "dataclass":
+        return lambda kwargs: t(**kwargs)
+    keys = {
+        n: f.validation_alias if isinstance(f.validation_alias, str) else (f.alias or n)
+        for n, f in t.model_fields.items()
+    }
+    from pydantic import ValidationError
+
+    def build(kwargs: dict[str, Any]) -> Any:
+        try:
+            return t.model_validate({keys[n]: v for n, v in kwargs.items()})
+        except ValidationError as e:
+            raise ValueError(str(e)) from None
+
+    return build
+
+
+# ---------------------------------------------------------------------------------------------
+# Function interfaces
+# ---------------------------------------------------------------------------------------------
+
+
+def is_named_tuple(t: object) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields")
+
+
+def output_types(fn: Callable[..., Any], *, where: str) -> list[tuple[str, object]]:
+    """The (name, Python type) of each output: none, one ``o0``, or one per NamedTuple field."""
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as e:
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    if "return" not in hints:
+        raise SpecError(f"{where}: annotate the return type, use -> None for no outputs")
+    ret = hints["return"]
+    if get_origin(ret) is Annotated:
+        ret = get_args(ret)[0]
+    if ret is None or ret is type(None):
+        return []
+    if is_named_tuple(ret):
+        field_hints = get_type_hints(ret, include_extras=True)
+        return [(check_name(n, f"output name in {where}"), field_hints[n]) for n in ret._fields]
+    return [("o0", ret)]
+
+
+def function_interface(fn: Callable[..., Any], *, where: str, allow_pickle: bool = False) -> Interface:
+    """The typed interface of a task function, read from its signature and annotations."""
+    try:
+        sig = inspect.signature(fn)
+        hints = get_type_hints(fn, include_extras=True)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{where}: cannot read the function's signature: {e}") from e
+    except Exception as e:  # NameError for an annotation that names something not imported
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    inputs: list[tuple[str, Variable]] = []
+    for name, p in sig.parameters.items():
+        pwhere = f"{where}, input '{name}'"
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise SpecError(f"{where}: *{name} / **{name} parameters are not supported; declare each input")
+        if p.kind is p.POSITIONAL_ONLY:
+            raise SpecError(
+                f"{pwhere}: positional-only parameters are not supported (inputs are passed by name)"
+            )
+        check_name(name, f"input name in {where}")
+        if name not in hints:
+            raise SpecError(
+                f"{pwhere}: parameter '{name}' has no type annotation; annotate it, e.g. {name}: int"
+            )
+        t = type_ref(hints[name], where=pwhere, allow_pickle=allow_pickle)
+        if p.default is p.empty:
+            inputs.append((name, Variable(t)))
+            continue
+        inputs.append(
+            (name, Variable(t, default_literal(p.default, hints[name], pwhere, allow_pickle), True))
+        )
+    outputs = tuple(
+        (name, type_ref(t, where=f"{where}, output '{name}'", allow_pickle=allow_pickle))
+        for name, t in output_types(fn, where=where)
+    )
+    return Interface(tuple(inputs), outputs)
+
+
+def default_literal(value: Any, py_type: object, where: str, allow_pickle: bool) -> Any:
+    """A parameter default as an inline literal (defaults live in the spec, not in a blob store)."""
+    codec = codec_for(py_type, where=where, allow_pickle=allow_pickle)
+    try:
+        return codec.encode(value, LiteralContext(None, None), where, False)
+    except TypeMismatchError as e:
+        raise TypeMismatchError(f"{e} (the parameter's default value)") from None
+    except (BlobError, UserError) as e:
+        raise SpecError(
+            f"{where}: a default of type {codec.ref} cannot be stored in the spec; "
+            "make the input required or Optional with default None"
+        ) from e

@@ -1,0 +1,158 @@
+"""The `setpoint` CLI end to end, in subprocesses, on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli_util import REPO, setpoint, setpoint_json
+
+pytestmark = pytest.mark.timeout(120)
+
+WF = "tests/e2e/wf_basic.py"
+
+
+def test_run_prints_outputs_and_execution_id_as_json(home: Path):
+    out = setpoint_json(home, "run", f"{WF}:chain", "--n", "10")
+    ex = out["execution"]
+    assert ex["phase"] == "SUCCEEDED"
+    assert ex["outputs"] == {"o0": 16}
+    assert len(ex["id"]) == 12
+    assert [n["phase"] for n in out["nodes"]] == ["SUCCEEDED"] * 5
+    assert all(n["attempts"] == 1 for n in out["nodes"])
+
+
+def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path):
+    ok = setpoint(home, "run", f"{WF}:chain", "--n", "1")
+    assert ok.returncode == 0, ok.stderr
+    assert "succeeded" in ok.stdout and "o0 = 7" in ok.stdout
+    bad = setpoint(home, "run", f"{WF}:flaky_wf", "--counter", str(tmp_path / "c"), "--fail_times", "9")
+    assert bad.returncode == 1
+    assert "failed" in bad.stdout and "flaky failure" in bad.stdout
+    assert "setpoint logs" in bad.stdout
+
+
+def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_path: Path):
+    out = setpoint_json(home, "run", f"{WF}:typed", "--values", "[1, 2, 3.5]", "--label", "cli")
+    assert out["execution"]["outputs"] == {"o0": {"count": 3, "mean": 6.5 / 3, "label": "cli"}}
+    f = tmp_path / "inputs.json"
+    f.write_text(json.dumps({"values": [4, 6]}))
+    out = setpoint_json(home, "run", f"{WF}:typed", "--inputs", str(f))
+    assert out["execution"]["outputs"]["o0"]["mean"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--n", "ten"], "workflow 'chain', input 'n'"),
+        (["--m", "1"], "workflow 'chain' has no input 'm' (inputs: --n)"),
+        (["--n"], "--n needs a value"),
+    ],
+)
+def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str], message: str):
+    proc = setpoint(home, "run", f"{WF}:chain", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("tests/e2e/nope.py:wf", "no such file: tests/e2e/nope.py"),
+        (f"{WF}:nope", "has no workflow named 'nope'"),
+        (f"{WF}:add", "is a Task, not a @workflow"),
+        ("chain", "expected FILE.py:WORKFLOW"),
+    ],
+)
+def test_bad_targets_exit_2(home: Path, target: str, message: str):
+    proc = setpoint(home, "run", target)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_read_commands(home: Path):
+    ran = setpoint_json(home, "run", f"{WF}:shout_wf", "--msg", "yo")
+    eid = ran["execution"]["id"]
+    listed = setpoint_json(home, "get", "executions")
+    assert [e["id"] for e in listed["executions"]] == [eid]
+    described = setpoint_json(home, "describe", eid)
+    assert described["execution"]["outputs"] == {"o0": "YO"}
+    assert described["nodes"][0]["attempt_ids"] == [f"{eid}/shout/1"]
+    table = setpoint(home, "describe", eid, check=True).stdout
+    assert eid in table and "SUCCEEDED" in table and "shout" in table
+    logs = setpoint(home, "logs", eid, "shout", check=True).stdout
+    assert "stdout says yo" in logs and "stderr says yo" in logs
+    evs = setpoint_json(home, "events", eid)["events"]
+    assert evs[0]["phase"] == "QUEUED" and evs[-1]["phase"] == "SUCCEEDED"
+
+
+def test_not_found_exits_3(home: Path):
+    proc = setpoint(home, "describe", "nosuchexec")
+    assert proc.returncode == 3
+    assert "execution 'nosuchexec' not found" in proc.stderr
+
+
+def test_relaunch_and_terminate_of_a_finished_execution(home: Path):
+    eid = setpoint_json(home, "run", f"{WF}:chain", "--n", "2")["execution"]["id"]
+    again = setpoint_json(home, "relaunch", eid, "--n", "4")
+    assert again["execution"]["source_id"] == eid
+    assert again["execution"]["outputs"] == {"o0": 10}
+    term = setpoint(home, "terminate", eid, check=True)
+    assert "already ended SUCCEEDED" in term.stdout
+
+
+def test_detached_run_is_finished_by_a_separate_controller(home: Path):
+    created = setpoint_json(home, "run", f"{WF}:fanout", "--offset", "5", "--detach")
+    eid = created["execution"]["id"]
+    assert setpoint_json(home, "describe", eid)["execution"]["phase"] == "QUEUED"
+    ctl = setpoint(home, "controller", "--exit-when-idle", check=True)
+    assert "no unfinished executions" in ctl.stderr
+    assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": sum(i * i for i in range(30)) + 5}
+
+
+def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path):
+    pidfile = tmp_path / "pid"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "run", f"{WF}:sleeper_wf",
+         "--pidfile", str(pidfile), "-o", "json"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    eid = setpoint_json(home, "get", "executions")["executions"][0]["id"]
+    setpoint(home, "terminate", eid, "--reason", "test says stop", check=True)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 1, err
+    assert json.loads(out)["execution"]["phase"] == "ABORTED"
+    assert json.loads(out)["execution"]["abort_reason"] == "test says stop"
+
+
+def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
+    pidfile = tmp_path / "pid"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "run", f"{WF}:sleeper_wf",
+         "--pidfile", str(pidfile)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    eid = setpoint_json(home, "get", "executions")["executions"][0]["id"]
+    assert setpoint_json(home, "describe", eid)["execution"]["phase"] == "ABORTED"
+
+
+def test_help_everywhere(home: Path):
+    for args in ([], ["run"], ["get", "executions"], ["describe"], ["logs"], ["terminate"], ["relaunch"], ["controller"]):
+        proc = setpoint(home, *args, "--help", check=True)
+        assert "Usage:" in proc.stdout
