@@ -14,7 +14,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import joblib
+from sklearn import datasets
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
 from setpoint import File, task, workflow
+
+# Heavy imports at module level: the local executor's warm worker imports this module once and
+# forks every attempt from it, so each task starts with scikit-learn already loaded.
 
 MODELS = ("logistic_regression", "random_forest", "svm", "knn")
 
@@ -51,8 +65,6 @@ class Score:
 @task(retries=2, timeout=timedelta(minutes=5))
 def load(dataset: str = "digits") -> Dataset:
     """Load one of scikit-learn's bundled datasets (no download)."""
-    from sklearn import datasets
-
     loaders = {"digits": datasets.load_digits, "wine": datasets.load_wine, "iris": datasets.load_iris,
                "breast_cancer": datasets.load_breast_cancer}
     if dataset not in loaders:
@@ -63,8 +75,6 @@ def load(dataset: str = "digits") -> Dataset:
 
 @task
 def split(data: Dataset, test_size: float = 0.25, seed: int = 0) -> Split:
-    from sklearn.model_selection import train_test_split
-
     x_tr, x_te, y_tr, y_te = train_test_split(
         data.features, data.labels, test_size=test_size, random_state=seed, stratify=data.labels
     )
@@ -73,14 +83,6 @@ def split(data: Dataset, test_size: float = 0.25, seed: int = 0) -> Split:
 
 @task(retries=1, timeout=timedelta(minutes=10))
 def train(data: Split, kind: str, seed: int = 0) -> TrainedModel:
-    import joblib
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
     estimators = {
         "logistic_regression": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
         "random_forest": lambda: RandomForestClassifier(n_estimators=200, random_state=seed),
@@ -97,9 +99,6 @@ def train(data: Split, kind: str, seed: int = 0) -> TrainedModel:
 
 @task
 def evaluate(data: Split, model: TrainedModel) -> Score:
-    import joblib
-    from sklearn.metrics import accuracy_score, f1_score
-
     estimator = joblib.load(model.artifact.path)
     predicted = estimator.predict(data.x_test)
     return Score(

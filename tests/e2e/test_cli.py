@@ -156,3 +156,23 @@ def test_help_everywhere(home: Path):
     for args in ([], ["run"], ["get", "executions"], ["describe"], ["logs"], ["terminate"], ["relaunch"], ["controller"]):
         proc = setpoint(home, *args, "--help", check=True)
         assert "Usage:" in proc.stdout
+
+
+def test_broken_store_exits_4_naming_the_file(home: Path):
+    setpoint(home, "run", f"{WF}:chain", "--n", "1", check=True)
+    db = home / "setpoint.db"
+    for extra in ("setpoint.db-wal", "setpoint.db-shm"):
+        (home / extra).unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    proc = setpoint(home, "get", "executions")
+    assert proc.returncode == 4
+    assert str(db) in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_hostile_execution_ids_are_just_not_found(home: Path):
+    setpoint(home, "run", f"{WF}:chain", "--n", "1", check=True)
+    for hostile in ("../../etc/passwd", "x' OR '1'='1", "a/b/c"):
+        proc = setpoint(home, "describe", hostile)
+        assert proc.returncode == 3, proc.stderr
+        assert "not found" in proc.stderr

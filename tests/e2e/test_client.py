@@ -186,3 +186,15 @@ def test_events_record_every_transition_in_order(client: Client):
     assert phases == [("execution", "QUEUED"), ("execution", "RUNNING"), ("execution", "SUCCEEDED")]
     add_node = [e.phase for e in evs if e.kind == "node" and e.node_id == "add"]
     assert add_node == ["QUEUED", "RUNNING", "SUCCEEDED"] or add_node == ["QUEUED", "SUCCEEDED"]
+
+
+def test_huge_values_live_in_the_blob_store_not_in_state_rows(client: Client):
+    values = [float(i) for i in range(200_000)]
+    eid = client.create_execution(wb.typed, {"values": values})
+    rec = client.wait(eid, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    assert set(rec.inputs["values"]) == {"$ref"}
+    assert rec.inputs["values"]["$ref"]["size"] > 1_000_000
+    (view,) = client.nodes(eid)
+    assert set(view.record.inputs["values"]) == {"$ref"}
+    assert client.outputs(eid, wb.typed)["o0"] == wb.Stats(200_000, sum(values) / 200_000, "run")

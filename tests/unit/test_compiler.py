@@ -1,0 +1,315 @@
+"""Compiling workflow bodies: wiring, type checks, and every class of bad declaration."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import pytest
+
+from setpoint import task, workflow
+from setpoint.errors import SpecError, TypeMismatchError, UnsupportedTypeError
+from setpoint.spec.canonical import canonical_json
+from setpoint.spec.workflow import WorkflowSpec
+
+
+@task
+def make(n: int) -> list[float]:
+    return [float(i) for i in range(n)]
+
+
+@task
+def mean(xs: list[float], scale: float = 1.0) -> float:
+    return sum(xs) / len(xs) * scale
+
+
+@task
+def name_of(x: float) -> str:
+    return str(x)
+
+
+@task
+def square(i: int) -> int:
+    return i * i
+
+
+@task
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+class MinMax(NamedTuple):
+    lo: float
+    hi: float
+
+
+@task
+def bounds(xs: list[float]) -> MinMax:
+    return MinMax(min(xs), max(xs))
+
+
+@dataclass
+class Model:
+    weights: list[float]
+    bias: float
+
+
+@task
+def fit(xs: list[float]) -> Model:
+    return Model(xs, 0.0)
+
+
+@task
+def predict(model: Model, x: float) -> float:
+    return sum(model.weights) * x + model.bias
+
+
+@task
+def side_effect() -> None:
+    return None
+
+
+@task
+def nothing() -> None:
+    return None
+
+
+class Opaque:
+    pass
+
+
+@task
+def use(x: Opaque) -> int:
+    return 1
+
+
+@task
+def loose(x) -> int:  # type: ignore[no-untyped-def]
+    return 1
+
+
+def plain(x: int) -> int:
+    return x
+
+
+@workflow
+def pipeline(n: int = 10) -> float:
+    xs = make(n=n)
+    return mean(xs=xs)
+
+
+def test_compiles_nodes_bindings_and_outputs():
+    spec = pipeline.compile()
+    assert [n.id for n in spec.nodes] == ["make", "mean"]
+    assert spec.upstream == {"make": (), "mean": ("make",)}
+    assert spec.nodes[1].inputs[0][1].to_json() == {"node": "make", "output": "o0"}
+    assert spec.outputs[0][1].to_json() == {"node": "mean", "output": "o0"}
+    assert spec.interface.input_map["n"].default == 10
+
+
+def test_spec_json_round_trips_with_a_stable_digest():
+    spec = pipeline.compile()
+    text = canonical_json(spec.to_json())
+    again = WorkflowSpec.from_json(json.loads(text))
+    assert again.digest == spec.digest
+    assert canonical_json(again.to_json()) == text
+
+
+def test_fan_out_of_1000_binds_a_list():
+    @workflow
+    def fan() -> int:
+        return total(xs=[square(i=i) for i in range(1000)])
+
+    spec = fan.compile()
+    assert len(spec.nodes) == 1001
+    assert spec.nodes[1].id == "square-1"
+    assert len(spec.upstream["total"]) == 1000
+
+
+def test_dataclass_and_named_tuple_outputs_wire_by_name():
+    @workflow
+    def wf(n: int = 3) -> float:
+        xs = make(n=n)
+        b = bounds(xs=xs)
+        m = fit(xs=xs)
+        return predict(model=m, x=b.hi)
+
+    spec = wf.compile()
+    assert dict(spec.node_map["predict"].inputs)["x"].to_json() == {"node": "bounds", "output": "hi"}
+
+
+def test_constants_become_literals_of_the_declared_type():
+    @workflow
+    def wf() -> float:
+        return mean(xs=[1, 2.5], scale=2)
+
+    (node,) = wf.compile().nodes
+    assert dict(node.inputs)["xs"].to_json() == {"literal": [1.0, 2.5]} or dict(node.inputs)["xs"].literal == [1, 2.5]
+
+
+def test_ordering_without_data_with_rshift():
+    @workflow
+    def wf() -> float:
+        a = side_effect()
+        xs = make(n=2)
+        a >> xs
+        return mean(xs=xs)
+
+    spec = wf.compile()
+    assert spec.upstream["make"] == ("side_effect",)
+
+
+# ---------------------------------------------------------------------------------------------
+# bad declarations: each gets an error that names what is wrong and where
+# ---------------------------------------------------------------------------------------------
+
+
+def test_type_mismatch_names_workflow_node_input_and_types():
+    @workflow
+    def wf(n: int = 3) -> float:
+        label = name_of(x=1.0)
+        return mean(xs=label)
+
+    with pytest.raises(TypeMismatchError) as e:
+        wf.compile()
+    assert str(e.value) == "workflow 'wf', node 'mean', input 'xs': expected list[float], got str"
+
+
+def test_type_mismatch_inside_a_list_names_the_index():
+    @workflow
+    def wf() -> int:
+        return total(xs=[square(i=1), name_of(x=2.0)])
+
+    with pytest.raises(TypeMismatchError, match=r"node 'total', input 'xs'\[1\]: expected int, got str"):
+        wf.compile()
+
+
+def test_workflow_input_of_the_wrong_type():
+    @workflow
+    def wf(label: str = "x") -> int:
+        return square(i=label)
+
+    with pytest.raises(TypeMismatchError, match=r"node 'square', input 'i': expected int, got str"):
+        wf.compile()
+
+
+def test_missing_input():
+    @workflow
+    def wf() -> float:
+        return mean()
+
+    with pytest.raises(SpecError, match=r"workflow 'wf', node 'mean': missing input 'xs' \(list\[float\]\)"):
+        wf.compile()
+
+
+def test_unknown_input():
+    @workflow
+    def wf() -> int:
+        return square(i=1, j=2)
+
+    with pytest.raises(SpecError, match=r"workflow 'wf', node 'square': got an unexpected keyword argument 'j'"):
+        wf.compile()
+
+
+def test_constant_of_the_wrong_type():
+    @workflow
+    def wf() -> int:
+        return square(i="seven")
+
+    with pytest.raises(TypeMismatchError, match=r"node 'square', input 'i'"):
+        wf.compile()
+
+
+def test_wrong_default_is_rejected():
+    @workflow
+    def wf(n: int = "ten") -> float:  # type: ignore[assignment]
+        return mean(xs=make(n=n))
+
+    with pytest.raises(TypeMismatchError, match=r"workflow 'wf'.*'n'"):
+        wf.compile()
+
+
+def test_output_type_mismatch():
+    @workflow
+    def wf() -> int:
+        return name_of(x=1.0)
+
+    with pytest.raises(TypeMismatchError, match=r"workflow 'wf', output 'o0': expected int, got str"):
+        wf.compile()
+
+
+def test_promise_used_in_python_control_flow():
+    @workflow
+    def wf(n: int = 3) -> float:
+        xs = make(n=n)
+        if n > 2:
+            return mean(xs=xs)
+        return mean(xs=xs, scale=2.0)
+
+    with pytest.raises(SpecError, match=r"workflow input 'n' is only known when the workflow runs"):
+        wf.compile()
+
+
+def test_loop_over_a_runtime_value():
+    @workflow
+    def wf(n: int = 3) -> int:
+        return total(xs=[square(i=i) for i in range(n)])
+
+    with pytest.raises(SpecError, match="cannot be used in an index"):
+        wf.compile()
+
+
+def test_result_of_a_task_without_outputs_passed_as_data():
+    @workflow
+    def wf() -> int:
+        return square(i=nothing())
+
+    with pytest.raises(TypeMismatchError, match=r"got the result of node 'nothing', which has no outputs"):
+        wf.compile()
+
+
+def test_unsupported_type_names_task_and_parameter():
+    with pytest.raises(UnsupportedTypeError, match=r"task '.*use', input 'x'"):
+        use.interface  # noqa: B018
+
+
+def test_unannotated_parameter():
+    with pytest.raises(SpecError, match="'x'"):
+        loose.interface  # noqa: B018
+
+
+def test_task_defined_inside_a_function_is_rejected():
+    with pytest.raises(SpecError, match="defined inside a function"):
+
+        def factory() -> None:
+            @task
+            def inner(x: int) -> int:
+                return x
+
+        factory()
+
+
+@pytest.mark.parametrize(("kw", "msg"), [({"retries": -1}, "retries must be an integer from 0 to 100"),
+                                        ({"retries": "2"}, "retries must be an integer"),
+                                        ({"timeout": 0}, "timeout must be positive")])
+def test_bad_task_options(kw, msg):
+    with pytest.raises(SpecError, match=msg):
+        task(**kw)(plain)
+
+
+def test_bad_failure_policy():
+    def fn() -> None:
+        return None
+
+    with pytest.raises(SpecError, match="failure_policy must be one of"):
+        workflow(failure_policy="sometimes")(fn)
+
+
+def test_workflow_returning_nothing_while_declaring_an_output():
+    @workflow
+    def wf() -> int:
+        square(i=1)
+
+    with pytest.raises(SpecError, match=r"declares an output \(int\) but the body returns nothing"):
+        wf.compile()
