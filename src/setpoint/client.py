@@ -97,9 +97,7 @@ class Client:
                 mode=self.settings.executor_mode,
                 max_workers=self.settings.executor_slots,
             )
-            self._controller = Controller(
-                self.store, {"local": self._executor}, self.bundles, self.settings
-            ).start()
+            self._controller = Controller(self.store, {"local": self._executor}, self.bundles, self.settings).start()
         return self._controller
 
     @property
@@ -191,12 +189,16 @@ class Client:
             config=config,
         )
         message = f"{mode} of {source_id}" if source_id else "created"
-        self.store.create_execution(record, [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)])
+        self.store.create_execution(
+            record, [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)]
+        )
         if self._controller is not None:
             self._controller.submit(eid)
         return eid
 
-    def run(self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any) -> ExecutionRecord:
+    def run(
+        self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any
+    ) -> ExecutionRecord:
         """Create an execution, run it with an in-process controller, and wait for it to finish."""
         self.start_controller()
         eid = self.create_execution(wf, inputs, **opts)
@@ -222,7 +224,7 @@ class Client:
     def get(self, execution_id: str) -> ExecutionRecord:
         return self.store.get_execution(execution_id)
 
-    def list(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
+    def executions(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
         return self.store.list_executions(flt or ExecutionFilter())
 
     def spec(self, execution_id: str) -> WorkflowSpec:
@@ -289,7 +291,9 @@ class Client:
             self._controller.submit(execution_id)
         return rec
 
-    def logs(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[tuple[str, str, str]]:
+    def logs(
+        self, execution_id: str, node_id: str | None = None, attempt: int | None = None
+    ) -> list[tuple[str, str, str]]:
         """(attempt id, stream, text) for each attempt's stdout and stderr, in node order."""
         views = self.nodes(execution_id)
         if node_id is not None:
@@ -332,8 +336,8 @@ def literal_to_plain(lit: Any, blobs: Any = None) -> Any:
     if not isinstance(lit, dict):
         return lit
     if len(lit) == 1:
-        (key, value), = lit.items()
-        if key == "$bytes" or key == "$datetime":
+        ((key, value),) = lit.items()
+        if key in {"$bytes", "$datetime"}:
             return value
         if key == "$timedelta":
             return value / 1_000_000
@@ -347,7 +351,12 @@ def literal_to_plain(lit: Any, blobs: Any = None) -> Any:
 
                 data = blobs.get_bytes(BlobRef(value["uri"], value["sha256"], value["size"]))
                 return literal_to_plain(json.loads(data), blobs)
-            return {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "format": value.get("format")}
+            return {
+                "uri": value["uri"],
+                "sha256": value["sha256"],
+                "size": value["size"],
+                "format": value.get("format"),
+            }
     if set(lit) == {"$variant", "value"}:
         return literal_to_plain(lit["value"], blobs)
     return {k: literal_to_plain(v, blobs) for k, v in lit.items()}

@@ -120,9 +120,23 @@ def test_detached_run_is_finished_by_a_separate_controller(home: Path):
 def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path):
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
-        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "run", f"{WF}:sleeper_wf",
-         "--pidfile", str(pidfile), "-o", "json"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "setpoint.cli.main",
+            "--home",
+            str(home),
+            "run",
+            f"{WF}:sleeper_wf",
+            "--pidfile",
+            str(pidfile),
+            "-o",
+            "json",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not pidfile.exists() and time.monotonic() < deadline:
@@ -138,9 +152,22 @@ def test_terminate_from_another_process_aborts_a_running_execution(home: Path, t
 def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
-        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "run", f"{WF}:sleeper_wf",
-         "--pidfile", str(pidfile)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "setpoint.cli.main",
+            "--home",
+            str(home),
+            "run",
+            f"{WF}:sleeper_wf",
+            "--pidfile",
+            str(pidfile),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not pidfile.exists() and time.monotonic() < deadline:
@@ -153,7 +180,16 @@ def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
 
 
 def test_help_everywhere(home: Path):
-    for args in ([], ["run"], ["get", "executions"], ["describe"], ["logs"], ["terminate"], ["relaunch"], ["controller"]):
+    for args in (
+        [],
+        ["run"],
+        ["get", "executions"],
+        ["describe"],
+        ["logs"],
+        ["terminate"],
+        ["relaunch"],
+        ["controller"],
+    ):
         proc = setpoint(home, *args, "--help", check=True)
         assert "Usage:" in proc.stdout
 

@@ -69,10 +69,24 @@ def test_crash_while_aborting_is_finished_by_the_next_controller(tmp_path: Path)
     """Crash right after the first kill request of a terminate; the next controller finishes it."""
     home, pidfile = tmp_path / "home", tmp_path / "pid"
     run = subprocess.Popen(
-        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "run", "tests/e2e/wf_basic.py:sleeper_wf",
-         "--pidfile", str(pidfile), "-o", "json"],
-        cwd=REPO, env={**os.environ, "SETPOINT_CRASH_AT": "round.aborted:1"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "setpoint.cli.main",
+            "--home",
+            str(home),
+            "run",
+            "tests/e2e/wf_basic.py:sleeper_wf",
+            "--pidfile",
+            str(pidfile),
+            "-o",
+            "json",
+        ],
+        cwd=REPO,
+        env={**os.environ, "SETPOINT_CRASH_AT": "round.aborted:1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 30
     while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:

@@ -61,9 +61,7 @@ class Sim:
     # -- the shell's round ----------------------------------------------------------------------
     def load(self) -> ExecutionState:
         if self.state is None:
-            self.state = ExecutionState.build(
-                self.spec, self.execution, self.nodes.values(), self.attempts.values()
-            )
+            self.state = ExecutionState.build(self.spec, self.execution, self.nodes.values(), self.attempts.values())
         return self.state
 
     def crash(self) -> None:
@@ -114,7 +112,11 @@ class Sim:
         if d.execution is not None:
             assert legal(EXECUTION_TRANSITIONS, state.execution.phase, d.execution.phase)  # type: ignore[arg-type]
         for n in d.nodes:
-            assert legal(NODE_TRANSITIONS, state.phase(n.node_id), n.phase), (n.node_id, state.phase(n.node_id), n.phase)  # type: ignore[arg-type]
+            assert legal(NODE_TRANSITIONS, state.phase(n.node_id), n.phase), (
+                n.node_id,
+                state.phase(n.node_id),
+                n.phase,
+            )  # type: ignore[arg-type]
         for a in d.attempts:
             prev = state.live_attempts.get(a.id)
             if prev is not None:

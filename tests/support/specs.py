@@ -43,9 +43,7 @@ def dag_spec(
     for i, (node, ups) in enumerate(edges.items()):
         t = add_task(len(ups), retries=retries, timeout_s=timeout_s, name=f"t.add{len(ups)}")
         tasks[t.name] = t
-        inputs = [("base", Binding.const(i + 1))] + [
-            (f"x{j}", Binding.from_node(u, "o0")) for j, u in enumerate(ups)
-        ]
+        inputs = [("base", Binding.const(i + 1))] + [(f"x{j}", Binding.from_node(u, "o0")) for j, u in enumerate(ups)]
         nodes.append(NodeSpec(node, t.name, tuple(inputs)))
     last = list(edges)[-1] if edges else None
     outputs = (("o0", Binding.from_node(last, "o0")),) if last else (("o0", Binding.from_input("x")),)

@@ -280,19 +280,21 @@ def test_unannotated_parameter():
 
 
 def test_task_defined_inside_a_function_is_rejected():
+    def inner(x: int) -> int:
+        return x
+
     with pytest.raises(SpecError, match="defined inside a function"):
-
-        def factory() -> None:
-            @task
-            def inner(x: int) -> int:
-                return x
-
-        factory()
+        task(inner)
 
 
-@pytest.mark.parametrize(("kw", "msg"), [({"retries": -1}, "retries must be an integer from 0 to 100"),
-                                        ({"retries": "2"}, "retries must be an integer"),
-                                        ({"timeout": 0}, "timeout must be positive")])
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"retries": -1}, "retries must be an integer from 0 to 100"),
+        ({"retries": "2"}, "retries must be an integer"),
+        ({"timeout": 0}, "timeout must be positive"),
+    ],
+)
 def test_bad_task_options(kw, msg):
     with pytest.raises(SpecError, match=msg):
         task(**kw)(plain)

@@ -309,7 +309,9 @@ def dags(draw: st.DrawFn) -> dict[str, list[str]]:
     return edges
 
 
-STEP = st.sampled_from(["finish_one", "finish_all", "fail_user", "fail_system", "crash", "drop_hints", "dup_hint", "resync", "tick"])
+STEP = st.sampled_from(
+    ["finish_one", "finish_all", "fail_user", "fail_system", "crash", "drop_hints", "dup_hint", "resync", "tick"]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

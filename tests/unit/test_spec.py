@@ -45,7 +45,9 @@ def test_malformed_documents(mutate, message):
 def test_cycle_is_named():
     doc = base_doc()
     doc["nodes"][0]["after"] = ["c"]  # a after c, while c depends on b on a
-    with pytest.raises(SpecError, match=r"workflow 'wf': cycle between nodes (a -> b -> c -> a|c -> a -> b -> c|b -> c -> a -> b)"):
+    with pytest.raises(
+        SpecError, match=r"workflow 'wf': cycle between nodes (a -> b -> c -> a|c -> a -> b -> c|b -> c -> a -> b)"
+    ):
         load(doc)
 
 

@@ -62,14 +62,23 @@ class Ctx:
 
 
 output_option = click.option(
-    "--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
     help="json prints stable, documented fields for scripts.",
 )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", envvar="SETPOINT_HOME", default=None, metavar="DIR",
-              help="Where setpoint keeps its state (default ~/.setpoint; env SETPOINT_HOME).")
+@click.option(
+    "--home",
+    envvar="SETPOINT_HOME",
+    default=None,
+    metavar="DIR",
+    help="Where setpoint keeps its state (default ~/.setpoint; env SETPOINT_HOME).",
+)
 @click.version_option(package_name="setpoint")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
@@ -175,8 +184,15 @@ def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dic
 @click.option("--detach", is_flag=True, help="Create the execution and return; a controller runs it.")
 @output_option
 @click.pass_context
-def run(ctx: click.Context, target: str, inputs_file: str | None, project: str | None,
-        max_parallelism: int, detach: bool, output: str) -> None:
+def run(
+    ctx: click.Context,
+    target: str,
+    inputs_file: str | None,
+    project: str | None,
+    max_parallelism: int,
+    detach: bool,
+    output: str,
+) -> None:
     """Run a workflow: setpoint run FILE.py:WORKFLOW --input value ...
 
     Inputs are parsed by the workflow's declared types (JSON for collections and dataclasses).
@@ -234,9 +250,19 @@ def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
         log = client.settings.home / "controller.log"
         with log.open("ab") as fh:
             subprocess.Popen(
-                [sys.executable, "-m", "setpoint.cli.main", "--home", str(client.settings.home),
-                 "controller", "--exit-when-idle"],
-                stdout=fh, stderr=fh, stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "setpoint.cli.main",
+                    "--home",
+                    str(client.settings.home),
+                    "controller",
+                    "--exit-when-idle",
+                ],
+                stdout=fh,
+                stderr=fh,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         err_console.print(
             f"execution {eid} continues in the background (controller log: {log}); "
@@ -245,8 +271,7 @@ def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
         sys.exit(0)
     client.terminate(eid, "interrupted from the command line")
     err_console.print(f"aborting execution {eid} ...")
-    rec = client.wait(eid, timeout=30)
-    return rec
+    return client.wait(eid, timeout=30)
 
 
 def finish(client: Client, eid: str, output: str, phase: ExecutionPhase) -> None:
@@ -287,11 +312,18 @@ def get() -> None:
 @click.option("--before", default=None, metavar="ID", help="Cursor: list executions older than ID.")
 @output_option
 @click.pass_obj
-def get_executions(state: Ctx, phases: tuple[str, ...], workflow: str | None, project: str | None,
-                   limit: int, before: str | None, output: str) -> None:
+def get_executions(
+    state: Ctx,
+    phases: tuple[str, ...],
+    workflow: str | None,
+    project: str | None,
+    limit: int,
+    before: str | None,
+    output: str,
+) -> None:
     """List executions, newest first."""
     flt = ExecutionFilter(tuple(ExecutionPhase(p) for p in phases), project, workflow, limit, before)
-    records = state.client.list(flt)
+    records = state.client.executions(flt)
     if output == "json":
         click.echo(json.dumps({"executions": [render.execution_json(r) for r in records]}, indent=2))
     else:
@@ -326,7 +358,7 @@ def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stre
     if not entries:
         err_console.print("no attempts have run yet")
     for aid, name, text in entries:
-        if stream != "both" and name != stream:
+        if stream not in ("both", name):
             continue
         if not text:
             continue
@@ -349,8 +381,11 @@ def events(state: Ctx, execution: str, after: int, output: str) -> None:
         where = e.node_id or ""
         if e.attempt:
             where += f"/{e.attempt}"
-        console.print(f"{e.seq:>6} {render.fmt_time(e.ts)} {e.kind:<9} {where:<24} {e.phase:<16} {e.message}",
-                      highlight=False, markup=False)
+        console.print(
+            f"{e.seq:>6} {render.fmt_time(e.ts)} {e.kind:<9} {where:<24} {e.phase:<16} {e.message}",
+            highlight=False,
+            markup=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -202,7 +202,12 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
         if rec.started_at is not None:
             duration = (rec.finished_at or time.time()) - rec.started_at
         table.add_row(
-            rec.id, rec.workflow, rec.project, phase_text(rec.phase.value), fmt_time(rec.created_at), fmt_duration(duration)
+            rec.id,
+            rec.workflow,
+            rec.project,
+            phase_text(rec.phase.value),
+            fmt_time(rec.created_at),
+            fmt_duration(duration),
         )
     return table
 

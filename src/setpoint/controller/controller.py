@@ -11,6 +11,7 @@ that need a controller, and a periodic full resync that re-observes every live a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -151,10 +152,8 @@ class Controller:
         self._threads.clear()
         if release:
             for eid in list(self._states):
-                try:
+                with contextlib.suppress(SetpointError):
                     self.store.release_lease(eid, self.owner)
-                except SetpointError:
-                    pass
         self._states.clear()
 
     def __enter__(self) -> Controller:

@@ -128,5 +128,5 @@ class ErrorKind(enum.Enum):
     SYSTEM = "SYSTEM"
 
 
-def legal(table: dict[enum.Enum, frozenset[enum.Enum]], old: enum.Enum, new: enum.Enum) -> bool:  # type: ignore[type-arg]
+def legal(table: dict[enum.Enum, frozenset[enum.Enum]], old: enum.Enum, new: enum.Enum) -> bool:
     return old == new or new in table[old]

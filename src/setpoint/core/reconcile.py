@@ -46,7 +46,7 @@ def backoff_delay(failures: int, aid: str, cfg: ReconcileConfig) -> float:
     """Exponential backoff with deterministic jitter in [50%, 100%] derived from the attempt id."""
     if cfg.backoff_base_s <= 0:
         return 0.0
-    raw = min(cfg.backoff_max_s, cfg.backoff_base_s * (2 ** max(0, failures - 1)))
+    raw = min(cfg.backoff_max_s, cfg.backoff_base_s * float(2 ** max(0, failures - 1)))
     jitter = (zlib.crc32(aid.encode()) % 1000) / 1000.0
     return raw * (0.5 + 0.5 * jitter)
 
@@ -278,9 +278,7 @@ def _relaunch(r: _Round, node: NodeRecord, att: AttemptRecord) -> None:
     r.actions.append(Launch(att.id, node.node_id, spec_node.task, dict(node.inputs or {}), att.executor))
 
 
-def _attempt_failed(
-    r: _Round, node: NodeRecord, att: AttemptRecord, error: ErrorInfo, cfg: ReconcileConfig
-) -> None:
+def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: ErrorInfo, cfg: ReconcileConfig) -> None:
     r.set_attempt(att.evolve(phase=AttemptPhase.FAILED, finished_at=r.now, error=error), error.code)
     if not is_active(node.phase):
         return
@@ -356,9 +354,13 @@ def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
         _new_attempt(r, node, node.inputs or {})
     # nodes that started retrying in this very round
     for node_id, node in list(r.nodes.items()):
-        if node.phase is NodePhase.RETRYING and node_id not in r.state.active and node.retry_at is not None:
-            if node.retry_at <= r.now:
-                _new_attempt(r, node, node.inputs or {})
+        if (
+            node.phase is NodePhase.RETRYING
+            and node_id not in r.state.active
+            and node.retry_at is not None
+            and node.retry_at <= r.now
+        ):
+            _new_attempt(r, node, node.inputs or {})
 
 
 def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any]) -> None:
@@ -444,9 +446,7 @@ def _finish(r: _Round) -> None:
     spec = r.state.spec
     if ex.abort_reason is not None:
         if r.live_attempt_count == 0:
-            r.set_execution(
-                ex.evolve(phase=ExecutionPhase.ABORTED, finished_at=r.now, error=ex.error), ex.abort_reason
-            )
+            r.set_execution(ex.evolve(phase=ExecutionPhase.ABORTED, finished_at=r.now, error=ex.error), ex.abort_reason)
         return
     if ex.error is not None and (spec.failure_policy == FailurePolicy.FAIL_FAST or r.all_terminal):
         if r.live_attempt_count == 0:

@@ -147,9 +147,7 @@ def _contains_promise(value: Any) -> bool:
 
 def compile_workflow(wf: Workflow) -> WorkflowSpec:
     if _BUILDER.get() is not None:
-        raise SpecError(
-            f"workflow '{wf.name}' was called inside another workflow; subworkflows are not supported yet"
-        )
+        raise SpecError(f"workflow '{wf.name}' was called inside another workflow; subworkflows are not supported yet")
     iface = wf.interface
     builder = Builder(wf.name)
     args = {name: Promise(None, name, var.type, builder) for name, var in iface.inputs}
@@ -173,7 +171,9 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
     return spec
 
 
-def _output_bindings(result: Any, outs: tuple[tuple[str, Any], ...], wf: Workflow, where: str) -> tuple[tuple[str, Binding], ...]:
+def _output_bindings(
+    result: Any, outs: tuple[tuple[str, Any], ...], wf: Workflow, where: str
+) -> tuple[tuple[str, Binding], ...]:
     hints = _hints(wf.function, where)
     ret_t = hints.get("return")
     if not outs:

@@ -61,19 +61,20 @@ class Promise:
             "while the workflow is compiled; pass it to a task and use it there"
         )
 
-    def __bool__(self) -> bool:
+    # These dunders never return: they raise to tell the user what went wrong.
+    def __bool__(self) -> bool:  # noqa: PLE0304
         self._misuse("a Python condition")
 
     def __iter__(self) -> Iterator[Any]:
         self._misuse("a Python loop")
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # noqa: PLE0303
         self._misuse("len()")
 
     def __getitem__(self, key: Any) -> Any:
         self._misuse("indexing")
 
-    def __index__(self) -> int:
+    def __index__(self) -> int:  # noqa: PLE0305
         self._misuse("an index")
 
     def __float__(self) -> float:

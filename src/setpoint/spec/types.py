@@ -128,7 +128,7 @@ class TypeRef:
             return f"dataframe[{self.name}]" if self.name else "dataframe"
         if k is TypeKind.NONE:
             return "None"
-        return k.value
+        return str(k.value)
 
     # -- serialisation ------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -156,9 +156,7 @@ class TypeRef:
             kind = TypeKind(data.get("kind"))
         except ValueError:
             raise ValueError(f"{where}: unknown type kind {data.get('kind')!r}") from None
-        args = tuple(
-            TypeRef.from_json(a, f"{where}.args[{i}]") for i, a in enumerate(data.get("args", ()))
-        )
+        args = tuple(TypeRef.from_json(a, f"{where}.args[{i}]") for i, a in enumerate(data.get("args", ())))
         fields_raw = data.get("fields", ())
         fields: list[tuple[str, TypeRef]] = []
         for i, pair in enumerate(fields_raw):

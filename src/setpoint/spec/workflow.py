@@ -186,9 +186,7 @@ class TaskSpec:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
             raise SpecError(f"{where}: retries must be an integer from 0 to 100, got {retries!r}")
         timeout = data.get("timeout_s")
-        if timeout is not None and (
-            not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
-        ):
+        if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
             raise SpecError(f"{where}: timeout_s must be a positive number, got {timeout!r}")
         res = data.get("resources", {})
         if not isinstance(res, Mapping):
@@ -276,16 +274,12 @@ class Binding:
         if "list" in data:
             if not isinstance(data["list"], list):
                 raise SpecError(f"{where}: 'list' must be an array")
-            return Binding(
-                items=tuple(Binding.from_json(b, f"{where}[{i}]") for i, b in enumerate(data["list"]))
-            )
+            return Binding(items=tuple(Binding.from_json(b, f"{where}[{i}]") for i, b in enumerate(data["list"])))
         if "dict" in data:
             if not isinstance(data["dict"], Mapping):
                 raise SpecError(f"{where}: 'dict' must be an object")
             return Binding(
-                entries=tuple(
-                    (str(k), Binding.from_json(b, f"{where}.{k}")) for k, b in data["dict"].items()
-                )
+                entries=tuple((str(k), Binding.from_json(b, f"{where}.{k}")) for k, b in data["dict"].items())
             )
         raise SpecError(f"{where}: unknown binding kind {sorted(data)!r}")
 
@@ -484,16 +478,16 @@ def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
         return out
     if b.items is not None:
         types = [binding_type(spec, x, f"{where}[{i}]") for i, x in enumerate(b.items)]
-        known = [t for t in types if t is not None]
-        if not known:
+        found = [t for t in types if t is not None]
+        if not found:
             return None
-        return TypeRef.list_of(TypeRef.union(*known))
+        return TypeRef.list_of(TypeRef.union(*found))
     if b.entries is not None:
         types = [binding_type(spec, x, f"{where}.{k}") for k, x in b.entries]
-        known = [t for t in types if t is not None]
-        if not known:
+        found = [t for t in types if t is not None]
+        if not found:
             return None
-        return TypeRef.dict_of(TypeRef.union(*known))
+        return TypeRef.dict_of(TypeRef.union(*found))
     raise SpecError(f"{where}: empty binding")
 
 
@@ -567,8 +561,8 @@ def find_cycle(spec: WorkflowSpec) -> list[str] | None:
     white, grey, black = 0, 1, 2
     color = {n.id: white for n in spec.nodes}
     up = spec.upstream
-    for root in color:
-        if color[root] != white:
+    for root, root_color in list(color.items()):
+        if root_color != white or color[root] != white:
             continue
         stack: list[tuple[str, int]] = [(root, 0)]
         path: list[str] = []
