@@ -12,15 +12,18 @@ import json
 import secrets
 import string
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from setpoint.adapters.bundle import BundleCache, capture
 from setpoint.adapters.bundle import store as store_bundle
+from setpoint.core.cachekey import explain
 from setpoint.core.model import (
     AttemptRecord,
+    CacheStatus,
+    CatalogEntry,
     Event,
     ExecutionConfig,
     ExecutionRecord,
@@ -28,7 +31,11 @@ from setpoint.core.model import (
     attempt_id,
 )
 from setpoint.core.phases import ExecutionPhase, NodePhase
-from setpoint.errors import InputError, NotFoundError, SetpointError
+from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
+from setpoint.errors import InputError, NotFoundError, SetpointError, UserError
+from setpoint.lineage import Consumer, LineageNode
+from setpoint.lineage import consumers as lineage_consumers
+from setpoint.lineage import upstream as lineage_upstream
 from setpoint.ports import ExecutionFilter, Store
 from setpoint.sdk.workflow import Workflow
 from setpoint.settings import Settings
@@ -169,6 +176,7 @@ class Client:
         config: ExecutionConfig,
         source_id: str | None = None,
         mode: str = "run",
+        nodes: Callable[[str, float], list[NodeRecord]] | None = None,
     ) -> str:
         from setpoint.ports import SystemClock
 
@@ -190,7 +198,9 @@ class Client:
         )
         message = f"{mode} of {source_id}" if source_id else "created"
         self.store.create_execution(
-            record, [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)]
+            record,
+            [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)],
+            nodes(eid, now) if nodes is not None else (),
         )
         if self._controller is not None:
             self._controller.submit(eid)
@@ -219,6 +229,104 @@ class Client:
         return self._create(
             spec, src.code_digest, merged, project=src.project, config=src.config, source_id=src.id, mode="relaunch"
         )
+
+    def recover_plan(self, execution_id: str) -> list[PlanItem]:
+        """What `recover` would reuse and what it would run again, and why (nothing is created)."""
+        src = self.get(execution_id)
+        if src.phase not in (ExecutionPhase.FAILED, ExecutionPhase.ABORTED):
+            raise UserError(
+                f"execution '{execution_id}' is {src.phase.value}; only FAILED or ABORTED executions can be "
+                "recovered (use relaunch to run it again)"
+            )
+        return recovery_plan(self.spec(execution_id), execution_id, self._node_records(execution_id))
+
+    def recover(self, execution_id: str) -> str:
+        """A new execution that reuses every node that succeeded in a failed one and runs the rest."""
+        self.recover_plan(execution_id)  # validates the source's phase
+        src = self.get(execution_id)
+        records = self._node_records(execution_id)
+        return self._create(
+            self.spec(execution_id),
+            src.code_digest,
+            dict(src.inputs),
+            project=src.project,
+            config=src.config,
+            source_id=src.id,
+            mode="recover",
+            nodes=lambda eid, now: recovered_nodes(eid, execution_id, records, now),
+        )
+
+    def _node_records(self, execution_id: str) -> dict[str, NodeRecord]:
+        return {n.node_id: n for n in self.store.load_nodes(execution_id)}
+
+    # -- catalog and lineage -----------------------------------------------------------------------
+    def cache_entries(
+        self, *, project: str | None = None, task: str | None = None, limit: int = 100
+    ) -> list[CatalogEntry]:
+        return self.store.catalog_list(project, task, limit)
+
+    def cache_evict(
+        self,
+        *,
+        project: str | None = None,
+        keys: Sequence[str] = (),
+        task: str | None = None,
+        execution: str | None = None,
+    ) -> int:
+        return self.store.catalog_evict(
+            project or self.settings.project, keys=keys, task=task, source_execution=execution
+        )
+
+    def cache_explain(self, execution_id: str, node_id: str) -> dict[str, Any]:
+        """Why a cached node hit or missed: its key compared with the closest entry of the same task."""
+        rec = self.get(execution_id)
+        node = self._node_records(execution_id).get(node_id)
+        spec = self.spec(execution_id)
+        if node_id not in spec.node_map:
+            raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+        task = spec.tasks[spec.node_map[node_id].task]
+        cache = (node.detail or {}).get("cache") if node is not None else None
+        out: dict[str, Any] = {"execution": execution_id, "node": node_id, "task": task.name}
+        if not task.cache.enabled:
+            return {**out, "status": "DISABLED", "summary": f"task '{task.name}' is not cached (@task(cache=True))"}
+        if node is None or cache is None:
+            return {**out, "status": None, "summary": "the node has not reached the catalog yet"}
+        out.update(status=node.cache_status, key=cache["key"])
+        if node.cache_status == CacheStatus.HIT:
+            src = cache.get("source", {})
+            return {**out, "summary": f"hit: outputs of {src.get('execution')}/{src.get('node')}/{src.get('attempt')}"}
+        if node.cache_status == CacheStatus.SKIPPED or (
+            node.cache_status == CacheStatus.PUT and "replaced" not in cache and rec.config.overwrite_cache
+        ):
+            return {**out, "summary": "the execution ran with overwrite_cache: the catalog was not consulted"}
+        wanted = cache["components"]
+        candidates = [
+            e
+            for e in self.store.catalog_list(rec.project, task.name, 1000)
+            if not (e.source_execution == execution_id and e.source_node == node_id)
+        ]
+        if "replaced" in cache:
+            return {**out, "summary": f"miss: the stored entry was not usable ({cache['replaced']}); it was replaced"}
+        if not candidates:
+            return {
+                **out,
+                "summary": f"miss: the catalog had no entry for task '{task.name}' in project '{rec.project}'",
+            }
+        best = min(candidates, key=lambda e: len(explain(wanted, e.components)))
+        diffs = explain(wanted, best.components)
+        return {
+            **out,
+            "closest": {"key": best.key, "execution": best.source_execution, "node": best.source_node},
+            "differences": diffs,
+            "summary": "miss: compared with the closest entry (from "
+            f"{best.source_execution}/{best.source_node}), these differ: " + "; ".join(diffs),
+        }
+
+    def lineage(self, execution_id: str, node_id: str | None = None) -> list[LineageNode]:
+        return lineage_upstream(self.store, execution_id, node_id)
+
+    def consumers(self, execution_id: str, node_id: str, output: str | None = None) -> list[Consumer]:
+        return lineage_consumers(self.store, execution_id, node_id, output)
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:

@@ -8,7 +8,7 @@ tests. Each adapter translates its driver's exceptions into `setpoint.errors` at
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,8 +16,10 @@ from typing import Any, Protocol
 from setpoint.core.model import (
     AttemptObservation,
     AttemptRecord,
+    CatalogEntry,
     Event,
     ExecutionRecord,
+    LineageRow,
     NodeRecord,
 )
 from setpoint.core.phases import ExecutionPhase
@@ -45,6 +47,9 @@ class RoundWrite:
     nodes: Sequence[NodeRecord] = ()
     attempts: Sequence[AttemptRecord] = ()
     events: Sequence[Event] = ()
+    catalog_puts: Sequence[CatalogEntry] = ()  # upserts: a put replaces an entry with the same key
+    releases: Sequence[tuple[str, str, str]] = ()  # reservations to drop: (project, key, owner)
+    lineage: Sequence[LineageRow] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,9 @@ class Store(Protocol):
     def get_spec(self, digest: str) -> str: ...
 
     # executions
-    def create_execution(self, record: ExecutionRecord, events: Sequence[Event] = ()) -> ExecutionRecord: ...
+    def create_execution(
+        self, record: ExecutionRecord, events: Sequence[Event] = (), nodes: Sequence[NodeRecord] = ()
+    ) -> ExecutionRecord: ...
     def get_execution(self, execution_id: str) -> ExecutionRecord: ...
     def list_executions(self, flt: ExecutionFilter = ...) -> list[ExecutionRecord]: ...
     def unfinished_executions(self) -> list[str]: ...
@@ -82,6 +89,26 @@ class Store(Protocol):
 
     # history
     def events(self, execution_id: str, after_seq: int = 0, limit: int = 10_000) -> list[Event]: ...
+
+    # catalog (memoization), written inside commit_round; read and managed here
+    def catalog_get_many(self, project: str, keys: Sequence[str]) -> dict[str, CatalogEntry]: ...
+    def catalog_list(
+        self, project: str | None = None, task: str | None = None, limit: int = 100
+    ) -> list[CatalogEntry]: ...
+    def catalog_evict(
+        self,
+        project: str,
+        *,
+        keys: Sequence[str] = (),
+        task: str | None = None,
+        source_execution: str | None = None,
+    ) -> int: ...
+    def reserve(self, project: str, key: str, owner: str, ttl: float, now: float) -> str: ...
+    def renew_reservations(self, execution_ids: Sequence[str], ttl: float, now: float) -> int: ...
+
+    # lineage
+    def lineage_by_hash(self, value_hash: str, direction: str, limit: int = 1000) -> list[LineageRow]: ...
+    def lineage_of(self, execution_id: str) -> list[LineageRow]: ...
 
     def close(self) -> None: ...
 
@@ -126,3 +153,4 @@ class BlobStore(Protocol):
     def put_file(self, path: Path) -> BlobRef: ...
     def get_file(self, ref: BlobRef, dest: Path) -> Path: ...
     def exists(self, ref: BlobRef) -> bool: ...
+    def verify(self, ref: BlobRef) -> bool: ...

@@ -18,11 +18,11 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from setpoint.adapters.bundle import BundleCache
-from setpoint.core.model import AttemptObservation, ExecutionRecord
+from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionRecord
 from setpoint.core.phases import (
     ATTEMPT_TRANSITIONS,
     EXECUTION_TRANSITIONS,
@@ -30,9 +30,9 @@ from setpoint.core.phases import (
     legal,
 )
 from setpoint.core.reconcile import reconcile
-from setpoint.core.state import Abort, Decision, ExecutionState, Launch
+from setpoint.core.state import Abort, CacheLookup, Decision, ExecutionState, Launch
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
-from setpoint.ports import Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
+from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
 from setpoint.settings import Settings
 from setpoint.spec.workflow import TaskSpec, WorkflowSpec
 
@@ -69,6 +69,21 @@ class CrashInjector:
         self._hits += 1
         if self._hits >= self.nth:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def blob_refs(lit: Any) -> Iterator[BlobRef]:
+    """Every blob a literal references (offloaded values, files, directories, dataframes)."""
+    if isinstance(lit, dict):
+        if len(lit) == 1:
+            ((tag, body),) = lit.items()
+            if tag in ("$ref", "$file", "$dir") and isinstance(body, dict) and "sha256" in body:
+                yield BlobRef(str(body["uri"]), str(body["sha256"]), int(body.get("size", -1)))
+                return
+        for v in lit.values():
+            yield from blob_refs(v)
+    elif isinstance(lit, list):
+        for v in lit:
+            yield from blob_refs(v)
 
 
 def local_owner_id() -> str:
@@ -115,6 +130,7 @@ class Controller:
         self.store = store
         self.executors = dict(executors)
         self.bundles = bundles
+        self.blobs = bundles.blobs
         self.settings = settings
         self.clock = clock or SystemClock()
         self.owner = owner or local_owner_id()
@@ -196,6 +212,7 @@ class Controller:
             try:
                 if now - last_renew >= self.settings.lease_ttl_s / 3:
                     held = set(self.store.renew_leases(self.owner, self.settings.lease_ttl_s, now))
+                    self.store.renew_reservations(sorted(held), self._reservation_ttl, now)
                     last_renew = now
                     for eid in list(self._states):
                         if eid not in held:
@@ -287,6 +304,9 @@ class Controller:
         observations = {aid: self._observe(state, aid) for aid in aids}
         now = self.clock.now()
         decision = reconcile(state, observations, now, self.settings.reconcile)
+        if decision.lookups:
+            answers = self._consult_catalog(state, decision.lookups, now)
+            decision = reconcile(state, observations, now, self.settings.reconcile, answers)
         self.rounds += 1
         if decision.writes:
             self._check_legal(state, decision)
@@ -297,6 +317,9 @@ class Controller:
                 nodes=decision.nodes,
                 attempts=decision.attempts,
                 events=decision.events,
+                catalog_puts=decision.catalog_puts,
+                releases=decision.releases,
+                lineage=decision.lineage,
             )
             stored = self.store.commit_round(write, owner=self.owner)
             state.apply(decision)
@@ -320,6 +343,44 @@ class Controller:
         elif decision.requeue_after is not None:
             self.queue.add_after(eid, decision.requeue_after)
         return decision
+
+    def _consult_catalog(
+        self, state: ExecutionState, lookups: Sequence[CacheLookup], now: float
+    ) -> dict[str, CatalogAnswer]:
+        """Fetch and verify catalog entries; reserve keys of serialized tasks that missed."""
+        project = state.execution.project
+        entries = self.store.catalog_get_many(project, [lk.key for lk in lookups])
+        answers: dict[str, CatalogAnswer] = {}
+        for lk in lookups:
+            entry = entries.get(lk.key)
+            problem = None
+            if entry is not None:
+                problem = self._entry_problem(entry, lk.outputs)
+                if problem is not None:
+                    log.warning("catalog entry %s is not usable (%s); treating it as a miss", lk.key[:12], problem)
+                    entry = None
+            holder = None
+            if entry is None and lk.serialize:
+                holder = self.store.reserve(project, lk.key, lk.owner, self._reservation_ttl, now)
+            answers[lk.key] = CatalogAnswer(entry, holder, problem)
+        return answers
+
+    @property
+    def _reservation_ttl(self) -> float:
+        return 3 * self.settings.lease_ttl_s
+
+    def _entry_problem(self, entry: CatalogEntry, outputs: Sequence[str]) -> str | None:
+        """Why an entry cannot be used: other outputs than the task declares, or bad artifacts."""
+        if set(entry.outputs) != set(outputs):
+            return f"its outputs ({', '.join(sorted(entry.outputs))}) differ from the task's"
+        for ref in blob_refs(entry.outputs):
+            try:
+                ok = self.blobs.verify(ref)
+            except SetpointError as e:
+                return str(e)
+            if not ok:
+                return f"artifact {ref.uri} is missing or fails its checksum"
+        return None
 
     def _observe(self, state: ExecutionState, aid: str) -> AttemptObservation:
         att = state.live_attempts[aid]

@@ -187,6 +187,58 @@ class Event:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A memoized result: the outputs a task produced for one cache key, and who produced them."""
+
+    project: str
+    task: str
+    key: str  # hex digest of the cache key's canonical JSON
+    components: dict[str, Any]  # the key's parts, kept to explain a later miss
+    outputs: dict[str, Any]  # literal JSON
+    source_execution: str
+    source_node: str
+    source_attempt: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Who is computing a cache key right now (cache_serialize), until when."""
+
+    project: str
+    key: str
+    owner: str  # "<execution>/<node>"
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRow:
+    """One value a node consumed (direction "in") or produced ("out"), by content hash."""
+
+    execution_id: str
+    node_id: str
+    direction: str  # "in" | "out"
+    name: str  # input or output name
+    value_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogAnswer:
+    """What the catalog said about one key, as fetched (and verified) by the shell."""
+
+    entry: CatalogEntry | None
+    reserved_by: str | None = None  # serialized keys: who holds the reservation after our attempt
+    problem: str | None = None  # why a stored entry was not usable (missing or corrupt artifacts, ...)
+
+
+class CacheStatus:
+    HIT = "HIT"  # outputs taken from the catalog; the node did not run
+    MISS = "MISS"  # looked up, not found: the node runs
+    PUT = "PUT"  # ran after a miss and wrote its outputs to the catalog
+    SKIPPED = "SKIPPED"  # overwrite_cache: not looked up; the result replaces the entry
+
+
 class Observed:
     """What an executor can tell about an attempt."""
 

@@ -17,19 +17,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from setpoint.core.cachekey import cache_key
 from setpoint.core.model import (
     AttemptObservation,
     AttemptRecord,
+    CacheStatus,
+    CatalogAnswer,
+    CatalogEntry,
     ErrorInfo,
     Event,
     ExecutionRecord,
+    LineageRow,
     NodeRecord,
     Observed,
     attempt_id,
 )
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase, is_active
-from setpoint.core.state import Abort, Action, Decision, ExecutionState, Launch
-from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec
+from setpoint.core.state import Abort, Action, CacheLookup, Decision, ExecutionState, Launch
+from setpoint.spec.canonical import literal_hash
+from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec, TaskSpec
 
 ABORT_RECHECK_S = 0.5  # how soon to look again at attempts being killed
 
@@ -40,6 +46,7 @@ class ReconcileConfig:
     max_system_retries: int = 3
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
+    cache_wait_s: float = 1.0  # how often a node waiting on another's cache reservation looks again
 
 
 def backoff_delay(failures: int, aid: str, cfg: ReconcileConfig) -> float:
@@ -69,9 +76,14 @@ def resolve_binding(b: Binding, state: ExecutionState, view: _Round) -> Any:
 class _Round:
     """The records this round changes, layered over the state (which it never mutates)."""
 
-    def __init__(self, state: ExecutionState, now: float) -> None:
+    def __init__(self, state: ExecutionState, now: float, catalog: Mapping[str, CatalogAnswer]) -> None:
         self.state = state
         self.now = now
+        self.catalog = catalog
+        self.catalog_puts: list[CatalogEntry] = []
+        self.releases: list[tuple[str, str, str]] = []
+        self.lineage: list[LineageRow] = []
+        self.lookups: dict[str, CacheLookup] = {}
         self.execution = state.execution
         self.nodes: dict[str, NodeRecord] = {}
         self.attempts: dict[str, AttemptRecord] = {}
@@ -161,6 +173,10 @@ class _Round:
             events=tuple(self.events),
             actions=_unique(self.actions),
             requeue_after=self.requeue,
+            catalog_puts=tuple(self.catalog_puts),
+            releases=tuple(self.releases),
+            lineage=tuple(self.lineage),
+            lookups=tuple(self.lookups.values()),
         )
 
 
@@ -181,12 +197,17 @@ def reconcile(
     observations: Mapping[str, AttemptObservation],
     now: float,
     cfg: ReconcileConfig = ReconcileConfig(),
+    catalog: Mapping[str, CatalogAnswer] | None = None,
 ) -> Decision:
-    """Decide the next step for one execution. Pure: no I/O, no clock, no randomness."""
+    """Decide the next step for one execution. Pure: no I/O, no clock, no randomness.
+
+    ``catalog`` holds the answers the shell fetched for cache keys this round asked about; a
+    decision with ``lookups`` says which answers are still missing (fetch them, call again).
+    """
     ex = state.execution
     if ex.phase.is_terminal:
         return Decision()
-    r = _Round(state, now)
+    r = _Round(state, now, catalog or {})
     if ex.phase is ExecutionPhase.QUEUED:
         r.set_execution(ex.evolve(phase=ExecutionPhase.RUNNING, started_at=now))
 
@@ -250,14 +271,7 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
                 )
             )
             if is_active(node.phase):
-                r.set_node(
-                    node.evolve(
-                        phase=NodePhase.SUCCEEDED,
-                        outputs=dict(obs.outputs or {}),
-                        finished_at=r.now,
-                        error=None,
-                    )
-                )
+                _node_succeeded(r, node, att, dict(obs.outputs or {}))
         else:  # FAILED
             error = obs.error or ErrorInfo(ErrorKind.SYSTEM, "Unknown", "the attempt failed")
             if att.phase is AttemptPhase.ABORTING:
@@ -270,6 +284,66 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
                     r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
                     continue
             _attempt_failed(r, node, att, error, cfg)
+
+
+def _task_of(r: _Round, node_id: str) -> TaskSpec:
+    return r.state.spec.tasks[r.state.spec.node_map[node_id].task]
+
+
+def _node_succeeded(r: _Round, node: NodeRecord, att: AttemptRecord, outputs: dict[str, Any]) -> None:
+    detail = dict(node.detail or {})
+    status = node.cache_status
+    cache = detail.get("cache")
+    if cache is not None and status in (CacheStatus.MISS, CacheStatus.SKIPPED):
+        r.catalog_puts.append(
+            CatalogEntry(
+                project=r.execution.project,
+                task=_task_of(r, node.node_id).name,
+                key=cache["key"],
+                components=cache["components"],
+                outputs=outputs,
+                source_execution=r.execution.id,
+                source_node=node.node_id,
+                source_attempt=att.number,
+                created_at=r.now,
+            )
+        )
+        status = CacheStatus.PUT
+        _release(r, node)
+    detail["provenance"] = {
+        "execution": r.execution.id,
+        "node": node.node_id,
+        "attempt": att.number,
+        "code_digest": r.execution.code_digest,
+        "inputs": {k: literal_hash(v) for k, v in (node.inputs or {}).items()},
+    }
+    _lineage_out(r, node.node_id, outputs)
+    r.set_node(
+        node.evolve(
+            phase=NodePhase.SUCCEEDED,
+            outputs=outputs,
+            finished_at=r.now,
+            error=None,
+            cache_status=status,
+            detail=detail,
+        )
+    )
+
+
+def _release(r: _Round, node: NodeRecord) -> None:
+    cache = (node.detail or {}).get("cache")
+    if cache is not None and cache.get("serialize"):
+        r.releases.append((r.execution.project, cache["key"], f"{r.execution.id}/{node.node_id}"))
+
+
+def _lineage_in(r: _Round, node_id: str, inputs: Mapping[str, Any]) -> None:
+    for name, value in inputs.items():
+        r.lineage.append(LineageRow(r.execution.id, node_id, "in", name, literal_hash(value)))
+
+
+def _lineage_out(r: _Round, node_id: str, outputs: Mapping[str, Any]) -> None:
+    for name, value in outputs.items():
+        r.lineage.append(LineageRow(r.execution.id, node_id, "out", name, literal_hash(value)))
 
 
 def _relaunch(r: _Round, node: NodeRecord, att: AttemptRecord) -> None:
@@ -310,6 +384,7 @@ def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: Erro
     else:
         budget = ""
     final = ErrorInfo(error.kind, error.code, error.message + budget, False, node.node_id)
+    _release(r, node)
     r.set_node(
         node.evolve(
             phase=NodePhase.FAILED,
@@ -363,13 +438,15 @@ def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
             _new_attempt(r, node, node.inputs or {})
 
 
-def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any]) -> None:
+def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any], **changes: Any) -> None:
     spec_node = r.state.spec.node_map[node.node_id]
     task = r.state.spec.tasks[spec_node.task]
     number = node.attempt + 1
     executor = task.executor or r.execution.config.executor
     att = AttemptRecord(r.execution.id, node.node_id, number, AttemptPhase.LAUNCHING, executor, r.now)
     r.set_attempt(att)
+    if number == 1:
+        _lineage_in(r, node.node_id, inputs)
     r.set_node(
         node.evolve(
             phase=NodePhase.QUEUED,
@@ -377,6 +454,7 @@ def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any]) -> None
             inputs=dict(inputs),
             started_at=node.started_at or r.now,
             retry_at=None,
+            **changes,
         )
     )
     r.actions.append(Launch(att.id, node.node_id, spec_node.task, dict(inputs), executor))
@@ -403,7 +481,53 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
             break
         spec_node = spec.node_map[node_id]
         inputs = _node_inputs(r, spec_node)
-        _new_attempt(r, node, inputs)
+        task = spec.tasks[spec_node.task]
+        if not task.cache.enabled:
+            _new_attempt(r, node, inputs)
+            continue
+        before = len(r.newly_ready)
+        _start_cached(r, node, task, inputs, cfg)
+        queue.extend(list(r.newly_ready)[before:])
+
+
+def _start_cached(r: _Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, Any], cfg: ReconcileConfig) -> None:
+    """Consult the catalog: take a hit, wait on another's reservation, or run (a miss)."""
+    key = cache_key(r.execution.project, task, r.execution.code_digest, inputs)
+    digest = key.digest
+    owner = f"{r.execution.id}/{node.node_id}"
+    cache = {"key": digest, "components": key.components(), "serialize": task.cache.serialize}
+    if r.execution.config.overwrite_cache:
+        _new_attempt(r, node, inputs, cache_status=CacheStatus.SKIPPED, detail={"cache": cache})
+        return
+    answer = r.catalog.get(digest)
+    if answer is None:
+        r.lookups[digest] = CacheLookup(digest, owner, task.cache.serialize, tuple(task.interface.output_map))
+        return
+    if answer.entry is not None:
+        entry = answer.entry
+        source = {"execution": entry.source_execution, "node": entry.source_node, "attempt": entry.source_attempt}
+        provenance_inputs = {k: literal_hash(v) for k, v in inputs.items()}
+        _lineage_in(r, node.node_id, inputs)
+        _lineage_out(r, node.node_id, entry.outputs)
+        r.set_node(
+            node.evolve(
+                phase=NodePhase.SUCCEEDED,
+                inputs=inputs,
+                outputs=dict(entry.outputs),
+                started_at=r.now,
+                finished_at=r.now,
+                cache_status=CacheStatus.HIT,
+                detail={"cache": {**cache, "source": source}, "provenance": {**source, "inputs": provenance_inputs}},
+            ),
+            f"cache hit: outputs of {entry.source_execution}/{entry.source_node}/{entry.source_attempt}",
+        )
+        return
+    if task.cache.serialize and answer.reserved_by not in (None, owner):
+        r.wake_in(cfg.cache_wait_s)  # another execution computes this key; look again soon
+        return
+    if answer.problem:
+        cache["replaced"] = answer.problem
+    _new_attempt(r, node, inputs, cache_status=CacheStatus.MISS, detail={"cache": cache})
 
 
 def _node_inputs(r: _Round, spec_node: NodeSpec) -> dict[str, Any]:
@@ -426,6 +550,7 @@ def _stop(r: _Round) -> None:
         node = r.node(node_id)
         if not is_active(node.phase):
             continue
+        _release(r, node)
         r.set_node(node.evolve(phase=NodePhase.ABORTED, finished_at=r.now), reason)
     for aid in dict.fromkeys([*r.state.live_attempts, *r.attempts]):
         att = r.attempt(aid)

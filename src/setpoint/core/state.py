@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from setpoint.core.model import AttemptRecord, Event, ExecutionRecord, NodeRecord
+from setpoint.core.model import (
+    AttemptRecord,
+    CatalogEntry,
+    Event,
+    ExecutionRecord,
+    LineageRow,
+    NodeRecord,
+)
 from setpoint.core.phases import NodePhase, is_active
 from setpoint.spec.workflow import WorkflowSpec
 
@@ -41,6 +48,16 @@ Action = Launch | Abort
 
 
 @dataclass(frozen=True, slots=True)
+class CacheLookup:
+    """The round needs the catalog's answer for this key before it can decide about a node."""
+
+    key: str
+    owner: str  # "<execution>/<node>": who would hold the reservation
+    serialize: bool
+    outputs: tuple[str, ...]  # the output names a usable entry must have
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What one round decided: records to persist (intent), then actions to take, then when to look again."""
 
@@ -50,6 +67,10 @@ class Decision:
     events: tuple[Event, ...] = ()
     actions: tuple[Action, ...] = ()
     requeue_after: float | None = None
+    catalog_puts: tuple[CatalogEntry, ...] = ()
+    releases: tuple[tuple[str, str, str], ...] = ()  # reservations to drop: (project, key, owner)
+    lineage: tuple[LineageRow, ...] = ()
+    lookups: tuple[CacheLookup, ...] = ()  # answers needed: fetch them and reconcile again
 
     @property
     def writes(self) -> bool:
