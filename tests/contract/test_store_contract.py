@@ -20,10 +20,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from setpoint.core.model import (
     AttemptRecord,
+    CatalogEntry,
     ErrorInfo,
     Event,
     ExecutionConfig,
     ExecutionRecord,
+    LineageRow,
     NodeRecord,
 )
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
@@ -629,6 +631,15 @@ PHASES = st.sampled_from([*[ExecutionPhase.QUEUED, ExecutionPhase.RUNNING] * 3, 
 ROW_VERSION = st.sampled_from(["current", "current", "current", "current", "new", "stale"])
 NODE_WRITES = st.tuples(st.sampled_from(NIDS), ROW_VERSION, st.sampled_from(NodePhase))
 ATTEMPT_WRITES = st.tuples(st.sampled_from(NIDS), st.integers(1, 2), ROW_VERSION)
+# The catalog: few projects, keys, tasks and hashes, so puts collide, evictions hit and lineage dedupes.
+PROJECTS = st.sampled_from(["p", "q"])
+CACHE_KEYS = ("k1", "k2", "k3")
+TASKS = st.sampled_from(["t1", "t2"])
+HASHES = ("h1", "h2")
+HOLDERS = st.sampled_from(["ex-a/n1", "ex-a/n2", "ex-b/n1"])
+PUTS = st.tuples(PROJECTS, st.sampled_from(CACHE_KEYS), TASKS, st.sampled_from(EIDS), st.integers(1, 2))
+RELEASES = st.tuples(PROJECTS, st.sampled_from(CACHE_KEYS), HOLDERS)
+LINEAGE = st.tuples(st.sampled_from(NIDS), st.sampled_from(["in", "out"]), st.just("x"), st.sampled_from(HASHES))
 
 
 class BackendsAgree(RuleBasedStateMachine):
@@ -669,12 +680,19 @@ class BackendsAgree(RuleBasedStateMachine):
     def seed(self, phases: list[ExecutionPhase]) -> None:
         """Most examples should exercise rounds, not "not found": start with all but one execution."""
         for eid, phase in zip(EIDS, phases, strict=False):
-            self.create(eid, created=1.0, phase=phase, project="p")
+            self.create(eid, created=1.0, phase=phase, project="p", recovered=[])
 
-    @rule(eid=st.sampled_from(EIDS), created=TIMES, phase=PHASES, project=st.sampled_from(["p", "q"]))
-    def create(self, eid: str, created: float, phase: ExecutionPhase, project: str) -> None:
+    @rule(
+        eid=st.sampled_from(EIDS),
+        created=TIMES,
+        phase=PHASES,
+        project=st.sampled_from(["p", "q"]),
+        recovered=st.lists(st.sampled_from(NIDS), max_size=2, unique=True),
+    )
+    def create(self, eid: str, created: float, phase: ExecutionPhase, project: str, recovered: list[str]) -> None:
         rec = execution(eid, created_at=created, phase=phase, project=project)
-        self.same(lambda s: s.create_execution(rec, [event(eid, "CREATED", ts=created)]))
+        nodes = [node(eid, nid, phase=NodePhase.RECOVERED, outputs={"o": 1}) for nid in recovered]
+        self.same(lambda s: s.create_execution(rec, [event(eid, "CREATED", ts=created)], nodes))
 
     @rule(
         eid=st.sampled_from(EIDS),
@@ -685,6 +703,9 @@ class BackendsAgree(RuleBasedStateMachine):
         n_events=st.integers(0, 2),
         owner=st.sampled_from([None, None, None, *OWNERS]),
         abort=st.none() | st.just("from-round"),
+        puts=st.lists(PUTS, max_size=2),
+        releases=st.lists(RELEASES, max_size=2),
+        lineage=st.lists(LINEAGE, max_size=3),
     )
     def commit(
         self,
@@ -697,6 +718,9 @@ class BackendsAgree(RuleBasedStateMachine):
         n_events: int,
         owner: str | None,
         abort: str | None,
+        puts: list[tuple[str, str, str, str, int]],
+        releases: list[tuple[str, str, str]],
+        lineage: list[tuple[str, str, str, str]],
     ) -> None:
         ref, now = self.reference, self.now
         try:
@@ -732,8 +756,39 @@ class BackendsAgree(RuleBasedStateMachine):
                 for nid, num, m in attempts
             ],
             events=[event(eid, f"R{i}", ts=now) for i in range(n_events)],
+            catalog_puts=[
+                CatalogEntry(project, task, key, {"task": task}, {"o": now}, source, "n1", number, now)
+                for project, key, task, source, number in puts
+            ],
+            releases=releases,
+            lineage=[LineageRow(eid, nid, d, name, h) for nid, d, name, h in lineage],
         )
         self.same(lambda s: s.commit_round(write, owner=owner))
+
+    @rule(project=PROJECTS, key=st.sampled_from(CACHE_KEYS), holder=HOLDERS, ttl=TTLS)
+    def reserve(self, project: str, key: str, holder: str, ttl: float) -> None:
+        self.same(lambda s: s.reserve(project, key, holder, ttl, self.now))
+
+    @rule(eids=st.lists(st.sampled_from(EIDS), max_size=2), ttl=TTLS)
+    def renew_reservations(self, eids: list[str], ttl: float) -> None:
+        self.same(lambda s: s.renew_reservations(eids, ttl, self.now))
+
+    @rule(
+        project=PROJECTS,
+        keys=st.lists(st.sampled_from(CACHE_KEYS), max_size=2),
+        task=st.none() | TASKS,
+        source=st.none() | st.sampled_from(EIDS),
+    )
+    def evict(self, project: str, keys: list[str], task: str | None, source: str | None) -> None:
+        self.same(lambda s: s.catalog_evict(project, keys=keys, task=task, source_execution=source))
+
+    @rule(project=PROJECTS, keys=st.lists(st.sampled_from(CACHE_KEYS), max_size=3))
+    def catalog_get(self, project: str, keys: list[str]) -> None:
+        self.same(lambda s: s.catalog_get_many(project, keys))
+
+    @rule(project=st.none() | PROJECTS, task=st.none() | TASKS, limit=st.integers(0, 4))
+    def catalog_list(self, project: str | None, task: str | None, limit: int) -> None:
+        self.same(lambda s: s.catalog_list(project, task, limit))
 
     @rule(dt=st.sampled_from([0.5, 1.0]))
     def tick(self, dt: float) -> None:
@@ -791,8 +846,11 @@ class BackendsAgree(RuleBasedStateMachine):
                     s.load_nodes(eid),
                     s.load_attempts(eid),
                     s.events(eid),
+                    s.lineage_of(eid),
                 )
             )
+        self.same(lambda s: s.catalog_list(limit=100))
+        self.same(lambda s: [s.lineage_by_hash(h, d) for h in HASHES for d in ("in", "out")])
 
 
 def _normalise(value: Any) -> Any:

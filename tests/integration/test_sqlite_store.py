@@ -10,14 +10,25 @@ from __future__ import annotations
 import multiprocessing
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from setpoint.adapters.store import codec
 from setpoint.adapters.store import migrate as migrations
-from setpoint.adapters.store.sqlite import MIGRATIONS, QUERIES, SqliteStore
-from setpoint.core.model import Event, ExecutionRecord, NodeRecord
+from setpoint.adapters.store.sqlite import (
+    LIST_SLOTS,
+    LIST_TIERS,
+    MIGRATIONS,
+    QUERIES,
+    SqliteStore,
+    expand_list_params,
+    list_chunks,
+    list_query,
+)
+from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from setpoint.errors import ConflictError, StoreError
 from setpoint.ports import ExecutionFilter, RoundWrite
@@ -326,3 +337,108 @@ def test_processes_opening_a_fresh_file_at_once_migrate_it_once(db: Path) -> Non
         assert raw.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
     finally:
         raw.close()
+
+
+# -- the catalog tables (migration 0002) ----------------------------------------------------------
+
+
+def _entry(key: str, **changes: Any) -> CatalogEntry:
+    base = CatalogEntry("proj", "t", key, {"k": key}, {"o": {"int": 1}}, "ex-1", "n", 1, 1.0)
+    return replace(base, **changes)
+
+
+def test_a_0001_file_with_data_is_migrated_in_place(db: Path) -> None:
+    raw = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert migrations.migrate(raw, MIGRATIONS, where=str(db), target=1) == [1]
+        raw.execute(QUERIES["insert_execution"], codec.execution_to_row(execution()))
+        raw.execute(QUERIES["insert_node"], codec.node_to_row(NodeRecord("ex-1", "a", NodePhase.RUNNING)))
+    finally:
+        raw.close()
+    with SqliteStore(db) as store:
+        loaded = store.get_execution("ex-1")
+        assert [n.node_id for n in store.load_nodes("ex-1")] == ["a"]
+        store.commit_round(
+            RoundWrite(loaded, catalog_puts=[_entry("k")], lineage=[LineageRow("ex-1", "a", "in", "x", "h")]),
+            owner=None,
+        )
+        assert store.catalog_get_many("proj", ["k"]) == {"k": _entry("k")}
+        assert store.lineage_by_hash("h", "in") == [LineageRow("ex-1", "a", "in", "x", "h")]
+    fresh = db.with_name("fresh.db")
+    SqliteStore(fresh).close()
+    assert schema(db) == schema(fresh)
+
+
+def test_an_error_after_the_catalog_statements_rolls_back_the_whole_round(db: Path) -> None:
+    with SqliteStore(db) as store:
+        loaded = store.create_execution(execution())
+        assert store.reserve("proj", "held", "ex-1/a", ttl=10.0, now=0.0) == "ex-1/a"
+        bad = RoundWrite(
+            loaded,
+            nodes=[NodeRecord("ex-1", "a", NodePhase.SUCCEEDED)],
+            events=[Event("ex-1", 1.0, "node", "SUCCEEDED", node_id="a")],
+            # the lineage is written last; a task of None breaks NOT NULL in the catalog put before it
+            catalog_puts=[_entry("k-good"), _entry("k-bad", task=None)],
+            releases=[("proj", "held", "ex-1/a")],
+            lineage=[LineageRow("ex-1", "a", "out", "o", "h")],
+        )
+        with pytest.raises(StoreError, match="NOT NULL"):
+            store.commit_round(bad, owner=None)
+        assert store.get_execution("ex-1") == loaded
+        assert (store.load_nodes("ex-1"), store.events("ex-1"), store.lineage_of("ex-1")) == ([], [], [])
+        assert store.catalog_list() == []
+        assert store.reserve("proj", "held", "ex-2/b", ttl=10.0, now=1.0) == "ex-1/a"
+
+
+def test_lists_longer_than_the_sqlite_parameter_limit(db: Path) -> None:
+    keys = [f"{i:064x}" for i in range(40_000)]  # SQLITE_MAX_VARIABLE_NUMBER is 32766 (999 on old builds)
+    assert len(keys) > 32_766
+    with SqliteStore(db) as store:
+        loaded = store.create_execution(execution())
+        store.commit_round(RoundWrite(loaded, catalog_puts=[_entry(k) for k in keys[::1000]]), owner=None)
+        assert sorted(store.catalog_get_many("proj", keys)) == keys[::1000]
+        assert store.catalog_evict("proj", keys=keys) == 40
+        assert store.renew_reservations([f"ex-{i}" for i in range(40_000)], ttl=1.0, now=0.0) == 0
+
+
+def test_list_parameters_expand_to_fixed_slots() -> None:
+    sql = expand_list_params("SELECT 1 WHERE k IN (:keys*) AND p = :project", slots=3)
+    assert sql == "SELECT 1 WHERE k IN (:keys_0, :keys_1, :keys_2) AND p = :project"
+    values = ["a", "b", "a", *[str(i) for i in range(LIST_SLOTS)]]  # LIST_SLOTS + 2 distinct values
+    chunks = list(list_chunks("keys", values, project="p"))
+    assert [slots for slots, _ in chunks] == [LIST_SLOTS, LIST_TIERS[0]]
+    assert all(len(params) == slots + 1 and params["project"] == "p" for slots, params in chunks)
+    assert [chunks[0][1][f"keys_{i}"] for i in range(3)] == ["a", "b", "0"]
+    assert [chunks[1][1][f"keys_{i}"] for i in range(3)] == [str(LIST_SLOTS - 2), str(LIST_SLOTS - 1), None]
+    assert [slots for slots, _ in list_chunks("keys", [str(i) for i in range(LIST_TIERS[0] + 1)])] == [LIST_TIERS[1]]
+    assert list(list_chunks("keys", [])) == []
+    assert list_query("catalog_get_many", LIST_TIERS[0]).count(":keys_") == LIST_TIERS[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "index"),
+    [
+        ("catalog_get_many", {"project": "p", **{f"keys_{i}": "k" for i in range(LIST_SLOTS)}}, "sqlite_autoindex_catalog_entries_1"),
+        ("catalog_list_task", {"project": "p", "limit": 10, "task": "t"}, "catalog_entries_by_task"),
+        ("catalog_list_project", {"project": "p", "limit": 10}, "catalog_entries"),
+        ("catalog_evict_task", {"project": "p", "task": "t"}, "catalog_entries_by_task"),
+        ("catalog_evict_source", {"project": "p", "source_execution": "e"}, "catalog_entries_by_source"),
+        ("renew_reservations", {"expires_at": 1.0, "now": 0.0, **{f"execution_ids_{i}": "e" for i in range(LIST_SLOTS)}}, "catalog_reservations_by_execution"),
+        ("lineage_by_hash", {"value_hash": "h", "direction": "in", "limit": 5}, "lineage_by_hash"),
+        ("lineage_of", {"execution_id": "e"}, "sqlite_autoindex_lineage_1"),
+    ],
+)
+def test_catalog_queries_use_their_index(db: Path, query: str, params: dict[str, Any], index: str) -> None:
+    with SqliteStore(db) as store, store._pool.connection() as conn:
+        plan = " | ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + QUERIES[query], params))
+    assert index in plan, plan
+    assert "SCAN catalog_entries" not in plan and "SCAN lineage" not in plan, plan
+
+
+def test_lineage_direction_is_checked_by_the_schema(db: Path) -> None:
+    with SqliteStore(db) as store:
+        store.create_execution(execution())
+        with store._pool.connection() as conn, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute(QUERIES["insert_lineage"], {
+                "execution_id": "ex-1", "node_id": "a", "direction": "sideways", "name": "x", "value_hash": "h",
+            })  # fmt: skip

@@ -178,3 +178,17 @@ def test_concurrent_writers_of_the_same_content_agree(store: LocalBlobStore) -> 
     assert errors == []
     assert len(set(refs)) == 1
     assert store.get_bytes(refs[0]) == data
+
+
+def test_putting_the_same_content_repairs_a_damaged_blob(tmp_path):
+    from setpoint.adapters.blobs.local import LocalBlobStore
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    ref = store.put_bytes(b"x" * 1000)
+    path = store.local_path(ref)
+    path.chmod(0o644)
+    path.write_bytes(b"y" * 1000)  # same size, wrong bytes
+    assert not store.verify(ref)
+    assert store.put_bytes(b"x" * 1000) == ref
+    assert store.verify(ref)
+    assert store.get_bytes(ref) == b"x" * 1000

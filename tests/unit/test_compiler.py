@@ -315,3 +315,12 @@ def test_workflow_returning_nothing_while_declaring_an_output():
 
     with pytest.raises(SpecError, match=r"declares an output \(int\) but the body returns nothing"):
         wf.compile()
+
+
+def test_promise_in_an_f_string_is_an_error_not_garbage():
+    @workflow
+    def wf(name: str = "x") -> str:
+        return name_of(x=float(len(f"{name}/suffix")))
+
+    with pytest.raises(SpecError, match="cannot be used in string formatting"):
+        wf.compile()

@@ -74,6 +74,9 @@ class Promise:
     def __getitem__(self, key: Any) -> Any:
         self._misuse("indexing")
 
+    def __format__(self, spec: str) -> str:
+        self._misuse("string formatting")
+
     def __index__(self) -> int:  # noqa: PLE0305
         self._misuse("an index")
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from setpoint.adapters.store import codec
-from setpoint.core.model import AttemptRecord, Event, ExecutionRecord, NodeRecord
+from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.errors import StoreError
 from setpoint.ports import ExecutionFilter, RoundWrite
 
@@ -40,6 +40,9 @@ class InMemoryStore:
         self._attempts: dict[str, dict[tuple[str, int], codec.Row]] = {}
         self._events: dict[str, list[codec.Row]] = {}
         self._seq = 0
+        self._catalog: dict[tuple[str, str], codec.Row] = {}  # (project, key) -> entry row
+        self._reservations: dict[tuple[str, str], codec.Row] = {}  # (project, key) -> reservation
+        self._lineage: dict[str, dict[tuple[str, str, str], codec.Row]] = {}  # by execution, then key
 
     def __repr__(self) -> str:
         return f"InMemoryStore({len(self._executions)} executions)"
@@ -67,19 +70,24 @@ class InMemoryStore:
 
     # -- executions -------------------------------------------------------------------------------
 
-    def create_execution(self, record: ExecutionRecord, events: Sequence[Event] = ()) -> ExecutionRecord:
+    def create_execution(
+        self, record: ExecutionRecord, events: Sequence[Event] = (), nodes: Sequence[NodeRecord] = ()
+    ) -> ExecutionRecord:
         codec.check_events(record.id, events)
+        codec.check_nodes(record.id, nodes)
         row = codec.execution_to_row(record)
         row["version"] = 1
         event_rows = [codec.event_to_row(ev) for ev in events]
+        node_rows = [codec.node_to_row(n) | {"version": 1} for n in nodes]
         with self._lock:
             self._check_open()
             if record.id in self._executions:
                 raise codec.execution_exists(record.id)
             self._executions[record.id] = row
-            self._nodes[record.id] = {}
+            self._nodes[record.id] = {r["node_id"]: r for r in node_rows}
             self._attempts[record.id] = {}
             self._events[record.id] = []
+            self._lineage[record.id] = {}
             self._append_events(record.id, event_rows)
             return codec.execution_from_row(row)
 
@@ -180,6 +188,8 @@ class InMemoryStore:
         nodes = [codec.node_to_row(n) for n in write.nodes]
         attempts = [codec.attempt_to_row(a) for a in write.attempts]
         events = [codec.event_to_row(ev) for ev in write.events]
+        puts = [codec.catalog_entry_to_row(e) for e in write.catalog_puts]
+        lineage = [codec.lineage_to_row(r) for r in write.lineage]
         with self._lock:
             self._check_open()
             current = self._executions.get(rec.id)
@@ -209,6 +219,15 @@ class InMemoryStore:
                 row["version"] += 1
                 attempt_table[(row["node_id"], row["number"])] = row
             self._append_events(rec.id, events)
+            for row in puts:  # upsert: the last put of a key wins, as with ON CONFLICT DO UPDATE
+                self._catalog[(row["project"], row["key"])] = row
+            for project, key, holder in write.releases:
+                held = self._reservations.get((project, key))
+                if held is not None and held["owner"] == holder:
+                    del self._reservations[(project, key)]
+            recorded = self._lineage[rec.id]
+            for row in lineage:  # the first recorded value stands, as with ON CONFLICT DO NOTHING
+                recorded.setdefault(codec.lineage_key(row), row)
             return codec.execution_from_row(current)
 
     # -- history ----------------------------------------------------------------------------------
@@ -220,6 +239,108 @@ class InMemoryStore:
             self._check_open()
             rows = [r for r in self._events.get(execution_id, []) if r["seq"] > after_seq]
             return [codec.event_from_row(r) for r in rows[:limit]]
+
+    # -- catalog ----------------------------------------------------------------------------------
+
+    def catalog_get_many(self, project: str, keys: Sequence[str]) -> dict[str, CatalogEntry]:
+        codec.check_str_list(keys, "catalog_get_many keys")
+        with self._lock:
+            self._check_open()
+            found = (self._catalog.get((project, key)) for key in dict.fromkeys(keys))
+            return {row["key"]: codec.catalog_entry_from_row(row) for row in found if row is not None}
+
+    def catalog_list(
+        self, project: str | None = None, task: str | None = None, limit: int = 100
+    ) -> list[CatalogEntry]:
+        codec.check_limit(limit)
+        with self._lock:
+            self._check_open()
+            rows = [
+                row
+                for row in self._catalog.values()
+                if (project is None or row["project"] == project) and (task is None or row["task"] == task)
+            ]
+            rows.sort(key=codec.catalog_order)
+            return [codec.catalog_entry_from_row(row) for row in rows[:limit]]
+
+    def catalog_evict(
+        self,
+        project: str,
+        *,
+        keys: Sequence[str] = (),
+        task: str | None = None,
+        source_execution: str | None = None,
+    ) -> int:
+        codec.check_evict_filters(keys, task, source_execution)
+        wanted = set(keys)
+        with self._lock:
+            self._check_open()
+            doomed = [
+                ident
+                for ident, row in self._catalog.items()
+                if ident[0] == project
+                and (
+                    row["key"] in wanted
+                    or (task is not None and row["task"] == task)
+                    or (source_execution is not None and row["source_execution"] == source_execution)
+                )
+            ]
+            for ident in doomed:
+                del self._catalog[ident]
+                self._reservations.pop(ident, None)
+            return len(doomed)
+
+    def reserve(self, project: str, key: str, owner: str, ttl: float, now: float) -> str:
+        codec.check_reservation_args(owner, ttl)
+        with self._lock:
+            self._check_open()
+            held = self._reservations.get((project, key))
+            if held is not None and held["owner"] != owner and held["expires_at"] >= now:
+                return str(held["owner"])
+            self._reservations[(project, key)] = {
+                "project": project,
+                "key": key,
+                "owner": owner,
+                "execution_id": codec.reservation_execution(owner),
+                "expires_at": now + ttl,
+            }
+            return owner
+
+    def renew_reservations(self, execution_ids: Sequence[str], ttl: float, now: float) -> int:
+        codec.check_str_list(execution_ids, "renew_reservations execution_ids")
+        codec.check_reservation_ttl(ttl)
+        ids = set(execution_ids)
+        with self._lock:
+            self._check_open()
+            renewed = 0
+            for row in self._reservations.values():
+                if row["execution_id"] in ids and row["expires_at"] >= now:
+                    row["expires_at"] = now + ttl
+                    renewed += 1
+            return renewed
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def lineage_by_hash(self, value_hash: str, direction: str, limit: int = 1000) -> list[LineageRow]:
+        codec.check_direction(direction)
+        codec.check_limit(limit)
+        with self._lock:
+            self._check_open()
+            rows = [
+                row
+                for recorded in self._lineage.values()
+                for row in recorded.values()
+                if row["value_hash"] == value_hash and row["direction"] == direction
+            ]
+            created = {eid: self._executions[eid]["created_at"] for eid in {r["execution_id"] for r in rows}}
+            rows.sort(key=lambda r: (created[r["execution_id"]], r["execution_id"], r["node_id"], r["name"]))
+            return [codec.lineage_from_row(row) for row in rows[:limit]]
+
+    def lineage_of(self, execution_id: str) -> list[LineageRow]:
+        with self._lock:
+            self._check_open()
+            recorded = self._lineage.get(execution_id, {})
+            return [codec.lineage_from_row(recorded[k]) for k in sorted(recorded)]
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from setpoint.spec.canonical import canonical_json, digest
+from setpoint.spec.canonical import canonical_json
 from setpoint.types.context import JSON, REF_TAGS, LiteralContext, ref_literal, tagged
 from setpoint.types.engine import codec_for
 
@@ -55,22 +55,8 @@ def from_literal(lit: JSON, py_type: object, ctx: LiteralContext, *, where: str)
 # ---------------------------------------------------------------------------------------------
 
 
-def content_form(lit: JSON) -> JSON:
-    """The literal with every blob reference replaced by ``{"$sha256": <digest>}``."""
-    if isinstance(lit, dict):
-        if len(lit) == 1:
-            ((tag, body),) = lit.items()
-            if tag in REF_TAGS and isinstance(body, dict) and isinstance(body.get("sha256"), str):
-                return {"$sha256": body["sha256"]}
-        return {k: content_form(v) for k, v in lit.items()}
-    if isinstance(lit, list):
-        return [content_form(v) for v in lit]
-    return lit
-
-
-def literal_hash(lit: JSON) -> str:
-    """SHA-256 hex of a literal's content: stable across processes, blind to where blobs live."""
-    return digest(content_form(lit))
+# content_form and literal_hash live in setpoint.spec.canonical (pure: the core hashes cache keys
+# with them); they are re-exported from here for the type engine's users.
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,8 +85,9 @@ class LocalBlobStore:
 
     def _commit(self, tmp: Path, hex_digest: str, size: int) -> None:
         final = self._path(hex_digest)
-        if final.is_file() and final.stat().st_size == size:
-            return  # same content is already stored: writing is idempotent
+        if final.is_file() and self.verify(BlobRef(f"sha256:{hex_digest}", hex_digest, size)):
+            return  # same content is already stored intact: writing is idempotent
+        # absent, or damaged (wrong size or bytes): the new copy replaces it
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, 0o444)  # blobs are immutable; this catches accidental writes through local_path
         os.replace(tmp, final)
@@ -96,7 +97,7 @@ class LocalBlobStore:
     def put_bytes(self, data: bytes) -> BlobRef:
         hex_digest = hashlib.sha256(data).hexdigest()
         ref = BlobRef(f"sha256:{hex_digest}", hex_digest, len(data))
-        if self.exists(ref):
+        if self.verify(ref):
             return ref
         try:
             with self._temp(self.root / "tmp") as (fh, tmp):

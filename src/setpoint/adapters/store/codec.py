@@ -15,10 +15,12 @@ from typing import Any, Protocol
 
 from setpoint.core.model import (
     AttemptRecord,
+    CatalogEntry,
     ErrorInfo,
     Event,
     ExecutionConfig,
     ExecutionRecord,
+    LineageRow,
     NodeRecord,
 )
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
@@ -268,6 +270,84 @@ def abort_event(execution_id: str, reason: str, now: float) -> Event:
     return Event(execution_id, now, "execution", "ABORT_REQUESTED", message=reason)
 
 
+# -- catalog entries ------------------------------------------------------------------------------
+
+
+def catalog_entry_to_row(entry: CatalogEntry) -> Row:
+    what = f"catalog entry {entry.key!r} of project {entry.project!r}"
+    for name in ("components", "outputs"):
+        if not isinstance(getattr(entry, name), dict):
+            raise ValueError(f"cannot store {what}: its {name} must be a JSON object (a dict)")
+    return {
+        "project": entry.project,
+        "key": entry.key,
+        "task": entry.task,
+        "components": _dump(entry.components, f"the components of {what}"),
+        "outputs": _dump(entry.outputs, f"the outputs of {what}"),
+        "source_execution": entry.source_execution,
+        "source_node": entry.source_node,
+        "source_attempt": entry.source_attempt,
+        "created_at": entry.created_at,
+    }
+
+
+def catalog_entry_from_row(row: RowLike) -> CatalogEntry:
+    try:
+        return CatalogEntry(
+            project=row["project"],
+            task=row["task"],
+            key=row["key"],
+            components=json.loads(row["components"]),
+            outputs=json.loads(row["outputs"]),
+            source_execution=row["source_execution"],
+            source_node=row["source_node"],
+            source_attempt=int(row["source_attempt"]),
+            created_at=float(row["created_at"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"a stored catalog entry cannot be read ({exc!r}); is the store corrupt?") from exc
+
+
+def catalog_order(row: Row) -> tuple[float, str, str]:
+    """`catalog_list` order as a sort key: newest first, then project and key."""
+    return (-row["created_at"], row["project"], row["key"])
+
+
+# -- reservations ---------------------------------------------------------------------------------
+
+
+def reservation_execution(owner: str) -> str:
+    """The execution a reservation owner ("<execution>/<node>") belongs to: the part before "/"."""
+    return owner.split("/", 1)[0]
+
+
+# -- lineage --------------------------------------------------------------------------------------
+
+LINEAGE_DIRECTIONS = ("in", "out")
+
+
+def lineage_to_row(row: LineageRow) -> Row:
+    return {
+        "execution_id": row.execution_id,
+        "node_id": row.node_id,
+        "direction": row.direction,
+        "name": row.name,
+        "value_hash": row.value_hash,
+    }
+
+
+def lineage_from_row(row: RowLike) -> LineageRow:
+    try:
+        return LineageRow(row["execution_id"], row["node_id"], row["direction"], row["name"], row["value_hash"])
+    except (KeyError, IndexError) as exc:
+        raise StoreError(f"a stored lineage row cannot be read ({exc!r}); is the store corrupt?") from exc
+
+
+def lineage_key(row: Row) -> tuple[str, str, str]:
+    """A lineage row's identity within its execution (with the execution id: the primary key)."""
+    return (row["node_id"], row["direction"], row["name"])
+
+
 # -- argument checks (caller bugs: ValueError, identical in every backend) ------------------------
 
 
@@ -279,11 +359,9 @@ def check_events(execution_id: str, events: Sequence[Event]) -> None:
             )
 
 
-def check_round(write: RoundWrite) -> None:
-    """Refuse a round whose rows belong to another execution or name one row twice."""
-    eid = write.execution.id
+def check_nodes(eid: str, nodes: Sequence[NodeRecord]) -> None:
     seen_nodes: set[str] = set()
-    for node in write.nodes:
+    for node in nodes:
         if node.execution_id != eid:
             raise ValueError(
                 f"node {node.node_id!r} of execution {node.execution_id!r} was written with execution {eid!r}"
@@ -293,6 +371,12 @@ def check_round(write: RoundWrite) -> None:
         if node.version < 0:
             raise ValueError(f"node {node.node_id!r} of execution {eid!r} has a negative version")
         seen_nodes.add(node.node_id)
+
+
+def check_round(write: RoundWrite) -> None:
+    """Refuse a round whose rows belong to another execution or name one row twice."""
+    eid = write.execution.id
+    check_nodes(eid, write.nodes)
     seen_attempts: set[tuple[str, int]] = set()
     for att in write.attempts:
         if att.execution_id != eid:
@@ -303,6 +387,48 @@ def check_round(write: RoundWrite) -> None:
             raise ValueError(f"attempt {att.id!r} has a negative version")
         seen_attempts.add((att.node_id, att.number))
     check_events(eid, write.events)
+    for lin in write.lineage:
+        if lin.execution_id != eid:
+            raise ValueError(
+                f"a lineage row of execution {lin.execution_id!r} was written with execution {eid!r}"
+            )
+        check_direction(lin.direction)
+    for release in write.releases:
+        if len(release) != 3:
+            raise ValueError(f"a release is (project, key, owner), got {release!r}")
+
+
+def check_direction(direction: str) -> None:
+    if direction not in LINEAGE_DIRECTIONS:
+        raise ValueError(f"a lineage direction is 'in' or 'out', got {direction!r}")
+
+
+def check_limit(limit: int) -> None:
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+
+
+def check_reservation_args(owner: str, ttl: float) -> None:
+    if not owner:
+        raise ValueError("a reservation owner must be a non-empty string")
+    check_reservation_ttl(ttl)
+
+
+def check_reservation_ttl(ttl: float) -> None:
+    if ttl <= 0:
+        raise ValueError(f"a reservation ttl must be positive, got {ttl}")
+
+
+def check_str_list(values: Sequence[str], what: str) -> None:
+    """A lone string is a sequence of characters: refuse it rather than look up each letter."""
+    if isinstance(values, str):
+        raise ValueError(f"{what} must be a sequence of strings, not one string")
+
+
+def check_evict_filters(keys: Sequence[str], task: str | None, source_execution: str | None) -> None:
+    check_str_list(keys, "catalog_evict keys")
+    if not keys and task is None and source_execution is None:
+        raise ValueError("catalog_evict needs at least one filter: keys, task or source_execution")
 
 
 def check_filter(flt: ExecutionFilter) -> None:

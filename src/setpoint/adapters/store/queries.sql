@@ -148,3 +148,101 @@ SELECT * FROM events
 WHERE execution_id = :execution_id AND seq > :after_seq
 ORDER BY seq
 LIMIT :limit;
+
+-- Catalog, reservations and lineage (migration 0002). A list parameter is written ":name*": the
+-- store expands it to a fixed number of slots (:name_0, :name_1, ...), binds one chunk of values
+-- per execution and pads the rest with NULL (which matches nothing), so each block stays one
+-- prepared statement and under SQLite's parameter limit. Bound parameters, not json_each: SQLite's
+-- JSON functions cut a string at an embedded NUL, so "a\0b" would have looked up "a".
+
+-- name: upsert_catalog_entry
+-- A put replaces an entry with the same key (overwrite_cache; replacing an entry found corrupt).
+INSERT INTO catalog_entries (
+    project, key, task, components, outputs, source_execution, source_node, source_attempt, created_at
+) VALUES (
+    :project, :key, :task, :components, :outputs, :source_execution, :source_node, :source_attempt,
+    :created_at
+)
+ON CONFLICT (project, key) DO UPDATE
+SET task = excluded.task, components = excluded.components, outputs = excluded.outputs,
+    source_execution = excluded.source_execution, source_node = excluded.source_node,
+    source_attempt = excluded.source_attempt, created_at = excluded.created_at;
+
+-- name: catalog_get_many
+SELECT * FROM catalog_entries
+WHERE project = :project AND key IN (:keys*);
+
+-- name: catalog_list
+-- Newest first; project and key break ties so every backend returns the same order. With a project
+-- the store runs one of the two variants below instead: an "x IS NULL OR" filter hides the index.
+SELECT * FROM catalog_entries
+WHERE (CAST(:task AS TEXT) IS NULL OR task = :task)
+ORDER BY created_at DESC, project, key
+LIMIT :limit;
+
+-- name: catalog_list_project
+SELECT * FROM catalog_entries
+WHERE project = :project
+ORDER BY created_at DESC, project, key
+LIMIT :limit;
+
+-- name: catalog_list_task
+SELECT * FROM catalog_entries
+WHERE project = :project AND task = :task
+ORDER BY created_at DESC, project, key
+LIMIT :limit;
+
+-- name: catalog_evict_keys
+DELETE FROM catalog_entries
+WHERE project = :project AND key IN (:keys*)
+RETURNING key;
+
+-- name: catalog_evict_task
+DELETE FROM catalog_entries WHERE project = :project AND task = :task RETURNING key;
+
+-- name: catalog_evict_source
+DELETE FROM catalog_entries
+WHERE project = :project AND source_execution = :source_execution
+RETURNING key;
+
+-- name: drop_reservations
+DELETE FROM catalog_reservations
+WHERE project = :project AND key IN (:keys*);
+
+-- name: reserve
+-- Take the reservation if it is free, ours, or expired (expires_at < now, as for leases); no row
+-- comes back when someone else holds it.
+INSERT INTO catalog_reservations (project, key, owner, execution_id, expires_at)
+VALUES (:project, :key, :owner, :execution_id, :expires_at)
+ON CONFLICT (project, key) DO UPDATE
+SET owner = excluded.owner, execution_id = excluded.execution_id, expires_at = excluded.expires_at
+WHERE catalog_reservations.owner = excluded.owner OR catalog_reservations.expires_at < :now
+RETURNING owner;
+
+-- name: reservation_owner
+SELECT owner FROM catalog_reservations WHERE project = :project AND key = :key;
+
+-- name: release_reservation
+DELETE FROM catalog_reservations WHERE project = :project AND key = :key AND owner = :owner;
+
+-- name: renew_reservations
+UPDATE catalog_reservations
+SET expires_at = :expires_at
+WHERE execution_id IN (:execution_ids*) AND expires_at >= :now;
+
+-- name: insert_lineage
+-- The first recorded value of a (node, direction, name) stands; re-recording it is a no-op.
+INSERT INTO lineage (execution_id, node_id, direction, name, value_hash)
+VALUES (:execution_id, :node_id, :direction, :name, :value_hash)
+ON CONFLICT (execution_id, node_id, direction, name) DO NOTHING;
+
+-- name: lineage_by_hash
+-- In the order the executions were created, then by node and name.
+SELECT lineage.* FROM lineage
+JOIN executions ON executions.id = lineage.execution_id
+WHERE lineage.value_hash = :value_hash AND lineage.direction = :direction
+ORDER BY executions.created_at, lineage.execution_id, lineage.node_id, lineage.name
+LIMIT :limit;
+
+-- name: lineage_of
+SELECT * FROM lineage WHERE execution_id = :execution_id ORDER BY node_id, direction, name;

@@ -22,10 +22,12 @@ SQL lives in ``queries.sql`` (named blocks), the schema in ``migrations/``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from setpoint.adapters.store import codec
 from setpoint.adapters.store.migrate import load_migrations, migrate
-from setpoint.core.model import AttemptRecord, Event, ExecutionRecord, NodeRecord
+from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import ConflictError, StoreError
 from setpoint.ports import ExecutionFilter, RoundWrite
@@ -56,7 +58,42 @@ def load_queries(text: str) -> dict[str, str]:
     return queries
 
 
-QUERIES = load_queries(resources.files(__package__ or __name__).joinpath("queries.sql").read_text("utf-8"))
+# A list parameter ":name*" becomes a fixed number of slots: the smallest of LIST_TIERS that holds
+# the values (a one-key lookup binds 8 parameters, not 500), longer lists run in chunks of the
+# largest. So each query has at most len(LIST_TIERS) prepared forms, and every statement stays far
+# below SQLITE_MAX_VARIABLE_NUMBER (999 on old builds, 32766 since 3.32).
+LIST_TIERS = (8, 64, 500)
+LIST_SLOTS = LIST_TIERS[-1]
+_LIST_PARAM_RE = re.compile(r":(\w+)\*")
+
+
+def expand_list_params(sql: str, slots: int = LIST_SLOTS) -> str:
+    """Replace each ``:name*`` with ``:name_0, ..., :name_<slots-1>``."""
+    return _LIST_PARAM_RE.sub(lambda m: ", ".join(f":{m.group(1)}_{i}" for i in range(slots)), sql)
+
+
+def list_chunks(name: str, values: Sequence[str], **fixed: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(slots, parameters)`` for a ``:name*`` query, per chunk of distinct values (padded with NULL)."""
+    distinct = list(dict.fromkeys(values))
+    for start in range(0, len(distinct), LIST_SLOTS):
+        chunk = distinct[start : start + LIST_SLOTS]
+        slots = next(tier for tier in LIST_TIERS if tier >= len(chunk))
+        params = dict(fixed)
+        params.update({f"{name}_{i}": value for i, value in enumerate(chunk)})
+        params.update(dict.fromkeys((f"{name}_{i}" for i in range(len(chunk), slots)), None))
+        yield slots, params
+
+
+_RAW_QUERIES = load_queries(resources.files(__package__ or __name__).joinpath("queries.sql").read_text("utf-8"))
+QUERIES = {name: expand_list_params(sql) for name, sql in _RAW_QUERIES.items()}
+
+
+@functools.cache
+def list_query(name: str, slots: int) -> str:
+    """Query ``name`` with its list parameters expanded to ``slots`` slots (see `list_chunks`)."""
+    return expand_list_params(_RAW_QUERIES[name], slots)
+
+
 MIGRATIONS = load_migrations()
 
 # Phase lists are fixed, padded parameter slots (one prepared statement per query); derive them
@@ -161,7 +198,7 @@ class SqliteStore:
         self._pool = _Pool(self._connect, str(self.path))
         try:
             with self._errors("open the store"), self._pool.connection() as conn:
-                mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+                mode = self._enable_wal(conn)
                 if mode.lower() != "wal":
                     raise StoreError(
                         f"the store at {self.path} cannot use WAL mode (journal_mode is {mode!r}); "
@@ -204,13 +241,19 @@ class SqliteStore:
 
     # -- executions -------------------------------------------------------------------------------
 
-    def create_execution(self, record: ExecutionRecord, events: Sequence[Event] = ()) -> ExecutionRecord:
+    def create_execution(
+        self, record: ExecutionRecord, events: Sequence[Event] = (), nodes: Sequence[NodeRecord] = ()
+    ) -> ExecutionRecord:
         codec.check_events(record.id, events)
+        codec.check_nodes(record.id, nodes)
         row = codec.execution_to_row(record)
         event_rows = [codec.event_to_row(ev) for ev in events]
+        node_rows = [codec.node_to_row(n) for n in nodes]  # stored at version 1, like the execution
         with self._transaction(f"create execution {record.id!r}") as conn:
             if conn.execute(QUERIES["insert_execution"], row).rowcount == 0:
                 raise codec.execution_exists(record.id)
+            if node_rows:
+                conn.executemany(QUERIES["insert_node"], node_rows)
             if event_rows:
                 conn.executemany(QUERIES["insert_event"], event_rows)
         row["version"] = 1
@@ -300,6 +343,9 @@ class SqliteStore:
         nodes = [codec.node_to_row(n) for n in write.nodes]
         attempts = [codec.attempt_to_row(a) for a in write.attempts]
         events = [codec.event_to_row(ev) for ev in write.events]
+        puts = [codec.catalog_entry_to_row(e) for e in write.catalog_puts]
+        releases = [{"project": p, "key": k, "owner": o} for p, k, o in write.releases]
+        lineage = [codec.lineage_to_row(r) for r in write.lineage]
         try:
             with self._transaction(f"commit a round of execution {rec.id!r}") as conn:
                 rows = conn.execute(QUERIES["commit_execution"], exe).fetchall()
@@ -309,6 +355,12 @@ class SqliteStore:
                 self._write_rows(conn, "attempt", attempts)
                 if events:
                     conn.executemany(QUERIES["insert_event"], events)
+                if puts:
+                    conn.executemany(QUERIES["upsert_catalog_entry"], puts)
+                if releases:
+                    conn.executemany(QUERIES["release_reservation"], releases)
+                if lineage:
+                    conn.executemany(QUERIES["insert_lineage"], lineage)
         except _RowsConflict as bad:
             raise self._diagnose(bad) from None
         return codec.execution_from_row(rows[0])
@@ -322,6 +374,93 @@ class SqliteStore:
         with self._read(f"read the events of execution {execution_id!r}") as conn:
             rows = conn.execute(QUERIES["events"], params).fetchall()
         return [codec.event_from_row(row) for row in rows]
+
+    # -- catalog ----------------------------------------------------------------------------------
+
+    def catalog_get_many(self, project: str, keys: Sequence[str]) -> dict[str, CatalogEntry]:
+        codec.check_str_list(keys, "catalog_get_many keys")
+        found: dict[str, CatalogEntry] = {}
+        with self._read(f"read {len(keys)} catalog entries of project {project!r}") as conn:
+            for slots, params in list_chunks("keys", keys, project=project):
+                for row in conn.execute(list_query("catalog_get_many", slots), params):
+                    found[str(row["key"])] = codec.catalog_entry_from_row(row)
+        return found
+
+    def catalog_list(
+        self, project: str | None = None, task: str | None = None, limit: int = 100
+    ) -> list[CatalogEntry]:
+        codec.check_limit(limit)
+        params = {"project": project, "task": task, "limit": limit}
+        # With a project, the index on (project, task, created_at DESC) serves; without, a sorted scan.
+        query = "catalog_list_project" if task is None else "catalog_list_task"
+        if project is None:
+            query = "catalog_list"
+        with self._read("list catalog entries") as conn:
+            rows = conn.execute(QUERIES[query], params).fetchall()
+        return [codec.catalog_entry_from_row(row) for row in rows]
+
+    def catalog_evict(
+        self,
+        project: str,
+        *,
+        keys: Sequence[str] = (),
+        task: str | None = None,
+        source_execution: str | None = None,
+    ) -> int:
+        codec.check_evict_filters(keys, task, source_execution)
+        deleted: set[str] = set()
+        with self._transaction(f"evict catalog entries of project {project!r}") as conn:
+            for slots, params in list_chunks("keys", keys, project=project):
+                deleted.update(r[0] for r in conn.execute(list_query("catalog_evict_keys", slots), params))
+            if task is not None:
+                params = {"project": project, "task": task}
+                deleted.update(r[0] for r in conn.execute(QUERIES["catalog_evict_task"], params))
+            if source_execution is not None:
+                params = {"project": project, "source_execution": source_execution}
+                deleted.update(r[0] for r in conn.execute(QUERIES["catalog_evict_source"], params))
+            for slots, params in list_chunks("keys", sorted(deleted), project=project):
+                conn.execute(list_query("drop_reservations", slots), params)
+        return len(deleted)
+
+    def reserve(self, project: str, key: str, owner: str, ttl: float, now: float) -> str:
+        codec.check_reservation_args(owner, ttl)
+        params = {
+            "project": project,
+            "key": key,
+            "owner": owner,
+            "execution_id": codec.reservation_execution(owner),
+            "expires_at": now + ttl,
+            "now": now,
+        }
+        with self._transaction(f"reserve catalog key {key!r} of project {project!r}") as conn:
+            row = conn.execute(QUERIES["reserve"], params).fetchone()
+            if row is None:  # someone else holds it, unexpired: name them
+                row = conn.execute(QUERIES["reservation_owner"], params).fetchone()
+        return str(row["owner"])
+
+    def renew_reservations(self, execution_ids: Sequence[str], ttl: float, now: float) -> int:
+        codec.check_str_list(execution_ids, "renew_reservations execution_ids")
+        codec.check_reservation_ttl(ttl)
+        renewed = 0
+        with self._transaction(f"renew the reservations of {len(execution_ids)} executions") as conn:
+            for slots, params in list_chunks("execution_ids", execution_ids, expires_at=now + ttl, now=now):
+                renewed += conn.execute(list_query("renew_reservations", slots), params).rowcount
+        return renewed
+
+    # -- lineage ----------------------------------------------------------------------------------
+
+    def lineage_by_hash(self, value_hash: str, direction: str, limit: int = 1000) -> list[LineageRow]:
+        codec.check_direction(direction)
+        codec.check_limit(limit)
+        params = {"value_hash": value_hash, "direction": direction, "limit": limit}
+        with self._read(f"read the lineage of value {value_hash!r}") as conn:
+            rows = conn.execute(QUERIES["lineage_by_hash"], params).fetchall()
+        return [codec.lineage_from_row(row) for row in rows]
+
+    def lineage_of(self, execution_id: str) -> list[LineageRow]:
+        with self._read(f"read the lineage of execution {execution_id!r}") as conn:
+            rows = conn.execute(QUERIES["lineage_of"], {"execution_id": execution_id}).fetchall()
+        return [codec.lineage_from_row(row) for row in rows]
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -352,6 +491,22 @@ class SqliteStore:
                 conn.close()
                 raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL and return the journal mode now in force.
+
+        Several processes opening a fresh file at once race on this switch, and SQLite answers the
+        losers SQLITE_BUSY at once, without waiting on busy_timeout; so wait here instead.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:

@@ -1,0 +1,410 @@
+"""The core commands: run, get, describe, logs, events, terminate, relaunch, controller."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.live import Live
+
+from setpoint.cli import render
+from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, cli, console, err_console, output_option
+from setpoint.client import Client
+from setpoint.core.phases import ExecutionPhase
+from setpoint.errors import InputError, SetpointError
+from setpoint.ports import ExecutionFilter
+from setpoint.sdk.workflow import Workflow
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+
+
+def load_workflow(target: str) -> Workflow:
+    """Import ``path/to/file.py:workflow_name`` (or ``package.module:workflow_name``)."""
+    from setpoint.adapters.bundle import project_root
+
+    if ":" not in target:
+        raise InputError(f"expected FILE.py:WORKFLOW or MODULE:WORKFLOW, got {target!r}")
+    where, _, name = target.rpartition(":")
+    if where.endswith(".py") or "/" in where:
+        path = Path(where).resolve()
+        if not path.is_file():
+            raise InputError(f"no such file: {where}")
+        root = project_root(path)
+        rel = path.relative_to(root).with_suffix("")
+        module_name = ".".join(rel.parts)
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    else:
+        module_name = where
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except SetpointError:
+        raise
+    except Exception as e:
+        raise InputError(f"cannot import {where}: {type(e).__name__}: {e}") from None
+    obj = getattr(module, name, None)
+    if obj is None:
+        raise InputError(f"{where} has no workflow named '{name}'")
+    if not isinstance(obj, Workflow):
+        raise InputError(f"'{name}' in {where} is a {type(obj).__name__}, not a @workflow")
+    return obj
+
+
+def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dict[str, Any]:
+    """``--name value`` pairs and an optional JSON file, parsed by the workflow's declared types."""
+    from setpoint.types import literal_from_json_value, parse_cli_value
+
+    iface = wf.interface
+    declared = iface.input_map
+    literals: dict[str, Any] = {}
+    if inputs_file:
+        try:
+            data = json.loads(Path(inputs_file).read_text())
+        except OSError as e:
+            raise InputError(f"cannot read --inputs file {inputs_file}: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise InputError(f"--inputs file {inputs_file} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise InputError(f"--inputs file {inputs_file} must hold a JSON object of input names to values")
+        for name, value in data.items():
+            if name not in declared:
+                raise InputError(f"workflow '{wf.name}': unknown input '{name}' in {inputs_file}")
+            literals[name] = literal_from_json_value(
+                value, declared[name].type, where=f"workflow '{wf.name}', input '{name}'"
+            )
+    i = 0
+    while i < len(extra):
+        token = extra[i]
+        if not token.startswith("--"):
+            raise InputError(f"unexpected argument {token!r}; inputs are given as --name value")
+        key, eq, value = token[2:].partition("=")
+        name = key.replace("-", "_")
+        if name not in declared:
+            known = ", ".join(f"--{n}" for n in declared) or "none"
+            raise InputError(f"workflow '{wf.name}' has no input '{name}' (inputs: {known})")
+        if not eq:
+            if i + 1 >= len(extra):
+                raise InputError(f"--{key} needs a value")
+            value = extra[i + 1]
+            i += 1
+        literals[name] = parse_cli_value(value, declared[name].type, where=f"workflow '{wf.name}', input '{name}'")
+        i += 1
+    return literals
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("target")
+@click.option("--inputs", "inputs_file", metavar="FILE", help="A JSON object of input values.")
+@click.option("--project", default=None, help="The project the execution belongs to.")
+@click.option("--max-parallelism", type=int, default=0, help="Attempts in flight at once (0: default).")
+@click.option("--detach", is_flag=True, help="Create the execution and return; a controller runs it.")
+@click.option("--overwrite-cache", is_flag=True, help="Run cached tasks anyway and replace their catalog entries.")
+@output_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    target: str,
+    inputs_file: str | None,
+    project: str | None,
+    max_parallelism: int,
+    detach: bool,
+    overwrite_cache: bool,
+    output: str,
+) -> None:
+    """Run a workflow: setpoint run FILE.py:WORKFLOW --input value ...
+
+    Inputs are parsed by the workflow's declared types (JSON for collections and dataclasses).
+    """
+    state: Ctx = ctx.obj
+    if "--help-inputs" in ctx.args:
+        wf = load_workflow(target)
+        for name, var in wf.interface.inputs:
+            default = " (default)" if var.has_default else " (required)"
+            console.print(f"--{name} {var.type}{default}")
+        return
+    wf = load_workflow(target)
+    literals = parse_inputs(wf, list(ctx.args), inputs_file)
+    client = state.client
+    if not detach:
+        client.start_controller()
+    eid = client.create_execution(
+        wf,
+        literal_inputs=literals,
+        project=project,
+        max_parallelism=max_parallelism,
+        overwrite_cache=overwrite_cache,
+    )
+    if detach:
+        if output == "json":
+            click.echo(json.dumps({"execution": {"id": eid, "phase": "QUEUED"}}))
+        else:
+            console.print(f"created execution [bold]{eid}[/]; a running `setpoint controller` will run it")
+        return
+    try:
+        rec = follow(client, eid, live=output == "table" and console.is_terminal)
+    except KeyboardInterrupt:
+        rec = on_interrupt(client, eid, state)
+    finish(client, eid, output, rec.phase)
+
+
+def follow(client: Client, eid: str, *, live: bool) -> Any:
+    if not live:
+        return client.wait(eid)
+    with Live(console=console, refresh_per_second=8, transient=False) as view:
+        while True:
+            rec = client.get(eid)
+            view.update(render.progress_view(rec, client.nodes(eid)))
+            if rec.phase.is_terminal:
+                return rec
+            client.wait(eid, timeout=0.25)
+
+
+def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
+    choice = "abort"
+    if sys.stdin.isatty():
+        try:
+            choice = click.prompt(
+                "\nAbort the execution, or leave it running in the background?",
+                type=click.Choice(["abort", "background"]),
+                default="abort",
+            )
+        except (KeyboardInterrupt, click.Abort):
+            choice = "abort"
+    if choice == "background":
+        log = client.settings.home / "controller.log"
+        with log.open("ab") as fh:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "setpoint.cli.main",
+                    "--home",
+                    str(client.settings.home),
+                    "controller",
+                    "--exit-when-idle",
+                ],
+                stdout=fh,
+                stderr=fh,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        err_console.print(
+            f"execution {eid} continues in the background (controller log: {log}); "
+            f"follow it with: setpoint describe {eid}"
+        )
+        sys.exit(0)
+    client.terminate(eid, "interrupted from the command line")
+    err_console.print(f"aborting execution {eid} ...")
+    return client.wait(eid, timeout=30)
+
+
+def finish(client: Client, eid: str, output: str, phase: ExecutionPhase) -> None:
+    rec = client.get(eid)
+    if output == "json":
+        click.echo(json.dumps(render.describe_json(rec, client.nodes(eid), client.blobs), indent=2))
+    else:
+        render.outcome_line(console, rec)
+        if rec.outputs is not None:
+            for name, value in render.execution_json(rec, client.blobs)["outputs"].items():
+                console.print(f"  {name} = {json.dumps(value)[:2000]}", highlight=False)
+        if rec.error is not None:
+            where = f" at node '{rec.error.node}'" if rec.error.node else ""
+            console.print(f"[red]{rec.error.code}{where}:[/] {rec.error.message}", highlight=False)
+            if rec.error.node:
+                console.print(f"  logs: setpoint logs {eid} {rec.error.node}")
+    if rec.phase is ExecutionPhase.ABORTED and rec.abort_reason == "interrupted from the command line":
+        sys.exit(EXIT_INTERRUPTED)
+    if rec.phase is not ExecutionPhase.SUCCEEDED:
+        sys.exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------------------
+# read commands
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def get() -> None:
+    """List things (executions)."""
+
+
+@get.command("executions")
+@click.option("--phase", "phases", multiple=True, type=click.Choice([p.value for p in ExecutionPhase]))
+@click.option("--workflow", default=None)
+@click.option("--project", default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--before", default=None, metavar="ID", help="Cursor: list executions older than ID.")
+@output_option
+@click.pass_obj
+def get_executions(
+    state: Ctx,
+    phases: tuple[str, ...],
+    workflow: str | None,
+    project: str | None,
+    limit: int,
+    before: str | None,
+    output: str,
+) -> None:
+    """List executions, newest first."""
+    flt = ExecutionFilter(tuple(ExecutionPhase(p) for p in phases), project, workflow, limit, before)
+    records = state.client.executions(flt)
+    if output == "json":
+        click.echo(json.dumps({"executions": [render.execution_json(r) for r in records]}, indent=2))
+    else:
+        console.print(render.executions_table(records))
+
+
+@cli.command()
+@click.argument("execution")
+@output_option
+@click.pass_obj
+def describe(state: Ctx, execution: str, output: str) -> None:
+    """Show an execution: its DAG with every node's phase, attempts, durations, inputs and outputs."""
+    client = state.client
+    rec = client.get(execution)
+    nodes = client.nodes(execution)
+    if output == "json":
+        click.echo(json.dumps(render.describe_json(rec, nodes, client.blobs), indent=2))
+        return
+    console.print(render.execution_panel(rec))
+    console.print(render.nodes_table(nodes))
+
+
+@cli.command()
+@click.argument("execution")
+@click.argument("node", required=False)
+@click.option("--attempt", type=int, default=None, help="Only this attempt number.")
+@click.option("--stream", type=click.Choice(["stdout", "stderr", "both"]), default="both", show_default=True)
+@click.pass_obj
+def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str) -> None:
+    """Print the captured stdout and stderr of an execution's attempts (optionally one node's)."""
+    entries = state.client.logs(execution, node, attempt)
+    if not entries:
+        err_console.print("no attempts have run yet")
+    for aid, name, text in entries:
+        if stream not in ("both", name):
+            continue
+        if not text:
+            continue
+        console.rule(f"{aid} {name}", style="dim")
+        console.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--after", type=int, default=0, help="Only events after this sequence number.")
+@output_option
+@click.pass_obj
+def events(state: Ctx, execution: str, after: int, output: str) -> None:
+    """Print an execution's event history."""
+    evs = state.client.events(execution, after)
+    if output == "json":
+        click.echo(json.dumps({"events": [e.to_json() for e in evs]}, indent=2))
+        return
+    for e in evs:
+        where = e.node_id or ""
+        if e.attempt:
+            where += f"/{e.attempt}"
+        console.print(
+            f"{e.seq:>6} {render.fmt_time(e.ts)} {e.kind:<9} {where:<24} {e.phase:<16} {e.message}",
+            highlight=False,
+            markup=False,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# write commands
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("execution")
+@click.option("--reason", default="terminated by the user", show_default=True)
+@output_option
+@click.pass_obj
+def terminate(state: Ctx, execution: str, reason: str, output: str) -> None:
+    """Abort an execution: running attempts are killed and it ends ABORTED."""
+    rec = state.client.terminate(execution, reason)
+    if output == "json":
+        click.echo(json.dumps({"execution": render.execution_json(rec)}))
+    elif rec.phase.is_terminal:
+        console.print(f"execution {execution} already ended {rec.phase.value}")
+    else:
+        console.print(f"termination of {execution} requested; a running controller aborts it")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("execution")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Run it here and wait for the result.")
+@output_option
+@click.pass_context
+def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> None:
+    """Start a new execution with the same pinned spec, code and inputs (--name value overrides)."""
+    state: Ctx = ctx.obj
+    client = state.client
+    overrides: dict[str, Any] = {}
+    args = list(ctx.args)
+    spec = client.spec(execution)
+    i = 0
+    while i < len(args):
+        key, eq, value = args[i].lstrip("-").partition("=")
+        name = key.replace("-", "_")
+        if not eq:
+            if i + 1 >= len(args):
+                raise InputError(f"--{key} needs a value")
+            value = args[i + 1]
+            i += 1
+        var = spec.interface.input_map.get(name)
+        if var is None:
+            raise InputError(f"workflow '{spec.name}' has no input '{name}'")
+        from setpoint.client import literal_to_plain
+        from setpoint.types import parse_cli_value
+
+        overrides[name] = literal_to_plain(parse_cli_value(value, var.type, where=f"input '{name}'"))
+        i += 1
+    if wait:
+        client.start_controller()
+    new_id = client.relaunch(execution, overrides)
+    if not wait:
+        if output == "json":
+            click.echo(json.dumps({"execution": {"id": new_id, "phase": "QUEUED", "source_id": execution}}))
+        else:
+            console.print(f"created execution [bold]{new_id}[/] (relaunch of {execution})")
+        return
+    try:
+        rec = follow(client, new_id, live=output == "table" and console.is_terminal)
+    except KeyboardInterrupt:
+        rec = on_interrupt(client, new_id, state)
+    finish(client, new_id, output, rec.phase)
+
+
+@cli.command()
+@click.option("--exit-when-idle", is_flag=True, help="Return once no execution is unfinished.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Reconcile worker threads.")
+@click.pass_obj
+def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
+    """Run the controller in the foreground: it takes over every unfinished execution in the store."""
+    client = state.client
+    if workers:
+        client.settings = client.settings.evolve(workers=workers)
+    ctl = client.start_controller()
+    err_console.print(f"controller {ctl.owner} running on {client.settings.home}")
+    try:
+        while True:
+            if exit_when_idle and ctl.run_until_idle(timeout=1.0):
+                err_console.print("no unfinished executions; exiting")
+                return
+            if not exit_when_idle:
+                time.sleep(1.0)
+    except KeyboardInterrupt:
+        err_console.print("stopping")

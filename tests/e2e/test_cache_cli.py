@@ -1,0 +1,123 @@
+"""Catalog, lineage and recovery through the CLI, including edits to the code on disk."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli_util import setpoint, setpoint_json
+
+pytestmark = pytest.mark.timeout(180)
+
+PROJECT = """
+from setpoint import task, workflow
+
+@task(cache=True, cache_version="1", cache_code_in_key={code_in_key})
+def scale(x: {in_type}) -> {out_type}:
+    return {body}
+
+@workflow
+def wf(x: {in_type} = 2) -> {out_type}:
+    return scale(x=x)
+"""
+
+
+def write(proj: Path, *, body: str = "x * 2", in_type: str = "int", out_type: str = "int",
+          code_in_key: bool = True) -> None:
+    proj.mkdir(exist_ok=True)
+    (proj / "cached.py").write_text(textwrap.dedent(
+        PROJECT.format(body=body, in_type=in_type, out_type=out_type, code_in_key=code_in_key)))
+
+
+def run(home: Path, proj: Path, *args: str) -> dict:
+    return setpoint_json(home, "run", str(proj / "cached.py") + ":wf", *args)
+
+
+def status(out: dict) -> str:
+    return out["nodes"][0]["cache_status"]
+
+
+def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(tmp_path: Path):
+    home, proj = tmp_path / "home", tmp_path / "proj"
+    write(proj)
+    assert status(run(home, proj)) == "PUT"
+    assert status(run(home, proj)) == "HIT"
+    write(proj, body="x * 3")
+    edited = run(home, proj)
+    assert status(edited) == "PUT"
+    assert edited["execution"]["outputs"] == {"o0": 6}
+    eid = edited["execution"]["id"]
+    explained = setpoint_json(home, "cache", "explain", eid, "scale")
+    assert explained["differences"] == ["the task's code"]
+    text = setpoint(home, "cache", "explain", eid, "scale", check=True).stdout
+    assert "the task's code" in text
+
+
+def test_version_only_keys_ignore_code_edits(tmp_path: Path):
+    home, proj = tmp_path / "home", tmp_path / "proj"
+    write(proj, code_in_key=False)
+    run(home, proj)
+    write(proj, body="x * 3", code_in_key=False)
+    assert status(run(home, proj)) == "HIT"  # Flyte's behaviour, chosen explicitly
+
+
+@pytest.mark.parametrize(
+    ("change", "kw"),
+    [("input type", {"in_type": "float", "body": "int(x * 2)"}), ("output type", {"out_type": "float"})],
+)
+def test_changing_an_interface_type_misses(tmp_path: Path, change: str, kw: dict):
+    home, proj = tmp_path / "home", tmp_path / "proj"
+    write(proj, code_in_key=False, body="int(x * 2)")
+    run(home, proj)
+    write(proj, code_in_key=False, **{"body": "int(x * 2)", **kw})
+    out = run(home, proj)
+    assert status(out) == "PUT", change
+    diffs = setpoint_json(home, "cache", "explain", out["execution"]["id"], "scale")["differences"]
+    assert "the interface (an input or output type changed)" in diffs
+
+
+def test_cache_ls_evict_and_project_scoping(tmp_path: Path):
+    home, proj = tmp_path / "home", tmp_path / "proj"
+    write(proj)
+    first = run(home, proj)
+    run(home, proj, "--project", "other")
+    entries = setpoint_json(home, "cache", "ls")["entries"]
+    assert sorted(e["project"] for e in entries) == ["default", "other"]
+    key = next(e["key"] for e in entries if e["project"] == "default")
+    out = setpoint(home, "cache", "evict", "--key", key[:16], check=True)
+    assert "evicted 1 entry" in out.stdout
+    assert [e["project"] for e in setpoint_json(home, "cache", "ls")["entries"]] == ["other"]
+    assert status(run(home, proj)) == "PUT"
+    assert first["execution"]["id"]
+
+
+def test_lineage_and_recover_commands(tmp_path: Path):
+    home = tmp_path / "home"
+    counters, marker = tmp_path / "counts", tmp_path / "fail"
+    counters.mkdir()
+    marker.write_text("x")
+    failed = setpoint(home, "run", "tests/e2e/wf_cache.py:diamond", "--x", "1", "--counters", str(counters),
+                      "--fail_marker", str(marker), "-o", "json")
+    assert failed.returncode == 1
+    import json
+
+    eid = json.loads(failed.stdout)["execution"]["id"]
+    plan = setpoint_json(home, "recover", eid, "--plan")["plan"]
+    assert [(p["node_id"], p["action"]) for p in plan] == [
+        ("source", "reuse"), ("left", "reuse"), ("right", "run"), ("join", "run")]
+    table = setpoint(home, "recover", eid, "--plan", check=True).stdout
+    assert "injected failure" in table
+    marker.unlink()
+    recovered = setpoint_json(home, "recover", eid)
+    assert recovered["execution"]["phase"] == "SUCCEEDED"
+    assert recovered["execution"]["outputs"] == {"o0": 10}
+    assert [n["phase"] for n in recovered["nodes"]] == ["RECOVERED", "RECOVERED", "SUCCEEDED", "SUCCEEDED"]
+    rid = recovered["execution"]["id"]
+    tree = setpoint(home, "lineage", rid, check=True).stdout
+    assert "join" in tree and "source" in tree and "workflow input 'x'" in tree
+    lineage = setpoint_json(home, "lineage", rid, "--node", "left")["lineage"][0]
+    assert lineage["produced_by"]["execution"] == eid  # recovered: produced by the source execution
+    consumers = setpoint_json(home, "lineage", eid, "--node", "source", "--consumers")["consumers"]
+    assert {(c["execution"], c["node"]) for c in consumers if c["depth"] == 1} >= {(eid, "left"), (eid, "right")}
