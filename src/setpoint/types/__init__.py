@@ -4,11 +4,12 @@ Everything a task's inputs and outputs go through on their way into the store an
 public names are re-exported here; the modules underneath are free to move.
 """
 
+from setpoint.spec.canonical import literal_hash
 from setpoint.types.context import LiteralContext
 from setpoint.types.engine import function_interface, type_ref
 from setpoint.types.files import Directory, File
 from setpoint.types.jsonvalues import literal_from_json_value, parse_cli_value, validate_literal
-from setpoint.types.literals import from_literal, literal_hash, summarize_literal, to_literal
+from setpoint.types.literals import from_literal, summarize_literal, to_literal
 
 __all__ = [
     "Directory",

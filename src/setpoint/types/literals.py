@@ -55,8 +55,8 @@ def from_literal(lit: JSON, py_type: object, ctx: LiteralContext, *, where: str)
 # ---------------------------------------------------------------------------------------------
 
 
-# content_form and literal_hash live in setpoint.spec.canonical (pure: the core hashes cache keys
-# with them); they are re-exported from here for the type engine's users.
+# content_form and literal_hash live in setpoint.spec.canonical: they are pure, and the core hashes
+# cache keys with them. setpoint.types re-exports literal_hash.
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,10 +59,10 @@ def load_queries(text: str) -> dict[str, str]:
 
 
 # A list parameter ":name*" becomes a fixed number of slots: the smallest of LIST_TIERS that holds
-# the values (a one-key lookup binds 8 parameters, not 500), longer lists run in chunks of the
+# the values (a one-key lookup binds 8 parameters, not 512), longer lists run in chunks of the
 # largest. So each query has at most len(LIST_TIERS) prepared forms, and every statement stays far
 # below SQLITE_MAX_VARIABLE_NUMBER (999 on old builds, 32766 since 3.32).
-LIST_TIERS = (8, 64, 500)
+LIST_TIERS = (8, 32, 128, 512)
 LIST_SLOTS = LIST_TIERS[-1]
 _LIST_PARAM_RE = re.compile(r":(\w+)\*")
 
