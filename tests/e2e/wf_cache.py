@@ -118,7 +118,7 @@ def join(a: int, b: int, counters: str) -> int:
     return a + b
 
 
-@workflow
+@workflow(failure_policy="finish_runnable")  # `left` always finishes, whatever `right` does
 def diamond(x: int, counters: str, fail_marker: str = "") -> int:
     s = source(x=x, counters=counters)
     a = left(v=s, counters=counters)

@@ -161,7 +161,10 @@ def nodes_table(nodes: Sequence[NodeView], *, limit: int | None = None, detail: 
             err = f"{r.error.code}: {r.error.message}"
             if len(err) > 80:
                 err = err[:79] + "…"
-        cells: list[Any] = [v.node_id, phase_text(r.phase.value), str(r.attempt or "-"), fmt_duration(v.duration)]
+        phase = phase_text(r.phase.value)
+        if r.cache_status:
+            phase.append(f" {r.cache_status.lower()}", style="cyan")
+        cells: list[Any] = [v.node_id, phase, str(r.attempt or "-"), fmt_duration(v.duration)]
         if detail:
             cells += [", ".join(v.upstream) or "-", summarize(r.inputs, 30), summarize(r.outputs, 30)]
         cells.append(Text(err, style="red") if err else "")
