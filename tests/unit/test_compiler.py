@@ -324,3 +324,29 @@ def test_promise_in_an_f_string_is_an_error_not_garbage():
 
     with pytest.raises(SpecError, match="cannot be used in string formatting"):
         wf.compile()
+
+
+def test_subworkflows_are_inlined_under_their_own_namespace():
+    from tests.e2e import wf_control as wc
+
+    spec = wc.outer.compile()
+    ids = [n.id for n in spec.nodes]
+    assert ids == [
+        "prep.double", "prep.inc", "spread.inc", "spread.double",
+        "nested.prep.double", "nested.prep.inc", "nested.prep-1.double", "nested.prep-1.inc", "inc",
+    ]
+    assert spec.upstream["spread.inc"] == ("prep.inc",)
+    assert spec.upstream["nested.prep.double"] == ("spread.double",)
+    assert spec.upstream["inc"] == ("nested.prep-1.inc",)
+    assert wc.outer(x=3) == 60  # in-process: prep 7, spread (8, 14), nested 59, inc 60
+
+
+def test_subworkflow_type_mismatch_names_the_subworkflow():
+    @workflow
+    def bad() -> int:
+        from tests.e2e import wf_control as wc
+
+        return wc.prep(x=name_of(x=1.0))
+
+    with pytest.raises(TypeMismatchError, match=r"node 'prep.double', input 'x': expected int, got str"):
+        bad.compile()

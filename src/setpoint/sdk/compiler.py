@@ -89,6 +89,63 @@ class Builder:
             return promises["o0"]
         return Outputs(node_id, promises)
 
+    def add_subworkflow(self, wf: Workflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Inline a workflow called inside this one: its nodes join ours under ``<name>.``."""
+        sub = wf.compile()
+        prefix = self._node_id(wf.name)
+        where = f"workflow '{self.workflow}', subworkflow '{prefix}'"
+        if len(self.nodes) + len(sub.nodes) > MAX_NODES:
+            raise SpecError(f"workflow '{self.workflow}': more than {MAX_NODES} nodes")
+        try:
+            bound = inspect.signature(wf.function).bind_partial(*args, **kwargs)
+        except TypeError as e:
+            raise SpecError(f"{where}: {e}") from None
+        hints = _hints(wf.function, where)
+        given = {
+            name: to_binding(value, hints.get(name), f"{where}, input '{name}'")
+            for name, value in bound.arguments.items()
+        }
+        for name, var in sub.interface.inputs:
+            if name not in given:
+                if not var.has_default:
+                    raise SpecError(f"{where}: missing input '{name}' ({var.type})")
+                given[name] = Binding.const(var.default)
+        for tname, tspec in sub.tasks.items():
+            if tname in self.tasks and self.tasks[tname] != tspec:
+                raise SpecError(f"{where}: two different tasks are named '{tname}'")
+            self.tasks[tname] = tspec
+
+        def rebind(b: Binding) -> Binding:
+            if b.input is not None:
+                return given[b.input]
+            if b.node is not None:
+                return Binding.from_node(f"{prefix}.{b.node}", b.output or "")
+            if b.items is not None:
+                return Binding(items=tuple(rebind(x) for x in b.items))
+            if b.entries is not None:
+                return Binding(entries=tuple((k, rebind(x)) for k, x in b.entries))
+            return b
+
+        for n in sub.nodes:
+            self.nodes.append(
+                NodeSpec(
+                    id=f"{prefix}.{n.id}",
+                    task=n.task,
+                    inputs=tuple((k, rebind(b)) for k, b in n.inputs),
+                    after=tuple(f"{prefix}.{a}" for a in n.after),
+                    kind=n.kind,
+                )
+            )
+        outs = sub.interface.outputs
+        promises = {
+            name: Promise(None, name, t, self, binding=rebind(dict(sub.outputs)[name])) for name, t in outs
+        }
+        if not outs:
+            return None
+        if len(outs) == 1 and outs[0][0] == "o0":
+            return promises["o0"]
+        return Outputs(prefix, promises)
+
     def finish_nodes(self) -> tuple[NodeSpec, ...]:
         out = []
         for n in self.nodes:
@@ -110,6 +167,8 @@ def _hints(fn: Any, where: str) -> dict[str, Any]:
 def to_binding(value: Any, py_type: Any, where: str) -> Binding:
     """Turn what the user passed to a task call into a binding (constants become literals)."""
     if isinstance(value, Promise):
+        if value.binding is not None:
+            return value.binding
         if value.node_id is None:
             return Binding.from_input(value.name)
         return Binding.from_node(value.node_id, value.name)
@@ -146,8 +205,6 @@ def _contains_promise(value: Any) -> bool:
 
 
 def compile_workflow(wf: Workflow) -> WorkflowSpec:
-    if _BUILDER.get() is not None:
-        raise SpecError(f"workflow '{wf.name}' was called inside another workflow; subworkflows are not supported yet")
     iface = wf.interface
     builder = Builder(wf.name)
     args = {name: Promise(None, name, var.type, builder) for name, var in iface.inputs}

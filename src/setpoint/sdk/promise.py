@@ -44,13 +44,18 @@ def node_of(value: Any, where: str) -> str:
 class Promise:
     """A typed reference to a workflow input (``node_id is None``) or to one output of a node."""
 
-    def __init__(self, node_id: str | None, name: str, type_: TypeRef, builder: Any) -> None:
+    def __init__(
+        self, node_id: str | None, name: str, type_: TypeRef, builder: Any, *, binding: Any = None
+    ) -> None:
         self.node_id = node_id
         self.name = name
         self.type = type_
         self._builder = builder
+        self.binding = binding  # a subworkflow's output: whatever its binding is, already rewritten
 
     def describe(self) -> str:
+        if self.binding is not None:
+            return f"subworkflow output '{self.name}'"
         if self.node_id is None:
             return f"workflow input '{self.name}'"
         return f"output '{self.name}' of node '{self.node_id}'"

@@ -64,10 +64,9 @@ class Workflow:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from setpoint.sdk.compiler import current_builder
 
-        if current_builder() is not None:
-            raise SpecError(
-                f"workflow '{self.name}' was called inside another workflow; subworkflows are not supported yet"
-            )
+        builder = current_builder()
+        if builder is not None:
+            return builder.add_subworkflow(self, args, kwargs)
         try:
             bound = inspect.signature(self.function).bind(*args, **kwargs)
         except TypeError as e:
