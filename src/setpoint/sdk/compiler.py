@@ -167,7 +167,7 @@ def _hints(fn: Any, where: str) -> dict[str, Any]:
 def to_binding(value: Any, py_type: Any, where: str) -> Binding:
     """Turn what the user passed to a task call into a binding (constants become literals)."""
     if isinstance(value, Promise):
-        if value.binding is not None:
+        if isinstance(value.binding, Binding):
             return value.binding
         if value.node_id is None:
             return Binding.from_input(value.name)
