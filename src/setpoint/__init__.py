@@ -6,6 +6,7 @@ Importing setpoint registers nothing and starts nothing.
 
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
 from setpoint.sdk import Resources, Task, Workflow, task, workflow
+from setpoint.sdk.conditional import conditional
 
 __all__ = [
     "Client",
@@ -17,6 +18,7 @@ __all__ = [
     "Task",
     "TaskError",
     "Workflow",
+    "conditional",
     "task",
     "workflow",
 ]

@@ -284,6 +284,8 @@ class Client:
         spec = self.spec(execution_id)
         if node_id not in spec.node_map:
             raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+        if spec.node_map[node_id].kind != "task":
+            raise UserError(f"node '{node_id}' is a {spec.node_map[node_id].kind} node; only task nodes are cached")
         task = spec.tasks[spec.node_map[node_id].task]
         cache = (node.detail or {}).get("cache") if node is not None else None
         out: dict[str, Any] = {"execution": execution_id, "node": node_id, "task": task.name}
@@ -362,7 +364,7 @@ class Client:
         return [
             NodeView(
                 n.id,
-                spec.tasks[n.task].name,
+                spec.tasks[n.task].name if n.kind == "task" else n.kind,
                 spec.upstream[n.id],
                 records.get(n.id) or NodeRecord(execution_id, n.id, NodePhase.PENDING),
                 tuple(attempts.get(n.id, ())),

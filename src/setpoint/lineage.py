@@ -100,7 +100,7 @@ def _walk(
     node = LineageNode(
         execution=execution_id,
         node=node_id,
-        task=spec.tasks[spec.node_map[node_id].task].name,
+        task=spec.tasks[spec.node_map[node_id].task].name if spec.node_map[node_id].kind == "task" else "branch",
         phase=rec.phase.value if rec else "PENDING",
         attempt=rec.attempt if rec else 0,
         cache_status=rec.cache_status if rec else None,

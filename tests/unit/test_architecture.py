@@ -25,6 +25,7 @@ def test_public_exports_are_pinned():
         "Task",
         "TaskError",
         "Workflow",
+        "conditional",
         "task",
         "workflow",
     ]

@@ -247,7 +247,7 @@ def test_promise_used_in_python_control_flow():
             return mean(xs=xs)
         return mean(xs=xs, scale=2.0)
 
-    with pytest.raises(SpecError, match=r"workflow input 'n' is only known when the workflow runs"):
+    with pytest.raises(SpecError, match=r"a condition on workflow values is only known when the workflow runs; use it in conditional"):
         wf.compile()
 
 
@@ -350,3 +350,95 @@ def test_subworkflow_type_mismatch_names_the_subworkflow():
 
     with pytest.raises(TypeMismatchError, match=r"node 'prep.double', input 'x': expected int, got str"):
         bad.compile()
+
+
+# -- branches ------------------------------------------------------------------------------------
+
+from setpoint import conditional  # noqa: E402
+
+
+def test_branch_cases_must_produce_the_same_type():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        return conditional("pick").if_(x > 0.5).then(name_of(x=x)).else_().then(square(i=1))
+
+    with pytest.raises(TypeMismatchError, match=r"branch 'pick': every case must produce the same type; case 0 gives str, case 1 gives int"):
+        wf.compile()
+
+
+def test_branch_result_without_else_is_rejected():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        return conditional("pick").if_(x > 0.5).then(name_of(x=x))
+
+    with pytest.raises(SpecError, match=r"the result of branch 'pick' is used, but the branch has no else_\(\)"):
+        wf.compile()
+
+
+def test_branch_without_else_is_fine_when_its_result_is_unused():
+    @workflow
+    def wf(x: float = 1.0) -> None:
+        conditional("maybe_log").if_(x > 0.5).then(name_of(x=x))
+
+    spec = wf.compile()
+    assert spec.node_map["name_of"].case_of == ("maybe_log", 0)
+    assert spec.node_map["maybe_log"].config["otherwise"] == "none"
+
+
+def test_using_a_case_node_outside_its_case_is_rejected():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        inner = name_of(x=x)
+        leaked: list = []
+        conditional("pick").if_(x > 0.5).then(leaked.append(mean(xs=[x])) or inner).else_().then(inner)
+        return name_of(x=leaked[0])
+
+    with pytest.raises(SpecError, match=r"uses node 'mean', which runs only when branch 'pick' takes case 0"):
+        wf.compile()
+
+
+def test_conditions_must_compare_comparable_types():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        xs = make(n=3)
+        return conditional("pick").if_(xs > 1).then(name_of(x=x)).else_().then(name_of(x=0.0))
+
+    with pytest.raises(TypeMismatchError, match=r"cannot compare a value of type list\[float\] with >"):
+        wf.compile()
+
+
+def test_conditions_cannot_mix_types():
+    @workflow
+    def wf(x: float = 1.0, label: str = "a") -> str:
+        return conditional("pick").if_(x == label).then(name_of(x=x)).else_().then(name_of(x=0.0))
+
+    with pytest.raises(TypeMismatchError, match=r"cannot compare float == str"):
+        wf.compile()
+
+
+def test_python_and_between_conditions_is_rejected():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        return conditional("pick").if_(x > 0 and x < 1).then(name_of(x=x)).else_().then(name_of(x=0.0))
+
+    with pytest.raises(SpecError, match=r"combine conditions with & and \|"):
+        wf.compile()
+
+
+def test_branch_spec_round_trips_through_json():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        return (
+            conditional("pick")
+            .if_((x > 0.5) & (x < 2.0))
+            .then(name_of(x=x))
+            .elif_(x.is_none())
+            .then(name_of(x=0.0))
+            .else_()
+            .fail("out of range")
+        )
+
+    spec = wf.compile()
+    again = WorkflowSpec.from_json(json.loads(canonical_json(spec.to_json())))
+    assert again.digest == spec.digest
+    assert again.node_map["pick"].config["message"] == "out of range"

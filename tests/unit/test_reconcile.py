@@ -399,3 +399,21 @@ def test_observation_for_a_pending_attempt_is_no_news():
     state = sim.load()
     d = reconcile(state, {"exec1/a/1": AttemptObservation(Observed.PENDING)}, sim.now)
     assert not d.writes and d.actions == ()
+
+
+def test_branch_decides_in_the_round_its_operand_arrives_and_skips_the_other_case():
+    from tests.e2e import wf_control as wc
+
+    spec = wc.gatekeeper.compile()
+    ex = execution_for(spec).evolve(inputs={"x": 95})
+    sim = Sim(spec, ex)
+    sim.round()
+    sim.succeed(f"{ex.id}/score/1")  # the toy executor outputs the sum of the inputs: 95
+    d = sim.round()
+    assert sim.nodes["quality"].outputs == {"case": 0}
+    assert sim.node_phase("retrain") is NodePhase.SKIPPED and sim.nodes["retrain"].detail == {"not_taken": True}
+    assert launches(d) == [f"{ex.id}/deploy/1"]
+    sim.succeed(f"{ex.id}/deploy/1")
+    sim.round()
+    assert sim.execution.phase is ExecutionPhase.SUCCEEDED
+    assert sim.execution.outputs == {"o0": 95}  # the taken case's output, through the select binding

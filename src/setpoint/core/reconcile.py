@@ -33,7 +33,16 @@ from setpoint.core.model import (
     attempt_id,
 )
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase, is_active
-from setpoint.core.state import Abort, Action, CacheLookup, Decision, ExecutionState, Launch
+from setpoint.core.state import (
+    Abort,
+    Action,
+    CacheLookup,
+    Decision,
+    ExecutionState,
+    Launch,
+    counts_as_success,
+)
+from setpoint.spec.branch import OTHERWISE_FAIL, choose, describe
 from setpoint.spec.canonical import literal_hash
 from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec, TaskSpec
 
@@ -70,6 +79,12 @@ def resolve_binding(b: Binding, state: ExecutionState, view: _Round) -> Any:
         return [resolve_binding(x, state, view) for x in b.items]
     if b.entries is not None:
         return {k: resolve_binding(x, state, view) for k, x in b.entries}
+    if b.select is not None:
+        chosen = (view.node(b.select[0]).outputs or {})["case"]
+        case = b.select[1][chosen]
+        if case is None:
+            raise ValueError(f"branch '{b.select[0]}' took case {chosen}, which produces no value")
+        return resolve_binding(case, state, view)
     raise ValueError("empty binding")
 
 
@@ -144,7 +159,7 @@ class _Round:
         self.active_delta += is_active(rec.phase) - is_active(old.phase)
         if rec.phase.is_terminal and not old.phase.is_terminal:
             self.terminal_delta += 1
-            self.success_delta += rec.phase.is_success
+            self.success_delta += counts_as_success(rec)
             for d in self.state.spec.downstream[rec.node_id]:
                 left = self.state.remaining.get(d)
                 if left is None:
@@ -471,15 +486,27 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
         node = r.node(node_id)
         if node.phase is not NodePhase.PENDING:
             continue
+        spec_node = spec.node_map[node_id]
+        before = len(r.newly_ready)
+        if spec_node.case_of is not None and _not_taken(r, spec_node.case_of):
+            b, i = spec_node.case_of
+            r.set_node(
+                node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now, detail={"not_taken": True}),
+                f"branch '{b}' did not take case {i}",
+            )
+            queue.extend(list(r.newly_ready)[before:])
+            continue
         ups = spec.upstream[node_id]
-        if any(not r.node(u).phase.is_success for u in ups):
-            before = len(r.newly_ready)
+        if any(not counts_as_success(r.node(u)) for u in ups):
             r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
+            queue.extend(list(r.newly_ready)[before:])
+            continue
+        if spec_node.kind == "branch":
+            _decide(r, node, spec_node)
             queue.extend(list(r.newly_ready)[before:])
             continue
         if r.active_count >= limit:
             break
-        spec_node = spec.node_map[node_id]
         inputs = _node_inputs(r, spec_node)
         task = spec.tasks[spec_node.task]
         if not task.cache.enabled:
@@ -488,6 +515,40 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
         before = len(r.newly_ready)
         _start_cached(r, node, task, inputs, cfg)
         queue.extend(list(r.newly_ready)[before:])
+
+
+def _not_taken(r: _Round, case_of: tuple[str, int]) -> bool:
+    decided = r.node(case_of[0])
+    if decided.phase is NodePhase.SKIPPED:
+        return bool((decided.detail or {}).get("not_taken"))
+    return decided.phase.is_success and (decided.outputs or {}).get("case") != case_of[1]
+
+
+def _decide(r: _Round, node: NodeRecord, spec_node: NodeSpec) -> None:
+    """Evaluate a branch's conditions on its operands and record the case it takes."""
+    operands = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
+    config = spec_node.config or {}
+    conditions = list(config.get("conditions", []))
+    chosen = choose(conditions, operands)
+    if chosen < 0 and config.get("otherwise") == OTHERWISE_FAIL:
+        shown = "; ".join(describe(c) for c in conditions)
+        message = config.get("message") or f"no case of branch '{spec_node.id}' matched ({shown})"
+        error = ErrorInfo(ErrorKind.USER, "NoBranchMatched", str(message), False, spec_node.id)
+        r.set_node(node.evolve(phase=NodePhase.FAILED, inputs=operands, error=error, finished_at=r.now), error.message)
+        if r.execution.error is None:
+            r.set_execution(r.execution.evolve(error=error))
+        return
+    taken = f"took case {chosen}: {describe(conditions[chosen])}" if chosen >= 0 else "no case matched"
+    r.set_node(
+        node.evolve(
+            phase=NodePhase.SUCCEEDED,
+            inputs=operands,
+            outputs={"case": chosen},
+            started_at=r.now,
+            finished_at=r.now,
+        ),
+        taken,
+    )
 
 
 def _start_cached(r: _Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, Any], cfg: ReconcileConfig) -> None:

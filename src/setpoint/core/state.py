@@ -80,6 +80,13 @@ class Decision:
 PENDING_NODE = NodePhase.PENDING
 
 
+def counts_as_success(rec: NodeRecord) -> bool:
+    """Succeeded, recovered, or skipped because its branch case was not taken (that is not a failure)."""
+    if rec.phase.is_success:
+        return True
+    return rec.phase is NodePhase.SKIPPED and bool((rec.detail or {}).get("not_taken"))
+
+
 @dataclass(slots=True)
 class ExecutionState:
     spec: WorkflowSpec
@@ -105,7 +112,7 @@ class ExecutionState:
         for rec in st.nodes.values():
             if rec.phase.is_terminal:
                 st.terminal += 1
-                st.succeeded += rec.phase.is_success
+                st.succeeded += counts_as_success(rec)
             elif is_active(rec.phase):
                 st.active[rec.node_id] = None
         for n in spec.nodes:
@@ -156,7 +163,7 @@ class ExecutionState:
             self.active.pop(rec.node_id, None)
         if new.is_terminal and not old.is_terminal:
             self.terminal += 1
-            self.succeeded += new.is_success
+            self.succeeded += counts_as_success(rec)
             for d in self.spec.downstream[rec.node_id]:
                 if d in self.remaining:
                     self.remaining[d] -= 1

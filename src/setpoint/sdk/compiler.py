@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.spec.workflow import (
+    NODE_ID_RE,
     Binding,
     NodeSpec,
     TaskSpec,
     WorkflowSpec,
+    check_name,
     validate,
 )
 
@@ -48,11 +50,28 @@ class Builder:
         self._task_objs: dict[str, Task] = {}
         self._counts: dict[str, int] = {}
         self._order: dict[str, list[str]] = {}
+        self._scopes: list[tuple[str, int]] = []
 
     def _node_id(self, base: str) -> str:
         n = self._counts.get(base, 0)
         self._counts[base] = n + 1
         return base if n == 0 else f"{base}-{n}"
+
+    def new_node_id(self, base: str) -> str:
+        check_name(base, f"node name in workflow '{self.workflow}'", pattern=NODE_ID_RE)
+        return self._node_id(base)
+
+    def scope(self) -> tuple[str, int] | None:
+        """The branch case new nodes belong to (None outside any conditional)."""
+        return self._scopes[-1] if self._scopes else None
+
+    def push_scope(self, case: tuple[str, int]) -> None:
+        self._scopes.append(case)
+
+    def pop_scope(self, case: tuple[str, int]) -> None:
+        if not self._scopes or self._scopes[-1] != case:
+            raise SpecError(f"workflow '{self.workflow}': branch '{case[0]}' case {case[1]} was not closed in order")
+        self._scopes.pop()
 
     def add_order(self, before: str, after: str) -> None:
         self._order.setdefault(after, []).append(before)
@@ -80,7 +99,7 @@ class Builder:
             if var is None:
                 raise SpecError(f"{where}: unknown input '{name}'")
             inputs.append((name, to_binding(value, hints.get(name), f"{where}, input '{name}'")))
-        self.nodes.append(NodeSpec(id=node_id, task=task.name, inputs=tuple(inputs)))
+        self.nodes.append(NodeSpec(id=node_id, task=task.name, inputs=tuple(inputs), case_of=self.scope()))
         outs = spec.interface.outputs
         if not outs:
             return NodeHandle(node_id, self)
@@ -124,6 +143,10 @@ class Builder:
                 return Binding(items=tuple(rebind(x) for x in b.items))
             if b.entries is not None:
                 return Binding(entries=tuple((k, rebind(x)) for k, x in b.entries))
+            if b.select is not None:
+                return Binding(
+                    select=(f"{prefix}.{b.select[0]}", tuple(None if c is None else rebind(c) for c in b.select[1]))
+                )
             return b
 
         for n in sub.nodes:
@@ -134,6 +157,8 @@ class Builder:
                     inputs=tuple((k, rebind(b)) for k, b in n.inputs),
                     after=tuple(f"{prefix}.{a}" for a in n.after),
                     kind=n.kind,
+                    config=n.config,
+                    case_of=(f"{prefix}.{n.case_of[0]}", n.case_of[1]) if n.case_of else self.scope(),
                 )
             )
         outs = sub.interface.outputs
@@ -151,7 +176,7 @@ class Builder:
         for n in self.nodes:
             after = self._order.get(n.id)
             if after:
-                out.append(NodeSpec(n.id, n.task, n.inputs, tuple(dict.fromkeys(after)), n.kind))
+                out.append(NodeSpec(n.id, n.task, n.inputs, tuple(dict.fromkeys(after)), n.kind, n.config, n.case_of))
             else:
                 out.append(n)
         return tuple(out)
@@ -172,6 +197,12 @@ def to_binding(value: Any, py_type: Any, where: str) -> Binding:
         if value.node_id is None:
             return Binding.from_input(value.name)
         return Binding.from_node(value.node_id, value.name)
+    from setpoint.sdk.conditional import Condition, _Chain
+
+    if isinstance(value, _Chain):
+        value.value  # noqa: B018  (raises: the result of a branch without else_ has no value)
+    if isinstance(value, Condition):
+        raise TypeMismatchError(f"{where}: a condition cannot be passed as a value; use conditional()")
     if isinstance(value, NodeHandle | Outputs):
         raise TypeMismatchError(
             f"{where}: got the result of node '{value.node_id}', which has "

@@ -96,10 +96,31 @@ class Promise:
 
     __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __add__
 
+    # Comparisons build conditions for conditional(...).if_(...); using one as a Python bool raises.
     def __lt__(self, other: Any) -> Any:
-        self._misuse("a comparison")
+        return _compare("lt", self, other)
 
-    __le__ = __gt__ = __ge__ = __lt__
+    def __le__(self, other: Any) -> Any:
+        return _compare("le", self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return _compare("gt", self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return _compare("ge", self, other)
+
+    def __eq__(self, other: object) -> Any:
+        return _compare("eq", self, other)
+
+    def __ne__(self, other: object) -> Any:
+        return _compare("ne", self, other)
+
+    __hash__ = object.__hash__
+
+    def is_none(self) -> Any:
+        from setpoint.sdk.conditional import Condition
+
+        return Condition("is_none", self)
 
     def __rshift__(self, other: Any) -> Any:
         if self.node_id is None:
@@ -109,6 +130,12 @@ class Promise:
 
     def __repr__(self) -> str:
         return f"<promise {self.describe()}: {self.type}>"
+
+
+def _compare(op: str, left: Any, right: Any) -> Any:
+    from setpoint.sdk.conditional import Condition
+
+    return Condition(op, left, right)
 
 
 class Outputs(tuple):  # type: ignore[type-arg]

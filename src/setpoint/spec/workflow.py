@@ -9,7 +9,7 @@ could get wrong: unknown nodes, duplicate ids, cycles, unknown inputs, ill-typed
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -222,6 +222,7 @@ class Binding:
     output: str | None = None
     items: tuple[Binding, ...] | None = None
     entries: tuple[tuple[str, Binding], ...] | None = None
+    select: tuple[str, tuple[Binding | None, ...]] | None = None  # (branch node, one binding per case)
 
     @staticmethod
     def const(value: Any) -> Binding:
@@ -244,6 +245,11 @@ class Binding:
         elif self.entries is not None:
             for _, b in self.entries:
                 yield from b.upstream_nodes()
+        elif self.select is not None:
+            yield self.select[0]
+            for c in self.select[1]:
+                if c is not None:
+                    yield from c.upstream_nodes()
 
     def to_json(self) -> dict[str, Any]:
         if self.is_literal:
@@ -256,6 +262,13 @@ class Binding:
             return {"list": [b.to_json() for b in self.items]}
         if self.entries is not None:
             return {"dict": {k: b.to_json() for k, b in self.entries}}
+        if self.select is not None:
+            return {
+                "select": {
+                    "branch": self.select[0],
+                    "cases": [None if c is None else c.to_json() for c in self.select[1]],
+                }
+            }
         raise SpecError("empty binding")
 
     @staticmethod
@@ -281,6 +294,19 @@ class Binding:
             return Binding(
                 entries=tuple((str(k), Binding.from_json(b, f"{where}.{k}")) for k, b in data["dict"].items())
             )
+        if "select" in data:
+            sel = data["select"]
+            if not isinstance(sel, Mapping) or not isinstance(sel.get("cases"), list):
+                raise SpecError(f"{where}: 'select' needs a 'branch' and a list of 'cases'")
+            return Binding(
+                select=(
+                    check_name(sel.get("branch"), f"branch node id in {where}", pattern=NODE_ID_RE),
+                    tuple(
+                        None if c is None else Binding.from_json(c, f"{where}.cases[{i}]")
+                        for i, c in enumerate(sel["cases"])
+                    ),
+                )
+            )
         raise SpecError(f"{where}: unknown binding kind {sorted(data)!r}")
 
 
@@ -295,11 +321,15 @@ class NodeSpec:
     task: str  # key into WorkflowSpec.tasks
     inputs: tuple[tuple[str, Binding], ...] = ()
     after: tuple[str, ...] = ()  # explicit ordering edges with no data (a >> b)
-    kind: str = "task"
+    kind: str = "task"  # "task" | "branch"
+    config: Mapping[str, Any] | None = None  # kind-specific (a branch's conditions)
+    case_of: tuple[str, int] | None = None  # runs only if branch case_of[0] takes case case_of[1]
 
     @property
     def upstream(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
+        if self.case_of is not None:
+            seen[self.case_of[0]] = None
         for _, b in self.inputs:
             for n in b.upstream_nodes():
                 seen[n] = None
@@ -316,6 +346,10 @@ class NodeSpec:
         }
         if self.after:
             out["after"] = list(self.after)
+        if self.config is not None:
+            out["config"] = dict(self.config)
+        if self.case_of is not None:
+            out["case_of"] = list(self.case_of)
         return out
 
     @staticmethod
@@ -324,8 +358,9 @@ class NodeSpec:
             raise SpecError(f"{where}: a node must be an object")
         node_id = check_name(data.get("id"), f"node id in {where}", pattern=NODE_ID_RE)
         where = f"node '{node_id}'"
-        if data.get("kind", "task") != "task":
-            raise SpecError(f"{where}: unknown node kind {data.get('kind')!r}")
+        kind = data.get("kind", "task")
+        if kind not in NODE_KINDS:
+            raise SpecError(f"{where}: unknown node kind {kind!r}")
         task = data.get("task")
         if not isinstance(task, str):
             raise SpecError(f"{where}: missing 'task'")
@@ -335,7 +370,18 @@ class NodeSpec:
         after = data.get("after", [])
         if not isinstance(after, list):
             raise SpecError(f"{where}: 'after' must be an array of node ids")
+        config = data.get("config")
+        if config is not None and not isinstance(config, Mapping):
+            raise SpecError(f"{where}: 'config' must be an object")
+        case_of = data.get("case_of")
+        if case_of is not None:
+            if not (isinstance(case_of, list) and len(case_of) == 2 and isinstance(case_of[1], int)):
+                raise SpecError(f"{where}: 'case_of' must be [branch node id, case index]")
+            case_of = (check_name(case_of[0], f"branch node id in {where}", pattern=NODE_ID_RE), case_of[1])
         return NodeSpec(
+            kind=kind,
+            config=config,
+            case_of=case_of,
             id=node_id,
             task=task,
             inputs=tuple(
@@ -344,6 +390,9 @@ class NodeSpec:
             ),
             after=tuple(check_name(a, f"node id in {where}.after", pattern=NODE_ID_RE) for a in after),
         )
+
+
+NODE_KINDS = frozenset({"task", "branch"})
 
 
 class FailurePolicy:
@@ -366,6 +415,12 @@ class WorkflowSpec:
     @cached_property
     def node_map(self) -> dict[str, NodeSpec]:
         return {n.id: n for n in self.nodes}
+
+    def node_outputs(self, node: NodeSpec) -> dict[str, TypeRef]:
+        """A node's outputs by name (a branch node has none: its result is a select binding)."""
+        if node.kind == "task":
+            return self.tasks[node.task].interface.output_map
+        return {}
 
     @cached_property
     def upstream(self) -> dict[str, tuple[str, ...]]:
@@ -471,11 +526,36 @@ def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
         node = spec.node_map.get(b.node)
         if node is None:
             raise SpecError(f"{where}: unknown node '{b.node}'")
-        out = spec.tasks[node.task].interface.output_map.get(b.output or "")
+        outputs = spec.node_outputs(node)
+        out = outputs.get(b.output or "")
         if out is None:
-            known = ", ".join(spec.tasks[node.task].interface.output_map) or "none"
+            known = ", ".join(outputs) or "none"
             raise SpecError(f"{where}: node '{b.node}' has no output '{b.output}' (outputs: {known})")
         return out
+    if b.select is not None:
+        branch_id, cases = b.select
+        branch = spec.node_map.get(branch_id)
+        if branch is None or branch.kind != "branch":
+            raise SpecError(f"{where}: '{branch_id}' is not a branch node")
+        conds = (branch.config or {}).get("conditions", [])
+        if len(cases) != len(conds):
+            raise SpecError(f"{where}: branch '{branch_id}' has {len(conds)} cases, the binding {len(cases)}")
+        if (branch.config or {}).get("otherwise") == "none":
+            raise SpecError(
+                f"{where}: uses the result of branch '{branch_id}', which has no else_(): "
+                "when no case matches there is no value; add .else_().then(...) or .else_().fail(...)"
+            )
+        typed = [
+            (i, binding_type(spec, c, f"{where}, case {i}")) for i, c in enumerate(cases) if c is not None
+        ]
+        cases_typed: list[tuple[int, TypeRef]] = [(i, t) for i, t in typed if t is not None]
+        for i, t in cases_typed[1:]:
+            if t != cases_typed[0][1]:
+                raise TypeMismatchError(
+                    f"branch '{branch_id}': every case must produce the same type; "
+                    f"case {cases_typed[0][0]} gives {cases_typed[0][1]}, case {i} gives {t}"
+                )
+        return cases_typed[0][1] if cases_typed else None
     if b.items is not None:
         types = [binding_type(spec, x, f"{where}[{i}]") for i, x in enumerate(b.items)]
         found = [t for t in types if t is not None]
@@ -523,6 +603,10 @@ def validate(spec: WorkflowSpec) -> None:
         seen.add(n.id)
     for n in spec.nodes:
         nwhere = f"{where}, node '{n.id}'"
+        _check_scope(spec, n, nwhere)
+        if n.kind == "branch":
+            _check_branch(spec, n, nwhere)
+            continue
         task = spec.tasks.get(n.task)
         if task is None:
             raise SpecError(f"{nwhere}: unknown task '{n.task}'")
@@ -551,9 +635,65 @@ def validate(spec: WorkflowSpec) -> None:
         )
     for name, b in spec.outputs:
         check_binding(spec, b, declared_outs[name], f"{where}, output '{name}'")
+        _check_refs(spec, b, (), f"{where}, output '{name}'")
     cycle = find_cycle(spec)
     if cycle:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
+
+
+def _check_branch(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
+    from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE, validate_expr
+
+    config = n.config or {}
+    conditions = config.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        raise SpecError(f"{where}: a branch needs at least one condition")
+    if config.get("otherwise") not in (OTHERWISE_FAIL, OTHERWISE_NONE):
+        raise SpecError(f"{where}: 'otherwise' must be '{OTHERWISE_FAIL}' or '{OTHERWISE_NONE}'")
+    types: dict[str, TypeRef] = {}
+    for name, b in n.inputs:
+        t = binding_type(spec, b, f"{where}, operand '{name}'")
+        types[name] = t if t is not None else TypeRef(TypeKind.ANY)
+    for i, cond in enumerate(conditions):
+        validate_expr(cond, types, f"{where}, case {i}")
+
+
+def _scopes(spec: WorkflowSpec, case_of: tuple[str, int] | None) -> list[tuple[str, int]]:
+    """The chain of branch cases a node runs under, innermost first."""
+    chain: list[tuple[str, int]] = []
+    while case_of is not None and case_of not in chain:
+        chain.append(case_of)
+        branch = spec.node_map.get(case_of[0])
+        case_of = branch.case_of if branch is not None else None
+    return chain
+
+
+def _check_scope(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
+    if n.case_of is not None:
+        branch = spec.node_map.get(n.case_of[0])
+        if branch is None or branch.kind != "branch":
+            raise SpecError(f"{where}: 'case_of' names '{n.case_of[0]}', which is not a branch node")
+        cases = len((branch.config or {}).get("conditions", []))
+        if not 0 <= n.case_of[1] < cases:
+            raise SpecError(f"{where}: branch '{n.case_of[0]}' has no case {n.case_of[1]}")
+    scopes = _scopes(spec, n.case_of)
+    for name, b in n.inputs:
+        _check_refs(spec, b, scopes, f"{where}, input '{name}'")
+
+
+def _check_refs(spec: WorkflowSpec, b: Binding, scopes: Sequence[tuple[str, int]], where: str) -> None:
+    """A node that runs only in one branch case can be used directly only inside that case."""
+    if b.node is not None:
+        target = spec.node_map.get(b.node)
+        if target is not None and target.case_of is not None and target.case_of not in scopes:
+            raise SpecError(
+                f"{where}: uses node '{b.node}', which runs only when branch '{target.case_of[0]}' takes case "
+                f"{target.case_of[1]}; use the conditional's result instead"
+            )
+    for child in (b.items or ()):
+        _check_refs(spec, child, scopes, where)
+    for _, child in (b.entries or ()):
+        _check_refs(spec, child, scopes, where)
 
 
 def find_cycle(spec: WorkflowSpec) -> list[str] | None:

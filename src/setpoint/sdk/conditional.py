@@ -1,0 +1,234 @@
+"""`conditional(...)`: branch on workflow inputs or upstream outputs, decided when the workflow runs.
+
+    result = (
+        conditional("size")
+        .if_((n > 100) & (n < 1000)).then(big(n=n))
+        .elif_(n <= 100).then(small(n=n))
+        .else_().fail("n is too large")
+    )
+
+Python evaluates ``.if_(...)`` before the argument of ``.then(...)``, so ``if_`` opens a scope
+and every node created until ``then`` runs only when that case is taken. The branch node
+evaluates the conditions once its operands exist and records the case it took; the nodes of the
+other cases end SKIPPED. ``result`` is bound to whichever case ran; every case must produce the
+same types, and using the result of a conditional with no ``else_`` is a compile-time error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from setpoint.errors import SpecError
+from setpoint.sdk.promise import NodeHandle, Outputs, Promise
+from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE
+from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.spec.workflow import Binding, NodeSpec
+
+
+class Condition:
+    """A comparison or combination of comparisons between promises and constants."""
+
+    def __init__(self, op: str, *operands: Any) -> None:
+        self.op = op
+        self.operands = operands
+
+    def __and__(self, other: Any) -> Condition:
+        return Condition("and", self, as_condition(other))
+
+    def __or__(self, other: Any) -> Condition:
+        return Condition("or", self, as_condition(other))
+
+    def __bool__(self) -> bool:
+        raise SpecError(
+            "a condition on workflow values is only known when the workflow runs; use it in "
+            "conditional(...).if_(...), and combine conditions with & and | (not `and` / `or`)"
+        )
+
+
+def compare(op: str, left: Any, right: Any) -> Condition:
+    return Condition(op, left, right)
+
+
+def as_condition(value: Any) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    if isinstance(value, Promise):
+        return Condition("truthy", value)
+    raise SpecError(f"expected a condition on workflow values, got {type(value).__name__}")
+
+
+def is_none(value: Promise) -> Condition:
+    return Condition("is_none", value)
+
+
+class conditional:
+    def __init__(self, name: str) -> None:
+        from setpoint.sdk.compiler import current_builder
+
+        builder = current_builder()
+        if builder is None:
+            raise SpecError("conditional() can only be used inside a @workflow body")
+        self._builder = builder
+        self.id = builder.new_node_id(name)
+        self._conditions: list[dict[str, Any]] = []
+        self._operands: list[tuple[str, Binding]] = []
+        self._results: list[Any] = []
+        self._otherwise = OTHERWISE_NONE
+        self._message = ""
+        self._index = len(builder.nodes)
+        builder.nodes.append(self._node())
+
+    # -- building ------------------------------------------------------------------------------
+    def _operand(self, value: Any) -> dict[str, Any]:
+        from setpoint.sdk.compiler import to_binding
+
+        if isinstance(value, Promise):
+            name = f"c{len(self._operands)}"
+            self._operands.append((name, to_binding(value, None, f"branch '{self.id}', operand")))
+            return {"ref": name}
+        if value is None or isinstance(value, bool | int | float | str):
+            return {"const": value}
+        raise SpecError(
+            f"branch '{self.id}': conditions compare workflow values with numbers, strings, booleans or None; "
+            f"got {type(value).__name__}"
+        )
+
+    def _expr(self, cond: Condition) -> dict[str, Any]:
+        if cond.op in ("and", "or"):
+            return {"op": cond.op, "args": [self._expr(c) for c in cond.operands]}
+        if cond.op in ("is_none", "truthy"):
+            return {"op": cond.op, "arg": self._operand(cond.operands[0])}
+        left, right = cond.operands
+        return {"op": cond.op, "left": self._operand(left), "right": self._operand(right)}
+
+    def _node(self) -> NodeSpec:
+        return NodeSpec(
+            id=self.id,
+            task="",
+            kind="branch",
+            inputs=tuple(self._operands),
+            config={"conditions": list(self._conditions), "otherwise": self._otherwise, "message": self._message},
+            case_of=self._builder.scope(),
+        )
+
+    def _open(self, cond: Any) -> _Then:
+        if self._otherwise != OTHERWISE_NONE or (self._conditions and self._conditions[-1]["op"] == "true"):
+            raise SpecError(f"branch '{self.id}': no case can follow else_()")
+        self._conditions.append(self._expr(as_condition(cond)) if cond is not True else {"op": "true"})
+        self._builder.nodes[self._index] = self._node()
+        self._builder.push_scope((self.id, len(self._conditions) - 1))
+        return _Then(self)
+
+    def if_(self, cond: Any) -> _Then:
+        if self._conditions:
+            raise SpecError(f"branch '{self.id}': if_() comes first; use elif_() for further cases")
+        return self._open(cond)
+
+    def _close(self, result: Any) -> None:
+        self._builder.pop_scope((self.id, len(self._conditions) - 1))
+        self._results.append(result)
+        self._builder.nodes[self._index] = self._node()
+
+    def result(self) -> Any:
+        """The conditional's value: bound at run time to the outputs of the case that ran."""
+        shapes = {_shape(r) for r in self._results}
+        if len(shapes) > 1:
+            raise SpecError(
+                f"branch '{self.id}': every case must return the same kind of result "
+                "(a single output, the same named outputs, or nothing)"
+            )
+        first = self._results[0] if self._results else None
+        cases = len(self._conditions)
+
+        def select(name: str) -> Binding:
+            from setpoint.sdk.compiler import to_binding
+
+            per_case: list[Binding | None] = []
+            for r in self._results:
+                value = r if isinstance(r, Promise) else getattr(r, name)
+                per_case.append(to_binding(value, None, f"branch '{self.id}', output '{name}'"))
+            per_case += [None] * (cases - len(per_case))
+            return Binding(select=(self.id, tuple(per_case)))
+
+        if isinstance(first, Promise):
+            return _Result(self, "o0", first.type, select("o0"))
+        if isinstance(first, Outputs):
+            promises = {
+                n: _Result(self, n, p.type, select(n)) for n, p in zip(first._names, first, strict=True)
+            }
+            return Outputs(self.id, promises)  # type: ignore[arg-type]
+        return None
+
+    def elif_(self, cond: Any) -> _Then:
+        return self._open(cond)
+
+    def else_(self) -> _Else:
+        return _Else(self)
+
+
+class _Then:
+    def __init__(self, c: conditional) -> None:
+        self._c = c
+
+    def then(self, result: Any) -> _Chain:
+        self._c._close(result)
+        return _Chain(self._c)
+
+
+class _Chain:
+    """After a ``then``: continue with ``elif_``/``else_``, or use it as the (else-less) result."""
+
+    def __init__(self, c: conditional) -> None:
+        self._c = c
+
+    def elif_(self, cond: Any) -> _Then:
+        return self._c.elif_(cond)
+
+    def else_(self) -> _Else:
+        return self._c.else_()
+
+    def __getattr__(self, name: str) -> Any:
+        raise SpecError(
+            f"the result of branch '{self._c.id}' is used, but the branch has no else_(): when no case "
+            "matches there is no value; add .else_().then(...) or .else_().fail(...)"
+        )
+
+
+class _Else:
+    def __init__(self, c: conditional) -> None:
+        self._c = c
+
+    def then(self, result: Any) -> Any:
+        self._c._open(True)
+        self._c._close(result)
+        self._c._otherwise = OTHERWISE_FAIL
+        self._c._builder.nodes[self._c._index] = self._c._node()
+        return self._c.result()
+
+    def fail(self, message: str) -> Any:
+        self._c._otherwise = OTHERWISE_FAIL
+        self._c._message = str(message)
+        self._c._builder.nodes[self._c._index] = self._c._node()
+        return self._c.result()
+
+
+class _Result(Promise):
+    def __init__(self, c: conditional, name: str, t: TypeRef, binding: Binding) -> None:
+        super().__init__(None, name, t, c._builder, binding=binding)
+        self.branch = c.id
+
+    def describe(self) -> str:
+        return f"the result of branch '{self.branch}'"
+
+
+def _shape(r: Any) -> Any:
+    if isinstance(r, Promise):
+        return "single"
+    if isinstance(r, Outputs):
+        return tuple(r._names)
+    if r is None or isinstance(r, NodeHandle):
+        return "none"
+    return type(r).__name__
+
+
+NONE_TYPE = TypeRef(TypeKind.NONE)
