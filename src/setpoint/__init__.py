@@ -7,6 +7,7 @@ Importing setpoint registers nothing and starts nothing.
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
 from setpoint.sdk import Resources, Task, Workflow, task, workflow
 from setpoint.sdk.conditional import conditional
+from setpoint.sdk.maptask import map_task
 
 __all__ = [
     "Client",
@@ -19,6 +20,7 @@ __all__ = [
     "TaskError",
     "Workflow",
     "conditional",
+    "map_task",
     "task",
     "workflow",
 ]

@@ -32,7 +32,7 @@ from setpoint.core.model import (
 )
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
-from setpoint.errors import InputError, NotFoundError, SetpointError, UserError
+from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
 from setpoint.lineage import Consumer, LineageNode
 from setpoint.lineage import consumers as lineage_consumers
 from setpoint.lineage import upstream as lineage_upstream
@@ -75,9 +75,31 @@ class NodeView:
 
 
 def open_store(settings: Settings) -> Store:
-    from setpoint.adapters.store.sqlite import SqliteStore
+    """The store ``settings`` name: the SQLite file under the home, or ``settings.db_url``.
 
-    return SqliteStore(settings.db_path)
+    A PostgreSQL store is opened with the database's clock for leases and reservations: it is
+    what several controller replicas share, and their own clocks may disagree.
+    """
+    url = settings.db_url
+    if not url:
+        from setpoint.adapters.store.sqlite import SqliteStore
+
+        return SqliteStore(settings.db_path)
+    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from setpoint.adapters.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(f"{exc}; or leave the database setting empty to use SQLite") from None
+        return PostgresStore(url, clock="db")
+    if scheme == "sqlite":  # sqlite:///absolute/path or sqlite://relative/path
+        from setpoint.adapters.store.sqlite import SqliteStore
+
+        return SqliteStore(url.split("://", 1)[1])
+    raise StoreError(
+        "the database setting must be a postgresql:// URL (or sqlite:///path); got one starting "
+        f"{url.split('://', 1)[0][:20]!r}"
+    )
 
 
 class Client:

@@ -16,6 +16,7 @@ from typing import Any
 from setpoint.core.reconcile import ReconcileConfig
 
 HOME_ENV = "SETPOINT_HOME"
+DB_ENV = "SETPOINT_DB"
 DEFAULT_HOME = Path("~/.setpoint")
 
 
@@ -29,9 +30,14 @@ class Settings:
     resync_interval_s: float = 10.0  # full re-observation of every live attempt
     lease_ttl_s: float = 15.0
     offload_threshold: int = 64 * 1024
+    max_map_size: int = 100_000  # elements one map node may expand into
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     crash_at: str | None = None  # test hook: "<crash point>[:<n>]" kills the process there
     project: str = "default"
+    # Where declared and observed state lives: None for the SQLite file under ``home``; a
+    # ``postgresql://`` URL for a shared PostgreSQL database (blobs, bundles and attempt folders
+    # stay under ``home`` either way).
+    db_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -53,7 +59,9 @@ class Settings:
         return replace(self, **changes)
 
     @staticmethod
-    def from_env(home: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        home: str | Path | None = None, env: Mapping[str, str] | None = None, *, db_url: str | None = None
+    ) -> Settings:
         env = os.environ if env is None else env
         chosen = Path(home) if home else Path(env.get(HOME_ENV, "") or DEFAULT_HOME)
         reconcile = ReconcileConfig()
@@ -66,5 +74,6 @@ class Settings:
             home=chosen.expanduser().resolve(),
             executor_mode=env.get("SETPOINT_EXECUTOR_MODE", "fork"),
             crash_at=env.get("SETPOINT_CRASH_AT") or None,
+            db_url=db_url or env.get(DB_ENV) or None,
             reconcile=reconcile,
         )

@@ -63,3 +63,75 @@ def test_branch_inside_a_subworkflow(client: Client):
     assert client.outputs(rec.id) == {"o0": "deployed 0.95"}
     phases = {n.node_id: n.phase for n in client.nodes(rec.id)}
     assert phases["gatekeeper.retrain"] is NodePhase.SKIPPED
+
+
+def element_ids(client: Client, eid: str, parent: str) -> list[str]:
+    return [a.node_id for a in client.store.load_attempts(eid) if a.node_id.startswith(parent + ".")]
+
+
+def test_map_runs_each_element_as_its_own_attempt(client: Client):
+    rec = client.run(wc.mapped, {"n": 10}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    assert client.outputs(rec.id) == {"o0": sum(i * i for i in range(10))}
+    ids = element_ids(client, rec.id, "square_it-map")
+    assert sorted(ids, key=lambda s: int(s.rsplit(".", 1)[1])) == [f"square_it-map.{i}" for i in range(10)]
+    parent = {n.node_id: n for n in client.nodes(rec.id)}["square_it-map"]
+    assert parent.record.outputs == {"o0": [i * i for i in range(10)]}
+    assert parent.record.detail["size"] == 10
+    logs = client.logs(rec.id, "square_it-map")  # the parent has no attempts of its own
+    assert logs == []
+
+
+def test_map_with_fixed_inputs_from_partial(client: Client):
+    rec = client.run(wc.mapped_fixed, {"n": 5, "y": 100}, timeout=60)
+    assert client.outputs(rec.id) == {"o0": sum(range(5)) + 500}
+
+
+def test_map_succeeds_when_enough_elements_do(client: Client):
+    rec = client.run(wc.mapped_partial, {"n": 8}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    assert client.outputs(rec.id) == {"o0": 6}  # elements 3 and 7 failed: None in their place
+    parent = {n.node_id: n for n in client.nodes(rec.id)}["fragile-map"]
+    assert parent.record.outputs == {"o0": [0, 1, 2, None, 4, 5, 6, None]}
+
+
+def test_map_fails_when_too_many_elements_fail(client: Client):
+    rec = client.run(wc.mapped_strict, {"n": 8}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "MapFailed" and rec.error.node == "fragile-map"
+    assert "at least 8 had to succeed" in rec.error.message
+
+
+def test_map_concurrency_caps_elements_in_flight(client: Client):
+    rec = client.run(wc.mapped_throttled, {"n": 6, "seconds": 0.3}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    spans = [(a.started_at, a.finished_at) for a in client.store.load_attempts(rec.id)
+             if a.node_id.startswith("nap-map.")]
+    assert len(spans) == 6
+    for start, _ in spans:
+        overlapping = sum(1 for s, f in spans if s <= start < f)
+        assert overlapping <= 2
+
+
+def test_recover_reruns_only_the_failed_elements(client: Client, tmp_path):
+    marker = tmp_path / "outage"
+    marker.write_text("down")
+    failed = client.run(wc.mapped_outage, {"marker": str(marker), "n": 8}, timeout=60)
+    assert failed.phase is ExecutionPhase.FAILED
+    plan = {p.node_id: p.action for p in client.recover_plan(failed.id)}
+    assert plan["fragile_until_fixed-map"] == "run" and plan["numbers"] == "reuse"
+    marker.unlink()  # the outage is over
+    rec = client.wait(client.recover(failed.id), timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    ran = sorted(a.node_id for a in client.store.load_attempts(rec.id))
+    # the six elements that succeeded were reused; only the two that failed (and the sum) ran again
+    assert ran == ["count_present", "fragile_until_fixed-map.3", "fragile_until_fixed-map.7"]
+    assert client.outputs(rec.id) == {"o0": 8}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_map_of_ten_thousand_no_op_elements(client: Client):
+    rec = client.run(wc.mapped_wide, {"n": 10_000}, timeout=280)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    assert client.outputs(rec.id) == {"o0": sum(range(10_000))}

@@ -115,3 +115,97 @@ def none_check(x: int) -> int:
 @workflow
 def branch_in_sub(x: int) -> str:
     return gatekeeper(x=x)
+
+
+# -- map tasks -----------------------------------------------------------------------------------
+
+import functools  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from setpoint import map_task  # noqa: E402
+
+
+@task
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@task
+def square_it(x: int) -> int:
+    return x * x
+
+
+@task
+def add_to(x: int, y: int) -> int:
+    return x + y
+
+
+@task
+def fragile(x: int) -> int:
+    if x % 4 == 3:
+        raise ValueError(f"element {x} is cursed")
+    return x
+
+
+@task
+def summarize(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@task
+def count_present(xs: list[int | None]) -> int:
+    return sum(1 for x in xs if x is not None)
+
+
+@task
+def nap(x: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return x
+
+
+@task
+def noop_element(x: int) -> int:
+    return x
+
+
+@workflow
+def mapped(n: int = 10) -> int:
+    return summarize(xs=map_task(square_it)(x=numbers(n=n)))
+
+
+@workflow
+def mapped_fixed(n: int = 5, y: int = 100) -> int:
+    return summarize(xs=map_task(functools.partial(add_to, y=y))(x=numbers(n=n)))
+
+
+@workflow
+def mapped_partial(n: int = 8, ratio: float = 0.5) -> int:
+    return count_present(xs=map_task(fragile, min_success_ratio=0.5)(x=numbers(n=n)))
+
+
+@workflow
+def mapped_strict(n: int = 8) -> int:
+    return count_present(xs=map_task(fragile, min_success_ratio=0.9)(x=numbers(n=n)))
+
+
+@workflow
+def mapped_throttled(n: int = 6, seconds: float = 0.3) -> int:
+    return summarize(xs=map_task(functools.partial(nap, seconds=seconds), concurrency=2)(x=numbers(n=n)))
+
+
+@workflow
+def mapped_wide(n: int = 10_000) -> int:
+    return summarize(xs=map_task(noop_element)(x=numbers(n=n)))
+
+
+@task
+def fragile_until_fixed(x: int, marker: str) -> int:
+    if x % 4 == 3 and Path(marker).exists():
+        raise ValueError(f"element {x} hit a transient outage")
+    return x
+
+
+@workflow(failure_policy="finish_runnable")  # every element runs, whatever the others do
+def mapped_outage(marker: str, n: int = 8) -> int:
+    return count_present(xs=map_task(functools.partial(fragile_until_fixed, marker=marker))(x=numbers(n=n)))

@@ -26,6 +26,7 @@ def test_public_exports_are_pinned():
         "TaskError",
         "Workflow",
         "conditional",
+        "map_task",
         "task",
         "workflow",
     ]

@@ -31,8 +31,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 class Ctx:
-    def __init__(self, home: str | None) -> None:
+    def __init__(self, home: str | None, db: str | None = None) -> None:
         self.home = home
+        self.db = db
         self._client: Client | None = None
 
     @property
@@ -42,7 +43,7 @@ class Ctx:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(Settings.from_env(self.home))
+            self._client = Client(Settings.from_env(self.home, db_url=self.db))
         return self._client
 
     def close(self) -> None:
@@ -68,10 +69,18 @@ output_option = click.option(
     metavar="DIR",
     help="Where setpoint keeps its state (default ~/.setpoint; env SETPOINT_HOME).",
 )
+@click.option(
+    "--db",
+    envvar="SETPOINT_DB",
+    default=None,
+    metavar="URL",
+    help="A postgresql://user@host:port/db URL to keep executions in PostgreSQL instead of the SQLite "
+    "file in the home (blobs and logs stay in the home; env SETPOINT_DB).",
+)
 @click.version_option(package_name="setpoint")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
     """setpoint: declarative, level-triggered workflows for ML and data pipelines."""
-    state = Ctx(home)
+    state = Ctx(home, db)
     ctx.obj = state
     ctx.call_on_close(state.close)

@@ -12,6 +12,7 @@ that need a controller, and a periodic full resync that re-observes every live a
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -30,11 +31,11 @@ from setpoint.core.phases import (
     legal,
 )
 from setpoint.core.reconcile import reconcile
-from setpoint.core.state import Abort, CacheLookup, Decision, ExecutionState, Launch
+from setpoint.core.state import Abort, CacheLookup, Decision, ExecutionState, ExpandRequest, Launch
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
 from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
 from setpoint.settings import Settings
-from setpoint.spec.workflow import TaskSpec, WorkflowSpec
+from setpoint.spec.workflow import Binding, Interface, NodeSpec, TaskSpec, WorkflowSpec
 
 log = logging.getLogger("setpoint.controller")
 
@@ -268,7 +269,11 @@ class Controller:
         if rec is None or rec.phase.is_terminal:
             return None
         spec = self._spec(rec.spec_digest)
-        state = ExecutionState.build(spec, rec, self.store.load_nodes(eid), self.store.load_attempts(eid))
+        nodes = self.store.load_nodes(eid)
+        expansions = {
+            n.node_id: self._spec(str(n.detail["expanded"])) for n in nodes if n.detail and "expanded" in n.detail
+        }
+        state = ExecutionState.build(spec, rec, nodes, self.store.load_attempts(eid), expansions)
         self._states[eid] = state
         with self._lock:
             self._full_sync.add(eid)
@@ -277,8 +282,6 @@ class Controller:
     def _spec(self, digest: str) -> WorkflowSpec:
         spec = self._specs.get(digest)
         if spec is None:
-            import json
-
             spec = WorkflowSpec.from_json(json.loads(self.store.get_spec(digest)))
             self._specs[digest] = spec
         return spec
@@ -304,9 +307,16 @@ class Controller:
         observations = {aid: self._observe(state, aid) for aid in aids}
         now = self.clock.now()
         decision = reconcile(state, observations, now, self.settings.reconcile)
-        if decision.lookups:
-            answers = self._consult_catalog(state, decision.lookups, now)
-            decision = reconcile(state, observations, now, self.settings.reconcile, answers)
+        answers: dict[str, CatalogAnswer] = {}
+        expanded: dict[str, tuple[str, WorkflowSpec] | str] = {}
+        for _ in range(3):  # each pass answers what the previous one asked; the core is pure
+            if not (decision.lookups or decision.expand_requests):
+                break
+            if decision.lookups:
+                answers.update(self._consult_catalog(state, decision.lookups, now))
+            for req in decision.expand_requests:
+                expanded[req.node_id] = self._expand(state, req)
+            decision = reconcile(state, observations, now, self.settings.reconcile, answers, expanded)
         self.rounds += 1
         if decision.writes:
             self._check_legal(state, decision)
@@ -365,6 +375,47 @@ class Controller:
             answers[lk.key] = CatalogAnswer(entry, holder, problem)
         return answers
 
+    def _expand(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
+        """Build and store a map node's child spec: one task node per element. Errors come back as text."""
+        from setpoint.spec.canonical import canonical_json
+
+        lists: dict[str, list[Any]] = {}
+        for name in req.over:
+            value = req.inputs.get(name)
+            if isinstance(value, dict) and set(value) == {"$ref"}:
+                ref = value["$ref"]
+                value = json.loads(self.blobs.get_bytes(BlobRef(ref["uri"], ref["sha256"], int(ref["size"]))))
+            if not isinstance(value, list):
+                return f"map input '{name}' is not a list"
+            lists[name] = value
+        sizes = {name: len(v) for name, v in lists.items()}
+        if len(set(sizes.values())) > 1:
+            shown = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+            return f"the inputs a map goes over must have the same length ({shown})"
+        size = next(iter(sizes.values()), 0)
+        if size > self.settings.max_map_size:
+            return f"a map over {size} elements exceeds the limit of {self.settings.max_map_size}"
+        task = state.graph.tasks[req.task]
+        fixed = [(k, Binding.const(v)) for k, v in req.inputs.items() if k not in lists]
+        nodes = tuple(
+            NodeSpec(
+                id=str(i),
+                task=req.task,
+                inputs=tuple(sorted([*fixed, *((k, Binding.const(v[i])) for k, v in lists.items())])),
+            )
+            for i in range(size)
+        )
+        child = WorkflowSpec(
+            name=f"{state.spec.name}.{req.node_id}",
+            interface=Interface(),
+            nodes=nodes,
+            outputs=(),
+            tasks={req.task: task},
+        )
+        self.store.put_spec(child.digest, canonical_json(child.to_json()))
+        self._specs[child.digest] = child
+        return child.digest, child
+
     @property
     def _reservation_ttl(self) -> float:
         return 3 * self.settings.lease_ttl_s
@@ -393,7 +444,7 @@ class Controller:
         return ex
 
     def _launch_request(self, state: ExecutionState, action: Launch) -> LaunchRequest:
-        task: TaskSpec = state.spec.tasks[action.task]
+        task: TaskSpec = state.graph.tasks[action.task]
         key = (state.spec.digest, action.task)
         task_json = self._task_json.get(key)
         if task_json is None:

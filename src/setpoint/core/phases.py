@@ -67,6 +67,7 @@ NODE_TRANSITIONS: dict[NodePhase, frozenset[NodePhase]] = {
     NodePhase.PENDING: frozenset(
         {
             NodePhase.QUEUED,
+            NodePhase.RUNNING,  # a node that runs no attempt of its own (an expanded map)
             NodePhase.SUCCEEDED,  # cache hit
             NodePhase.RECOVERED,
             NodePhase.SKIPPED,

@@ -12,6 +12,7 @@ were observed; it never walks the whole DAG (see `ExecutionState`).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,12 +40,13 @@ from setpoint.core.state import (
     CacheLookup,
     Decision,
     ExecutionState,
+    ExpandRequest,
     Launch,
     counts_as_success,
 )
 from setpoint.spec.branch import OTHERWISE_FAIL, choose, describe
 from setpoint.spec.canonical import literal_hash
-from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec, TaskSpec
+from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec, TaskSpec, WorkflowSpec
 
 ABORT_RECHECK_S = 0.5  # how soon to look again at attempts being killed
 
@@ -91,10 +93,23 @@ def resolve_binding(b: Binding, state: ExecutionState, view: _Round) -> Any:
 class _Round:
     """The records this round changes, layered over the state (which it never mutates)."""
 
-    def __init__(self, state: ExecutionState, now: float, catalog: Mapping[str, CatalogAnswer]) -> None:
+    def __init__(
+        self,
+        state: ExecutionState,
+        now: float,
+        catalog: Mapping[str, CatalogAnswer],
+        expanded: Mapping[str, tuple[str, WorkflowSpec] | str],
+    ) -> None:
         self.state = state
         self.now = now
         self.catalog = catalog
+        self.expanded = expanded
+        self.expansions: list[tuple[str, WorkflowSpec]] = []
+        self.expand_requests: list[ExpandRequest] = []
+        self.pending_parents: dict[str, None] = {}  # expanded parents whose children changed this round
+        self.child_ok_delta: dict[str, int] = {}
+        self.child_failed_delta: dict[str, int] = {}
+        self.active_children_delta: dict[str, int] = {}
         self.catalog_puts: list[CatalogEntry] = []
         self.releases: list[tuple[str, str, str]] = []
         self.lineage: list[LineageRow] = []
@@ -120,6 +135,13 @@ class _Round:
     def attempt(self, aid: str) -> AttemptRecord | None:
         rec = self.attempts.get(aid)
         return rec if rec is not None else self.state.live_attempts.get(aid)
+
+    @staticmethod
+    def child_count(base: Mapping[str, int], delta: Mapping[str, int], parent: str) -> int:
+        return base.get(parent, 0) + delta.get(parent, 0)
+
+    def active_children(self, parent: str) -> int:
+        return self.child_count(self.state.active_children, self.active_children_delta, parent)
 
     @property
     def live_attempt_count(self) -> int:
@@ -157,10 +179,20 @@ class _Round:
             Event(rec.execution_id, self.now, "node", rec.phase.value, rec.node_id, rec.attempt or None, message)
         )
         self.active_delta += is_active(rec.phase) - is_active(old.phase)
+        parent = self.state.graph.parent_of.get(rec.node_id)
+        if parent is not None:
+            change = is_active(rec.phase) - is_active(old.phase)
+            if change:
+                self.active_children_delta[parent] = self.active_children_delta.get(parent, 0) + change
         if rec.phase.is_terminal and not old.phase.is_terminal:
-            self.terminal_delta += 1
-            self.success_delta += counts_as_success(rec)
-            for d in self.state.spec.downstream[rec.node_id]:
+            if parent is None:
+                self.terminal_delta += 1
+                self.success_delta += counts_as_success(rec)
+            else:
+                bucket = self.child_ok_delta if counts_as_success(rec) else self.child_failed_delta
+                bucket[parent] = bucket.get(parent, 0) + 1
+                self.pending_parents[parent] = None
+            for d in self.state.graph.downstream.get(rec.node_id, ()):
                 left = self.state.remaining.get(d)
                 if left is None:
                     continue
@@ -192,6 +224,8 @@ class _Round:
             releases=tuple(self.releases),
             lineage=tuple(self.lineage),
             lookups=tuple(self.lookups.values()),
+            expansions=tuple(self.expansions),
+            expand_requests=tuple(self.expand_requests),
         )
 
 
@@ -213,6 +247,7 @@ def reconcile(
     now: float,
     cfg: ReconcileConfig = ReconcileConfig(),
     catalog: Mapping[str, CatalogAnswer] | None = None,
+    expanded: Mapping[str, tuple[str, WorkflowSpec] | str] | None = None,
 ) -> Decision:
     """Decide the next step for one execution. Pure: no I/O, no clock, no randomness.
 
@@ -222,7 +257,7 @@ def reconcile(
     ex = state.execution
     if ex.phase.is_terminal:
         return Decision()
-    r = _Round(state, now, catalog or {})
+    r = _Round(state, now, catalog or {}, expanded or {})
     if ex.phase is ExecutionPhase.QUEUED:
         r.set_execution(ex.evolve(phase=ExecutionPhase.RUNNING, started_at=now))
 
@@ -236,6 +271,7 @@ def reconcile(
     else:
         _start_retries(r, cfg)
         _start_ready(r, cfg)
+        _settle_parents(r, cfg)
         if r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST:
             _stop(r)
     _finish(r)
@@ -291,7 +327,7 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
             error = obs.error or ErrorInfo(ErrorKind.SYSTEM, "Unknown", "the attempt failed")
             if att.phase is AttemptPhase.ABORTING:
                 if att.abort_reason == "timeout":
-                    timeout = r.state.spec.tasks[r.state.spec.node_map[att.node_id].task].timeout_s
+                    timeout = r.state.graph.tasks[r.state.graph.node_map[att.node_id].task].timeout_s
                     error = ErrorInfo(
                         ErrorKind.USER, "Timeout", f"the attempt ran longer than its timeout of {timeout:g}s"
                     )
@@ -302,7 +338,7 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
 
 
 def _task_of(r: _Round, node_id: str) -> TaskSpec:
-    return r.state.spec.tasks[r.state.spec.node_map[node_id].task]
+    return r.state.graph.tasks[r.state.graph.node_map[node_id].task]
 
 
 def _node_succeeded(r: _Round, node: NodeRecord, att: AttemptRecord, outputs: dict[str, Any]) -> None:
@@ -363,7 +399,7 @@ def _lineage_out(r: _Round, node_id: str, outputs: Mapping[str, Any]) -> None:
 
 def _relaunch(r: _Round, node: NodeRecord, att: AttemptRecord) -> None:
     """The attempt was recorded but the executor never saw it: launch it (same id, idempotent)."""
-    spec_node = r.state.spec.node_map[node.node_id]
+    spec_node = r.state.graph.node_map[node.node_id]
     r.actions.append(Launch(att.id, node.node_id, spec_node.task, dict(node.inputs or {}), att.executor))
 
 
@@ -373,7 +409,7 @@ def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: Erro
         return
     user = node.user_failures + (error.kind is ErrorKind.USER)
     system = node.system_failures + (error.kind is ErrorKind.SYSTEM)
-    task = r.state.spec.tasks[r.state.spec.node_map[node.node_id].task]
+    task = r.state.graph.tasks[r.state.graph.node_map[node.node_id].task]
     if error.kind is ErrorKind.USER:
         can_retry = error.retryable and user <= task.retries
     else:
@@ -400,28 +436,17 @@ def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: Erro
         budget = ""
     final = ErrorInfo(error.kind, error.code, error.message + budget, False, node.node_id)
     _release(r, node)
-    r.set_node(
-        node.evolve(
-            phase=NodePhase.FAILED,
-            user_failures=user,
-            system_failures=system,
-            error=final,
-            finished_at=r.now,
-        ),
-        final.message,
-    )
-    if r.execution.error is None:
-        r.set_execution(r.execution.evolve(error=final))
+    _node_failed(r, node.evolve(user_failures=user, system_failures=system), final)
 
 
 def _check_deadlines(r: _Round) -> None:
     """Per-attempt timeouts: ask to kill attempts past their deadline; otherwise wake at the deadline."""
-    spec = r.state.spec
+    graph = r.state.graph
     for aid in list(r.state.live_attempts):
         att = r.attempt(aid)
         if att is None or att.phase is not AttemptPhase.RUNNING or att.started_at is None:
             continue
-        timeout = spec.tasks[spec.node_map[att.node_id].task].timeout_s
+        timeout = graph.tasks[graph.node_map[att.node_id].task].timeout_s
         if timeout is None:
             continue
         due = att.started_at + timeout
@@ -454,8 +479,8 @@ def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
 
 
 def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any], **changes: Any) -> None:
-    spec_node = r.state.spec.node_map[node.node_id]
-    task = r.state.spec.tasks[spec_node.task]
+    spec_node = r.state.graph.node_map[node.node_id]
+    task = r.state.graph.tasks[spec_node.task]
     number = node.attempt + 1
     executor = task.executor or r.execution.config.executor
     att = AttemptRecord(r.execution.id, node.node_id, number, AttemptPhase.LAUNCHING, executor, r.now)
@@ -477,26 +502,34 @@ def _new_attempt(r: _Round, node: NodeRecord, inputs: Mapping[str, Any], **chang
 
 def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
     spec = r.state.spec
+    graph = r.state.graph
     limit = r.execution.config.max_parallelism or spec.max_parallelism or cfg.default_max_parallelism
-    queue = list(r.state.ready) + list(r.newly_ready)
+    # Ready nodes stay in `state.ready` until they start, so the front of it is always fresh;
+    # iterate it lazily (it can hold a whole 10,000-element map) and stop at the capacity limit.
+    queue: list[str] = list(r.newly_ready)
+    ready_iter = iter(r.state.ready)  # the overlay never mutates the state, so this is safe
     i = 0
-    while i < len(queue):
-        node_id = queue[i]
-        i += 1
+    while True:
+        node_id = next(ready_iter, None)
+        if node_id is None:
+            if i >= len(queue):
+                break
+            node_id = queue[i]
+            i += 1
         node = r.node(node_id)
         if node.phase is not NodePhase.PENDING:
             continue
-        spec_node = spec.node_map[node_id]
+        spec_node = graph.node_map[node_id]
         before = len(r.newly_ready)
         if spec_node.case_of is not None and _not_taken(r, spec_node.case_of):
-            b, i = spec_node.case_of
+            branch_id, case = spec_node.case_of
             r.set_node(
                 node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now, detail={"not_taken": True}),
-                f"branch '{b}' did not take case {i}",
+                f"branch '{branch_id}' did not take case {case}",
             )
             queue.extend(list(r.newly_ready)[before:])
             continue
-        ups = spec.upstream[node_id]
+        ups = graph.upstream[node_id]
         if any(not counts_as_success(r.node(u)) for u in ups):
             r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
             queue.extend(list(r.newly_ready)[before:])
@@ -507,14 +540,120 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
             continue
         if r.active_count >= limit:
             break
+        parent = graph.parent_of.get(node_id)
+        if parent is not None and _parent_saturated(r, parent):
+            continue
         inputs = _node_inputs(r, spec_node)
-        task = spec.tasks[spec_node.task]
+        if spec_node.kind == "map":
+            _expand_map(r, node, spec_node, inputs)
+            queue.extend(list(r.newly_ready)[before:])
+            continue
+        task = graph.tasks[spec_node.task]
         if not task.cache.enabled:
             _new_attempt(r, node, inputs)
             continue
         before = len(r.newly_ready)
         _start_cached(r, node, task, inputs, cfg)
         queue.extend(list(r.newly_ready)[before:])
+
+
+def _settle_parents(r: _Round, cfg: ReconcileConfig) -> None:
+    """Expanded parents whose children changed this round (and parents of parents, as they settle)."""
+    for parent in r.state.graph.children:
+        if r.state.open_children.get(parent, 0) == 0 and is_active(r.node(parent).phase):
+            r.pending_parents[parent] = None  # every child was settled before this round (recovered)
+    seen: set[str] = set()
+    while r.pending_parents:
+        parent = next(iter(r.pending_parents))
+        del r.pending_parents[parent]
+        if parent in seen:
+            continue
+        seen.add(parent)
+        was_active = is_active(r.node(parent).phase)
+        _check_parent(r, parent)
+        if was_active and not is_active(r.node(parent).phase) and r.newly_ready:
+            _start_ready(r, cfg)  # what the parent's completion made ready starts in this round
+
+
+def _parent_saturated(r: _Round, parent: str) -> bool:
+    """A map's ``concurrency`` caps how many of its elements are in flight at once."""
+    spec_parent = r.state.graph.node_map[parent]
+    limit = int((spec_parent.config or {}).get("concurrency") or 0)
+    return limit > 0 and r.active_children(parent) >= limit
+
+
+def _expand_map(r: _Round, node: NodeRecord, spec_node: NodeSpec, inputs: dict[str, Any]) -> None:
+    """A ready map node grows one child per element (built and stored by the shell)."""
+    answer = r.expanded.get(spec_node.id)
+    if answer is None:
+        over = tuple((spec_node.config or {}).get("over", ()))
+        r.expand_requests.append(ExpandRequest(spec_node.id, spec_node.task, inputs, over))
+        return
+    if isinstance(answer, str):
+        error = ErrorInfo(ErrorKind.USER, "BadMapInput", f"map node '{spec_node.id}': {answer}", False, spec_node.id)
+        _node_failed(r, node.evolve(inputs=inputs), error)
+        return
+    digest, child = answer
+    r.set_node(
+        node.evolve(
+            phase=NodePhase.RUNNING,
+            inputs=inputs,
+            started_at=r.now,
+            detail={"expanded": digest, "size": len(child.nodes)},
+        ),
+        f"expanded into {len(child.nodes)} elements",
+    )
+    _lineage_in(r, spec_node.id, inputs)
+    r.expansions.append((spec_node.id, child))
+    r.wake_in(0.0)  # start the elements in the next round, once the graph holds them
+    if not child.nodes:
+        r.pending_parents[spec_node.id] = None
+
+
+def _check_parent(r: _Round, parent: str) -> None:
+    """Finish (or fail) an expanded map once enough of its elements are settled."""
+    rec = r.node(parent)
+    if not is_active(rec.phase):
+        return
+    spec_parent = r.state.graph.node_map[parent]
+    children = r.state.graph.children.get(parent, ())
+    total = len(children) if parent in r.state.graph.children else int((rec.detail or {}).get("size", 0))
+    ok = r.child_count(r.state.child_ok, r.child_ok_delta, parent)
+    failed = r.child_count(r.state.child_failed, r.child_failed_delta, parent)
+    ratio = float((spec_parent.config or {}).get("min_success_ratio", 1.0))
+    need = math.ceil(ratio * total)
+    if failed > total - need:
+        error = ErrorInfo(
+            ErrorKind.USER,
+            "MapFailed",
+            f"{failed} of {total} elements failed; at least {need} had to succeed",
+            False,
+            parent,
+        )
+        _node_failed(r, rec, error)
+        return
+    if ok + failed < total:
+        return
+    outputs: dict[str, Any] = {}
+    names = list(r.state.graph.tasks[spec_parent.task].interface.output_map)
+    for name in names:
+        values = []
+        for child in children:
+            crec = r.node(child)
+            values.append((crec.outputs or {}).get(name) if crec.phase.is_success else None)
+        outputs[name] = values
+    _lineage_out(r, parent, outputs)
+    r.set_node(
+        rec.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now),
+        f"{ok} of {total} elements succeeded",
+    )
+
+
+def _node_failed(r: _Round, node: NodeRecord, error: ErrorInfo) -> None:
+    """A node failed for good: fail its parent's evaluation, or the execution (fail-fast)."""
+    r.set_node(node.evolve(phase=NodePhase.FAILED, error=error, finished_at=r.now), error.message)
+    if r.state.graph.parent_of.get(node.node_id) is None and r.execution.error is None:
+        r.set_execution(r.execution.evolve(error=error))
 
 
 def _not_taken(r: _Round, case_of: tuple[str, int]) -> bool:
@@ -592,7 +731,7 @@ def _start_cached(r: _Round, node: NodeRecord, task: TaskSpec, inputs: dict[str,
 
 
 def _node_inputs(r: _Round, spec_node: NodeSpec) -> dict[str, Any]:
-    task = r.state.spec.tasks[spec_node.task]
+    task = r.state.graph.tasks[spec_node.task]
     bound = dict(spec_node.inputs)
     out: dict[str, Any] = {}
     for name, var in task.interface.inputs:

@@ -9,9 +9,10 @@ each `Decision` it has persisted. A property test checks that both ways give the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from setpoint.core.graph import Graph
 from setpoint.core.model import (
     AttemptRecord,
     CatalogEntry,
@@ -48,6 +49,16 @@ Action = Launch | Abort
 
 
 @dataclass(frozen=True, slots=True)
+class ExpandRequest:
+    """A map node is ready: the shell builds its child spec (one node per element) and stores it."""
+
+    node_id: str
+    task: str
+    inputs: dict[str, object]  # resolved input literals (mapped inputs are lists, maybe offloaded)
+    over: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CacheLookup:
     """The round needs the catalog's answer for this key before it can decide about a node."""
 
@@ -71,6 +82,8 @@ class Decision:
     releases: tuple[tuple[str, str, str], ...] = ()  # reservations to drop: (project, key, owner)
     lineage: tuple[LineageRow, ...] = ()
     lookups: tuple[CacheLookup, ...] = ()  # answers needed: fetch them and reconcile again
+    expansions: tuple[tuple[str, WorkflowSpec], ...] = ()  # child graphs grafted this round
+    expand_requests: tuple[ExpandRequest, ...] = ()  # child graphs the shell must build first
 
     @property
     def writes(self) -> bool:
@@ -91,13 +104,21 @@ def counts_as_success(rec: NodeRecord) -> bool:
 class ExecutionState:
     spec: WorkflowSpec
     execution: ExecutionRecord
+    graph: Graph = field(init=False)
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
     live_attempts: dict[str, AttemptRecord] = field(default_factory=dict)
     remaining: dict[str, int] = field(default_factory=dict)  # unfinished upstreams of pending nodes
     ready: dict[str, None] = field(default_factory=dict)  # ordered set: pending, every upstream terminal
     active: dict[str, None] = field(default_factory=dict)  # QUEUED / RUNNING / RETRYING
-    terminal: int = 0
+    terminal: int = 0  # top-level (static) nodes only
     succeeded: int = 0
+    open_children: dict[str, int] = field(default_factory=dict)  # per expanded parent: children not terminal
+    child_ok: dict[str, int] = field(default_factory=dict)
+    child_failed: dict[str, int] = field(default_factory=dict)
+    active_children: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.graph = Graph(self.spec)
 
     @staticmethod
     def build(
@@ -105,24 +126,66 @@ class ExecutionState:
         execution: ExecutionRecord,
         nodes: Iterable[NodeRecord],
         attempts: Iterable[AttemptRecord],
+        expansions: Mapping[str, WorkflowSpec] | None = None,
     ) -> ExecutionState:
+        """Rebuild from stored rows; ``expansions`` are the child specs of expanded parents, by parent id."""
         st = ExecutionState(spec, execution)
         st.nodes = {n.node_id: n for n in nodes}
         st.live_attempts = {a.id: a for a in attempts if not a.phase.is_terminal}
+        for parent in sorted(expansions or {}, key=len):
+            rec = st.nodes.get(parent)
+            st.graph.add_children(parent, (expansions or {})[parent], (rec.inputs if rec else None) or {})
         for rec in st.nodes.values():
-            if rec.phase.is_terminal:
-                st.terminal += 1
-                st.succeeded += counts_as_success(rec)
-            elif is_active(rec.phase):
-                st.active[rec.node_id] = None
-        for n in spec.nodes:
-            if n.id in st.nodes:
-                continue
-            left = sum(1 for u in spec.upstream[n.id] if not st.phase(u).is_terminal)
-            st.remaining[n.id] = left
-            if left == 0:
-                st.ready[n.id] = None
+            if rec.node_id not in st.graph.node_map:
+                continue  # a child of an expansion that is not loaded: ignore (never expected)
+            st._count(rec.node_id, PENDING_NODE, rec, first_seen=True)
+        for node_id in st.graph.node_map:
+            if node_id not in st.nodes:
+                st._init_pending(node_id)
         return st
+
+    def _init_pending(self, node_id: str) -> None:
+        left = sum(1 for u in self.graph.upstream[node_id] if not self.phase(u).is_terminal)
+        self.remaining[node_id] = left
+        if left == 0:
+            self.ready[node_id] = None
+        parent = self.graph.parent_of.get(node_id)
+        if parent is not None:
+            self.open_children[parent] = self.open_children.get(parent, 0) + 1
+
+    def _count(self, node_id: str, old: NodePhase, rec: NodeRecord, *, first_seen: bool = False) -> None:
+        """Index bookkeeping for a node moving from ``old`` to ``rec.phase``.
+
+        ``first_seen``: the node is being loaded with a row (on build), so it was never counted as
+        an open child of its parent.
+        """
+        new = rec.phase
+        parent = self.graph.parent_of.get(node_id)
+        if parent is not None and first_seen:
+            self.open_children[parent] = self.open_children.get(parent, 0) + 1
+        if is_active(new) and not is_active(old):
+            self.active[node_id] = None
+            if parent is not None:
+                self.active_children[parent] = self.active_children.get(parent, 0) + 1
+        elif is_active(old) and not is_active(new):
+            self.active.pop(node_id, None)
+            if parent is not None:
+                self.active_children[parent] -= 1
+        if new.is_terminal and not old.is_terminal:
+            if parent is None:
+                self.terminal += 1
+                self.succeeded += counts_as_success(rec)
+            else:
+                self.open_children[parent] -= 1
+                if counts_as_success(rec):
+                    self.child_ok[parent] = self.child_ok.get(parent, 0) + 1
+                else:
+                    self.child_failed[parent] = self.child_failed.get(parent, 0) + 1
+            for d in self.graph.downstream.get(node_id, ()):
+                if d in self.remaining:
+                    self.remaining[d] -= 1
+                    if self.remaining[d] == 0:
+                        self.ready[d] = None
 
     def phase(self, node_id: str) -> NodePhase:
         rec = self.nodes.get(node_id)
@@ -149,23 +212,25 @@ class ExecutionState:
                 self.live_attempts.pop(att.id, None)
             else:
                 self.live_attempts[att.id] = att.evolve(version=att.version + 1)
+        for parent, child in decision.expansions:
+            self.expand(parent, child)
+
+    def expand(self, parent: str, child: WorkflowSpec) -> None:
+        if parent in self.graph.children:
+            return
+        ids = self.graph.add_children(parent, child, self.node(parent).inputs or {})
+        self.open_children.setdefault(parent, 0)
+        for node_id in ids:
+            rec = self.nodes.get(node_id)
+            if rec is not None:  # recovered from a previous execution before the parent expanded
+                self._count(node_id, PENDING_NODE, rec, first_seen=True)
+            else:
+                self._init_pending(node_id)
 
     def _set_node(self, rec: NodeRecord) -> None:
         old = self.phase(rec.node_id)
         self.nodes[rec.node_id] = rec
-        new = rec.phase
-        if old is PENDING_NODE and new is not PENDING_NODE:
+        if old is PENDING_NODE and rec.phase is not PENDING_NODE:
             self.ready.pop(rec.node_id, None)
             self.remaining.pop(rec.node_id, None)
-        if is_active(new):
-            self.active[rec.node_id] = None
-        else:
-            self.active.pop(rec.node_id, None)
-        if new.is_terminal and not old.is_terminal:
-            self.terminal += 1
-            self.succeeded += counts_as_success(rec)
-            for d in self.spec.downstream[rec.node_id]:
-                if d in self.remaining:
-                    self.remaining[d] -= 1
-                    if self.remaining[d] == 0:
-                        self.ready[d] = None
+        self._count(rec.node_id, old, rec)

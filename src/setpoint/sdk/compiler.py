@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
+from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import (
     NODE_ID_RE,
     Binding,
@@ -28,6 +29,7 @@ from setpoint.spec.workflow import (
 )
 
 if TYPE_CHECKING:
+    from setpoint.sdk.maptask import MapTask
     from setpoint.sdk.task import Task
     from setpoint.sdk.workflow import Workflow
 
@@ -104,6 +106,53 @@ class Builder:
         if not outs:
             return NodeHandle(node_id, self)
         promises = {name: Promise(node_id, name, t, self) for name, t in outs}
+        if len(outs) == 1 and outs[0][0] == "o0":
+            return promises["o0"]
+        return Outputs(node_id, promises)
+
+    def add_map_node(self, mt: MapTask, mapped: dict[str, Any]) -> Any:
+        task = mt.task
+        existing = self._task_objs.get(task.name)
+        if existing is not None and existing is not task:
+            raise SpecError(f"workflow '{self.workflow}': two different tasks are named '{task.name}'")
+        self._task_objs[task.name] = task
+        if task.name not in self.tasks:
+            self.tasks[task.name] = task.spec()
+        spec = self.tasks[task.name]
+        node_id = self._node_id(f"{task.function.__name__}-map")
+        where = f"workflow '{self.workflow}', node '{node_id}'"
+        hints = _hints(task.function, where)
+        inputs: list[tuple[str, Binding]] = []
+        for name, value in {**mt.fixed, **mapped}.items():
+            if name not in spec.interface.input_map:
+                raise SpecError(f"{where}: unknown input '{name}' (task '{task.name}' takes: "
+                                f"{', '.join(spec.interface.input_map) or 'none'})")
+            hint = hints.get(name)
+            if name in mapped and hint is not None:
+                hint = list[hint]  # type: ignore[valid-type]
+            inputs.append((name, to_binding(value, hint, f"{where}, input '{name}'")))
+        self.nodes.append(
+            NodeSpec(
+                id=node_id,
+                task=task.name,
+                inputs=tuple(inputs),
+                kind="map",
+                config={
+                    "over": sorted(mapped),
+                    "concurrency": mt.concurrency,
+                    "min_success_ratio": mt.min_success_ratio,
+                },
+                case_of=self.scope(),
+            )
+        )
+        partial = mt.min_success_ratio < 1.0
+        outs = spec.interface.outputs
+        promises = {
+            name: Promise(node_id, name, TypeRef.list_of(TypeRef.optional(t) if partial else t), self)
+            for name, t in outs
+        }
+        if not outs:
+            return NodeHandle(node_id, self)
         if len(outs) == 1 and outs[0][0] == "o0":
             return promises["o0"]
         return Outputs(node_id, promises)

@@ -392,7 +392,7 @@ class NodeSpec:
         )
 
 
-NODE_KINDS = frozenset({"task", "branch"})
+NODE_KINDS = frozenset({"task", "branch", "map"})
 
 
 class FailurePolicy:
@@ -420,7 +420,23 @@ class WorkflowSpec:
         """A node's outputs by name (a branch node has none: its result is a select binding)."""
         if node.kind == "task":
             return self.tasks[node.task].interface.output_map
+        if node.kind == "map":
+            partial = float((node.config or {}).get("min_success_ratio", 1.0)) < 1.0
+            return {
+                n: TypeRef.list_of(TypeRef.optional(t) if partial else t)
+                for n, t in self.tasks[node.task].interface.outputs
+            }
         return {}
+
+    def node_input_types(self, node: NodeSpec) -> dict[str, Variable]:
+        """What each input of a task or map node accepts (a map takes lists for the inputs it maps over)."""
+        declared = self.tasks[node.task].interface.input_map
+        if node.kind != "map":
+            return declared
+        over = set((node.config or {}).get("over", ()))
+        return {
+            n: Variable(TypeRef.list_of(v.type)) if n in over else v for n, v in declared.items()
+        }
 
     @cached_property
     def upstream(self) -> dict[str, tuple[str, ...]]:
@@ -610,7 +626,9 @@ def validate(spec: WorkflowSpec) -> None:
         task = spec.tasks.get(n.task)
         if task is None:
             raise SpecError(f"{nwhere}: unknown task '{n.task}'")
-        declared = task.interface.input_map
+        if n.kind == "map":
+            _check_map(task, n, nwhere)
+        declared = spec.node_input_types(n)
         bound = dict(n.inputs)
         for name in bound:
             if name not in declared:
@@ -639,6 +657,22 @@ def validate(spec: WorkflowSpec) -> None:
     cycle = find_cycle(spec)
     if cycle:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
+
+
+def _check_map(task: TaskSpec, n: NodeSpec, where: str) -> None:
+    config = n.config or {}
+    over = config.get("over")
+    if not isinstance(over, list) or not over:
+        raise SpecError(f"{where}: a map node needs the inputs it maps over ('over')")
+    for name in over:
+        if name not in task.interface.input_map:
+            raise SpecError(f"{where}: maps over '{name}', which task '{task.name}' does not take")
+    concurrency = config.get("concurrency", 0)
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0:
+        raise SpecError(f"{where}: concurrency must be a non-negative integer, got {concurrency!r}")
+    ratio = config.get("min_success_ratio", 1.0)
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0.0 < float(ratio) <= 1.0:
+        raise SpecError(f"{where}: min_success_ratio must be in (0, 1], got {ratio!r}")
 
 
 def _check_branch(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:

@@ -24,10 +24,11 @@ both. What this module adds is what a shared server needs and a local file does 
   writes alike; a connection lost *during* ``COMMIT`` is ambiguous and is raised at once, so the
   caller reloads and reconciles instead of writing twice. ``statement_timeout``, a connect timeout
   and TCP keepalives bound every wait.
-- **Wake-ups.** A trigger NOTIFYs channel ``setpoint`` with the execution id on every creation,
-  abort request and commit; `PostgresStore.watch` delivers those ids to a callback from a
-  background listener that reconnects by itself. They are hints: a missed one only delays work
-  until the controller's periodic resync.
+- **Wake-ups.** A trigger NOTIFYs channel ``setpoint`` with the execution id (and new version) on
+  every creation, abort request and commit; `PostgresStore.watch` delivers those ids to a callback
+  from a background listener that reconnects by itself, leaving out the echo of this store's own
+  commits (a controller needs no wake-up for the round it just persisted). They are hints: a
+  missed one only delays work until the controller's periodic resync.
 
 PostgreSQL text cannot hold U+0000, which the contract treats as ordinary data. Text values are
 therefore stored with a reversible, order-preserving escape (U+0001 -> U+0001 U+0002, U+0000 ->
@@ -47,6 +48,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -59,9 +61,7 @@ try:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
     from psycopg.pq import TransactionStatus
 except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
-    raise ImportError(
-        "the PostgreSQL store needs psycopg 3: pip install 'setpoint[postgres]'"
-    ) from exc
+    raise ImportError("the PostgreSQL store needs psycopg 3: pip install 'setpoint[postgres]'") from exc
 
 from setpoint.adapters.store import codec
 from setpoint.adapters.store.migrate import Migration, load_migrations
@@ -147,13 +147,17 @@ def _params(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dict_row(cursor: psycopg.Cursor[Any]) -> RowMaker[dict[str, Any]]:
-    """Rows as dicts (what `codec` decodes), with escaped text restored."""
-    names = [col.name for col in cursor.description or ()]
+    """Rows as dicts (what `codec` decodes), with escaped text restored.
+
+    Column names come straight from the result (``cursor.description`` builds objects we would
+    throw away, which cost as much as a small query); the schema's names are ASCII.
+    """
+    res = cursor.pgresult
+    names = [(res.fname(i) or b"").decode() for i in range(res.nfields)] if res is not None else []
 
     def make(values: Sequence[Any]) -> dict[str, Any]:
         return {
-            name: unescape_text(v) if type(v) is str and _ESC in v else v
-            for name, v in zip(names, values, strict=True)
+            name: unescape_text(v) if type(v) is str and _ESC in v else v for name, v in zip(names, values, strict=True)
         }
 
     return make
@@ -225,7 +229,7 @@ class _RowsConflict(Exception):
 
 def _connection_lost(exc: BaseException, conn: Connection | None) -> bool:
     """Did ``exc`` come from a connection that is gone (rather than from the statement)?"""
-    if isinstance(exc, _RETRY_SERVER) or isinstance(exc, pg_errors.ConnectionException):
+    if isinstance(exc, (*_RETRY_SERVER, pg_errors.ConnectionException)):
         return True
     if not isinstance(exc, psycopg.OperationalError):
         return False
@@ -262,9 +266,7 @@ class _Pool:
     def connection(self) -> Iterator[Connection]:
         self._check_open()
         if not self._slots.acquire(timeout=self._wait):
-            raise StoreError(
-                f"store {self._where}: all {self._size} connections stayed busy for {self._wait:g}s"
-            )
+            raise StoreError(f"store {self._where}: all {self._size} connections stayed busy for {self._wait:g}s")
         try:
             conn = self._take_idle()
             if conn is None:
@@ -327,7 +329,7 @@ class PostgresStore:
         pool_size: int = 8,
         connect_timeout: int = 5,
         statement_timeout: float = 30.0,
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen)
+        retry: RetryPolicy = RetryPolicy(),
         migrate: bool = True,
     ) -> None:
         if clock not in ("caller", "db"):
@@ -341,9 +343,15 @@ class PostgresStore:
         self._pool = _Pool(self._connect, self.where, pool_size, wait=statement_timeout)
         self._watchers: set[_Listener] = set()
         self._watch_lock = threading.Lock()
+        # Fault injection for tests: called with the connection just before each COMMIT is sent.
+        self.before_commit: Callable[[Connection], None] | None = None
+        # (execution id, version) of rounds this store is committing or has just committed, so its
+        # listeners can drop their echo; bounded, oldest forgotten first.
+        self._own_commits: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._own_lock = threading.Lock()
         if migrate:
             try:
-                self._run("migrate the schema", lambda conn: migrate_pg(conn, MIGRATIONS, where=self.where))
+                self._run("open the store", lambda conn: migrate_pg(conn, MIGRATIONS, where=self.where))
             except BaseException:
                 self._pool.close()
                 raise
@@ -523,6 +531,8 @@ class PostgresStore:
             row = conn.execute(q["commit_execution"], exe_params).fetchone()
             if row is None:
                 raise self._execution_cas_error(conn, rec, owner)
+            # Noted before COMMIT: the notification may reach a listener before COMMIT returns here.
+            self._note_own_commit(rec.id, int(row["version"]))
             with conn.cursor() as cur:
                 self._write_rows(cur, "node", nodes)
                 self._write_rows(cur, "attempt", attempts)
@@ -539,7 +549,11 @@ class PostgresStore:
         try:
             row = self._write(f"commit a round of execution {rec.id!r}", body)
         except _RowsConflict as bad:
+            self._forget_own_commit(rec.id, rec.version + 1)
             raise self._diagnose(bad) from None
+        except BaseException:
+            self._forget_own_commit(rec.id, rec.version + 1)
+            raise
         return codec.execution_from_row(row)
 
     # -- history ----------------------------------------------------------------------------------
@@ -565,9 +579,7 @@ class PostgresStore:
         )
         return {str(row["key"]): codec.catalog_entry_from_row(row) for row in rows}
 
-    def catalog_list(
-        self, project: str | None = None, task: str | None = None, limit: int = 100
-    ) -> list[CatalogEntry]:
+    def catalog_list(self, project: str | None = None, task: str | None = None, limit: int = 100) -> list[CatalogEntry]:
         codec.check_limit(limit)
         query = "catalog_list_project" if task is None else "catalog_list_task"
         if project is None:
@@ -649,25 +661,40 @@ class PostgresStore:
         return [codec.lineage_from_row(row) for row in rows]
 
     def lineage_of(self, execution_id: str) -> list[LineageRow]:
-        rows = self._all(f"read the lineage of execution {execution_id!r}", "lineage_of", {"execution_id": execution_id})
+        rows = self._all(
+            f"read the lineage of execution {execution_id!r}", "lineage_of", {"execution_id": execution_id}
+        )
         return [codec.lineage_from_row(row) for row in rows]
 
     # -- wake-ups ---------------------------------------------------------------------------------
 
-    def watch(self, callback: Callable[[str], None]) -> Callable[[], None]:
+    def watch(
+        self, callback: Callable[[str], None], *, own_commits: bool = False, ready_timeout: float = 5.0
+    ) -> Callable[[], None]:
         """Call ``callback(execution_id)`` whenever an execution is created, aborted or committed.
+
+        Rounds committed through this very store object are left out unless ``own_commits``: the
+        controller that persisted a round needs no wake-up for it, and would otherwise reconcile
+        every execution once more after each of its own commits. Creations and abort requests are
+        always delivered, whoever made them.
 
         A background thread LISTENs on its own connection and reconnects with bounded backoff when
         it is lost (notifications sent meanwhile are lost too: they are hints, and a periodic resync
         must still cover everything). The callback runs on that thread and should only enqueue;
         its exceptions are logged and swallowed. Returns a function that stops the listener (also
         stopped by `close`). Several processes may watch the same database.
+
+        Waits up to ``ready_timeout`` seconds for LISTEN to be in force, so that writes made after
+        this returns are seen; if the server cannot be reached by then, it returns anyway and the
+        listener keeps trying in the background.
         """
         self._pool._check_open()
-        listener = _Listener(self._conninfo, callback, self.target)
+        skip = None if own_commits else self._is_own_commit
+        listener = _Listener(self._conninfo, callback, self.target, skip)
         with self._watch_lock:
             self._watchers.add(listener)
         listener.start()
+        listener.listening.wait(ready_timeout)
 
         def stop() -> None:
             with self._watch_lock:
@@ -677,6 +704,29 @@ class PostgresStore:
         return stop
 
     # -- internals --------------------------------------------------------------------------------
+
+    _OWN_COMMITS_KEPT = 4096
+
+    def _note_own_commit(self, execution_id: str, version: int) -> None:
+        with self._own_lock:
+            self._own_commits[(execution_id, version)] = None
+            while len(self._own_commits) > self._OWN_COMMITS_KEPT:
+                self._own_commits.popitem(last=False)
+
+    def _forget_own_commit(self, execution_id: str, version: int) -> None:
+        with self._own_lock:
+            self._own_commits.pop((execution_id, version), None)
+
+    def _is_own_commit(self, execution_id: str, version: int | None) -> bool:
+        """Was (execution, version) written by this store's commit_round? (Consumes the entry.)"""
+        if version is None:
+            return False
+        key = (execution_id, version)
+        with self._own_lock:
+            if key not in self._own_commits:
+                return False
+            del self._own_commits[key]
+            return True
 
     @staticmethod
     def _build_conninfo(url: str, connect_timeout: int, statement_timeout: float) -> str:
@@ -717,7 +767,7 @@ class PostgresStore:
 
     def _write(self, doing: str, body: Callable[[Connection], T]) -> T:
         """Run ``body`` in one transaction; any exception rolls it back and nothing of it is kept."""
-        return self._run(doing, lambda conn: _in_transaction(conn, body))
+        return self._run(doing, lambda conn: _in_transaction(conn, body, self.before_commit))
 
     def _run(self, doing: str, body: Callable[[Connection], T]) -> T:
         """``body`` on a pooled connection, retried while a failure provably changed nothing."""
@@ -812,12 +862,16 @@ class PostgresStore:
         return self._read(f"diagnose a conflicting {bad.kind} write", read)
 
 
-def _in_transaction(conn: Connection, body: Callable[[Connection], T]) -> T:
+def _in_transaction(
+    conn: Connection, body: Callable[[Connection], T], before_commit: Callable[[Connection], None] | None = None
+) -> T:
     """BEGIN, ``body``, COMMIT on an autocommit connection; a failed COMMIT that lost the
     connection is `_AmbiguousCommit` (anything earlier is rolled back and provably not applied)."""
     conn.execute("BEGIN")
     try:
         result = body(conn)
+        if before_commit is not None:
+            before_commit(conn)
     except BaseException:
         if not conn.closed and not conn.broken:
             with contextlib.suppress(psycopg.Error):
@@ -848,7 +902,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 def current_version_pg(conn: Connection) -> int:
     """The highest applied migration, 0 for a database without ``schema_migrations``."""
-    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").fetchone()
+    # A plain catalog query, not to_regclass(): that reads the backend's catalog cache, which may not
+    # yet show a table another process created while this one waited on the migration lock.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
+        "AND tablename = 'schema_migrations') AS present"
+    ).fetchone()
     if row is None or not row["present"]:
         return 0
     row = conn.execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").fetchone()
@@ -923,10 +982,17 @@ class _Listener:
     POLL = 0.25  # how often the thread checks whether it was asked to stop
     MAX_BACKOFF = 5.0
 
-    def __init__(self, conninfo: str, callback: Callable[[str], None], target: Target) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        callback: Callable[[str], None],
+        target: Target,
+        skip: Callable[[str, int | None], bool] | None = None,
+    ) -> None:
         self._conninfo = conninfo
         self._callback = callback
         self._target = target
+        self._skip = skip
         self._stop = threading.Event()
         self.listening = threading.Event()  # set while LISTEN is in force (tests wait on it)
         self.reconnects = 0
@@ -950,7 +1016,7 @@ class _Listener:
                     backoff = 0.1
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=self.POLL):
-                            self._deliver(unescape_text(note.payload))
+                            self._deliver(note.payload)
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     break
@@ -966,7 +1032,12 @@ class _Listener:
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.MAX_BACKOFF)
 
-    def _deliver(self, execution_id: str) -> None:
+    def _deliver(self, payload: str) -> None:
+        """``payload`` is "<execution id> <version>" (the id as stored, escaped)."""
+        head, _, tail = payload.rpartition(" ")
+        execution_id, version = (unescape_text(head), int(tail)) if head and tail.isdigit() else (payload, None)
+        if self._skip is not None and self._skip(execution_id, version):
+            return
         try:
             self._callback(execution_id)
         except Exception:

@@ -1,7 +1,8 @@
 -- Every statement the SQL store runs, one named block each (procrastinate-style).
 --
 -- Blocks start with "-- name: <name>" and run to the next one. Parameters are :named (SQLite;
--- the PostgreSQL adapter rewrites them to %(named)s). Variable-length IN lists are avoided:
+-- the PostgreSQL adapter rewrites them to %(named)s, see postgres.to_psycopg). Comment lines inside
+-- a block are dropped for PostgreSQL; keep comments on lines of their own. Variable-length IN lists are avoided:
 -- unfinished phases and the phase filter take fixed, padded parameter slots, so every block is a
 -- single cacheable prepared statement. "CAST(:x AS TEXT) IS NULL" (not ":x IS NULL") lets
 -- PostgreSQL type the parameter.
@@ -150,9 +151,10 @@ ORDER BY seq
 LIMIT :limit;
 
 -- Catalog, reservations and lineage (migration 0002). A list parameter is written ":name*": the
--- store expands it to a fixed number of slots (:name_0, :name_1, ...), binds one chunk of values
--- per execution and pads the rest with NULL (which matches nothing), so each block stays one
--- prepared statement and under SQLite's parameter limit. Bound parameters, not json_each: SQLite's
+-- SQLite store expands it to a fixed number of slots (:name_0, :name_1, ...), binds one chunk of
+-- values per execution and pads the rest with NULL (which matches nothing), so each block stays one
+-- prepared statement and under SQLite's parameter limit; PostgreSQL binds "IN (:name*)" as one
+-- array, "= ANY(%(name)s)". Bound parameters, not json_each: SQLite's
 -- JSON functions cut a string at an embedded NUL, so "a\0b" would have looked up "a".
 
 -- name: upsert_catalog_entry

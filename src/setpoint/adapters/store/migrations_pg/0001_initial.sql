@@ -11,9 +11,10 @@
 -- * Phase CHECKs are IN lists (SQLite needed OR chains for speed; PostgreSQL does not).
 -- * events.seq is an identity column. Events are only inserted by a transaction that holds the
 --   execution's row lock (create, abort, commit), so per execution seq order is commit order.
--- * A trigger NOTIFYs channel "setpoint" with the execution id whenever an execution is created or
---   its version moves (a commit, an abort request); lease changes do not bump the version and so
---   stay silent. Notifications are hints that wake controllers early, nothing more.
+-- * A trigger NOTIFYs channel "setpoint" with "<execution id> <version>" whenever an execution is
+--   created or its version moves (a commit, an abort request); lease changes do not bump the
+--   version and so stay silent. The version lets a store skip the echo of its own commits.
+--   Notifications are hints that wake controllers early, nothing more.
 
 CREATE TABLE specs (
     digest TEXT COLLATE "C" PRIMARY KEY,
@@ -99,7 +100,7 @@ CREATE INDEX events_by_execution ON events (execution_id, seq);
 
 CREATE FUNCTION setpoint_notify_execution() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('setpoint', NEW.id);
+    PERFORM pg_notify('setpoint', NEW.id || ' ' || NEW.version);
     RETURN NULL;
 END;
 $$;
