@@ -462,7 +462,8 @@ class Controller:
             entrypoint=RUNTIME_ENTRYPOINT,
             payload=payload,
             sys_path=(str(bundle_dir),),
-            preload=(task.module,),
+            # the runtime and the task's module are imported once by the warm worker, not per attempt
+            preload=(RUNTIME_ENTRYPOINT.split(":", 1)[0], task.module),
         )
 
     @staticmethod
