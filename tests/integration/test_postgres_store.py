@@ -605,3 +605,31 @@ def test_the_pool_never_opens_more_than_its_size(url: str) -> None:
         for t in threads:
             t.join()
         assert 1 <= peak <= 2
+
+
+# -- choosing the backend -------------------------------------------------------------------------
+
+
+def test_settings_choose_the_store(url: str, tmp_path: Path) -> None:
+    from setpoint.client import open_store
+    from setpoint.settings import Settings
+
+    assert Settings.from_env(tmp_path, env={}).db_url is None
+    assert Settings.from_env(tmp_path, env={"SETPOINT_DB": "postgresql://a@b/c"}).db_url == "postgresql://a@b/c"
+    chosen = Settings.from_env(tmp_path, env={"SETPOINT_DB": "postgresql://a@b/c"}, db_url=url)
+    assert chosen.db_url == url  # an explicit value (the --db option) wins over the environment
+    dbname = re.search(r"dbname=(\S+)", url)
+    assert dbname is not None
+    store = open_store(Settings(home=tmp_path, db_url=pg.uri(dbname.group(1))))
+    try:
+        assert isinstance(store, PostgresStore) and store.clock == "db"
+    finally:
+        store.close()
+    lite = open_store(Settings(home=tmp_path, db_url=f"sqlite://{tmp_path / 'x.db'}"))
+    assert isinstance(lite, SqliteStore) and lite.path == tmp_path / "x.db"
+    lite.close()
+    default = open_store(Settings(home=tmp_path))
+    assert isinstance(default, SqliteStore) and default.path == tmp_path / "setpoint.db"
+    default.close()
+    with pytest.raises(StoreError, match="must be a postgresql:// URL"):
+        open_store(Settings(home=tmp_path, db_url="mysql://root@localhost/x"))

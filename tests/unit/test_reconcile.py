@@ -375,6 +375,8 @@ def check_invariants(sim: Sim) -> None:
         assert fresh.active.keys() == sim.state.active.keys()
         assert (fresh.terminal, fresh.succeeded) == (sim.state.terminal, sim.state.succeeded)
         assert fresh.live_attempts.keys() == sim.state.live_attempts.keys()
+        assert fresh.retrying.keys() == sim.state.retrying.keys()
+        assert fresh.timed.keys() == sim.state.timed.keys()
 
 
 @settings(max_examples=60, deadline=None)

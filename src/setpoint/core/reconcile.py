@@ -442,7 +442,7 @@ def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: Erro
 def _check_deadlines(r: _Round) -> None:
     """Per-attempt timeouts: ask to kill attempts past their deadline; otherwise wake at the deadline."""
     graph = r.state.graph
-    for aid in list(r.state.live_attempts):
+    for aid in list(r.state.timed):
         att = r.attempt(aid)
         if att is None or att.phase is not AttemptPhase.RUNNING or att.started_at is None:
             continue
@@ -459,7 +459,7 @@ def _check_deadlines(r: _Round) -> None:
 
 
 def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
-    for node_id in list(r.state.active):
+    for node_id in list(r.state.retrying):
         node = r.node(node_id)
         if node.phase is not NodePhase.RETRYING:
             continue
@@ -471,7 +471,7 @@ def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
     for node_id, node in list(r.nodes.items()):
         if (
             node.phase is NodePhase.RETRYING
-            and node_id not in r.state.active
+            and node_id not in r.state.retrying
             and node.retry_at is not None
             and node.retry_at <= r.now
         ):

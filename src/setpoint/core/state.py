@@ -110,6 +110,8 @@ class ExecutionState:
     remaining: dict[str, int] = field(default_factory=dict)  # unfinished upstreams of pending nodes
     ready: dict[str, None] = field(default_factory=dict)  # ordered set: pending, every upstream terminal
     active: dict[str, None] = field(default_factory=dict)  # QUEUED / RUNNING / RETRYING
+    retrying: dict[str, None] = field(default_factory=dict)  # RETRYING: waiting out a backoff
+    timed: dict[str, None] = field(default_factory=dict)  # live attempts whose task has a timeout
     terminal: int = 0  # top-level (static) nodes only
     succeeded: int = 0
     open_children: dict[str, int] = field(default_factory=dict)  # per expanded parent: children not terminal
@@ -131,10 +133,12 @@ class ExecutionState:
         """Rebuild from stored rows; ``expansions`` are the child specs of expanded parents, by parent id."""
         st = ExecutionState(spec, execution)
         st.nodes = {n.node_id: n for n in nodes}
-        st.live_attempts = {a.id: a for a in attempts if not a.phase.is_terminal}
         for parent in sorted(expansions or {}, key=len):
             rec = st.nodes.get(parent)
             st.graph.add_children(parent, (expansions or {})[parent], (rec.inputs if rec else None) or {})
+        for att in attempts:
+            if not att.phase.is_terminal:
+                st._set_attempt(att)
         for rec in st.nodes.values():
             if rec.node_id not in st.graph.node_map:
                 continue  # a child of an expansion that is not loaded: ignore (never expected)
@@ -160,6 +164,10 @@ class ExecutionState:
         an open child of its parent.
         """
         new = rec.phase
+        if new is NodePhase.RETRYING:
+            self.retrying[node_id] = None
+        elif old is NodePhase.RETRYING:
+            self.retrying.pop(node_id, None)
         parent = self.graph.parent_of.get(node_id)
         if parent is not None and first_seen:
             self.open_children[parent] = self.open_children.get(parent, 0) + 1
@@ -210,10 +218,17 @@ class ExecutionState:
         for att in decision.attempts:
             if att.phase.is_terminal:
                 self.live_attempts.pop(att.id, None)
+                self.timed.pop(att.id, None)
             else:
-                self.live_attempts[att.id] = att.evolve(version=att.version + 1)
+                self._set_attempt(att.evolve(version=att.version + 1))
         for parent, child in decision.expansions:
             self.expand(parent, child)
+
+    def _set_attempt(self, att: AttemptRecord) -> None:
+        self.live_attempts[att.id] = att
+        node = self.graph.node_map.get(att.node_id)
+        if node is not None and node.task and self.graph.tasks[node.task].timeout_s is not None:
+            self.timed[att.id] = None
 
     def expand(self, parent: str, child: WorkflowSpec) -> None:
         if parent in self.graph.children:
