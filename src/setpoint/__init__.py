@@ -7,6 +7,7 @@ Importing setpoint registers nothing and starts nothing.
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
 from setpoint.sdk import Resources, Task, Workflow, task, workflow
 from setpoint.sdk.conditional import conditional
+from setpoint.sdk.gates import approve, sleep, wait_for_input
 from setpoint.sdk.maptask import map_task
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "Task",
     "TaskError",
     "Workflow",
+    "approve",
     "conditional",
     "map_task",
+    "sleep",
     "task",
+    "wait_for_input",
     "workflow",
 ]
 

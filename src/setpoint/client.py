@@ -278,6 +278,43 @@ class Client:
             nodes=lambda eid, now: recovered_nodes(eid, execution_id, records, now),
         )
 
+    def signal(self, execution_id: str, name: str, value: Any = True) -> None:
+        """Send a gate's signal: True/False for ``approve``, a value of the gate's type for ``wait_for_input``.
+
+        The value is checked against the gate's declared type before it is recorded; the first
+        value sent for a name stands.
+        """
+        from setpoint.ports import SystemClock
+        from setpoint.types import literal_from_json_value
+
+        rec = self.get(execution_id)
+        spec = self.spec(execution_id)
+        gates = {
+            str((n.config or {}).get("name")): n
+            for n in spec.nodes
+            if n.kind == "gate" and (n.config or {}).get("name")
+        }
+        gate = gates.get(name)
+        if gate is None:
+            known = ", ".join(sorted(gates)) or "none"
+            raise InputError(f"execution '{execution_id}' has no gate waiting for a signal '{name}' (signals: {known})")
+        if rec.phase.is_terminal:
+            raise UserError(f"execution '{execution_id}' already ended {rec.phase.value}; signal '{name}' was not sent")
+        where = f"signal '{name}' of execution '{execution_id}'"
+        config = gate.config or {}
+        if config.get("gate") == "approve":
+            if not isinstance(value, bool):
+                raise InputError(f"{where}: an approval is true or false, got {value!r}")
+            literal: Any = value
+        else:
+            from setpoint.spec.types import TypeRef
+
+            literal = literal_from_json_value(value, TypeRef.from_json(config.get("type")), where=where)
+        if not self.store.send_signal(execution_id, name, literal, SystemClock().now()):
+            raise UserError(f"{where} was already sent; the first value stands")
+        if self._controller is not None:
+            self._controller.submit(execution_id)
+
     def _node_records(self, execution_id: str) -> dict[str, NodeRecord]:
         return {n.node_id: n for n in self.store.load_nodes(execution_id)}
 

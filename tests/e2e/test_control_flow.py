@@ -6,6 +6,7 @@ import pytest
 
 from setpoint.client import Client
 from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.errors import InputError, UserError
 from tests.e2e import wf_control as wc
 
 pytestmark = pytest.mark.timeout(120)
@@ -135,3 +136,62 @@ def test_map_of_ten_thousand_no_op_elements(client: Client):
     rec = client.run(wc.mapped_wide, {"n": 10_000}, timeout=280)
     assert rec.phase is ExecutionPhase.SUCCEEDED
     assert client.outputs(rec.id) == {"o0": sum(range(10_000))}
+
+
+def wait_for_phase(client: Client, eid: str, node: str, phase: NodePhase, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if {n.node_id: n.phase for n in client.nodes(eid)}[node] is phase:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"node {node} never reached {phase}")
+
+
+def test_sleep_gate_orders_what_follows(client: Client):
+    rec = client.run(wc.nap_then, {"x": 1}, timeout=60)
+    assert client.outputs(rec.id) == {"o0": 2}
+    nodes = {n.node_id: n.record for n in client.nodes(rec.id)}
+    assert nodes["sleep"].finished_at - nodes["sleep"].started_at >= 1.0
+    assert nodes["inc"].started_at >= nodes["sleep"].finished_at
+
+
+def test_approve_lets_the_value_through(client: Client):
+    eid = client.create_execution(wc.release, {"x": 5})
+    wait_for_phase(client, eid, "ship_it", NodePhase.RUNNING)
+    assert client.get(eid).phase is ExecutionPhase.RUNNING
+    client.signal(eid, "ship_it", True)
+    rec = client.wait(eid, timeout=30)
+    assert client.outputs(rec.id) == {"o0": 11}
+    with pytest.raises(UserError, match="already ended SUCCEEDED"):
+        client.signal(eid, "ship_it", True)
+
+
+def test_rejection_fails_the_gate(client: Client):
+    eid = client.create_execution(wc.release, {"x": 5})
+    wait_for_phase(client, eid, "ship_it", NodePhase.RUNNING)
+    client.signal(eid, "ship_it", False)
+    rec = client.wait(eid, timeout=30)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "Rejected" and "approval 'ship_it' was rejected" in rec.error.message
+
+
+def test_wait_for_input_takes_a_typed_value(client: Client):
+    eid = client.create_execution(wc.ask, {"x": 2})
+    with pytest.raises(InputError, match=r"signal 'factor' of execution '.*'"):
+        client.signal(eid, "factor", "three")
+    with pytest.raises(InputError, match=r"has no gate waiting for a signal 'fctor' \(signals: factor\)"):
+        client.signal(eid, "fctor", 3)
+    client.signal(eid, "factor", 21)
+    with pytest.raises(UserError, match="already sent"):
+        client.signal(eid, "factor", 22)
+    rec = client.wait(eid, timeout=30)
+    assert client.outputs(rec.id) == {"o0": 42}
+
+
+def test_gate_timeout_fails_with_a_reason(client: Client):
+    rec = client.run(wc.impatient, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "GateTimeout"
+    assert rec.error.message == "no signal 'never' arrived within 3s"

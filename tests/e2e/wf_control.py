@@ -209,3 +209,41 @@ def fragile_until_fixed(x: int, marker: str) -> int:
 @workflow(failure_policy="finish_runnable")  # every element runs, whatever the others do
 def mapped_outage(marker: str, n: int = 8) -> int:
     return count_present(xs=map_task(functools.partial(fragile_until_fixed, marker=marker))(x=numbers(n=n)))
+
+
+# -- gates ---------------------------------------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from setpoint import approve, sleep, wait_for_input  # noqa: E402
+
+
+@task
+def multiply(x: int, y: int) -> int:
+    return x * y
+
+
+@workflow
+def nap_then(x: int = 1) -> int:
+    pause = sleep(timedelta(seconds=1))
+    y = inc(x=x)
+    pause >> y
+    return y
+
+
+@workflow
+def release(x: int = 5, timeout_s: float = 60.0) -> int:
+    model = double(x=x)
+    approved = approve(model, "ship_it", timeout=timedelta(seconds=60))
+    return inc(x=approved)
+
+
+@workflow
+def ask(x: int = 2) -> int:
+    factor = wait_for_input("factor", int, timeout=timedelta(seconds=60))
+    return multiply(x=x, y=factor)
+
+
+@workflow
+def impatient() -> int:
+    return inc(x=wait_for_input("never", int, timeout=timedelta(seconds=3)))

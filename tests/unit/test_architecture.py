@@ -25,9 +25,12 @@ def test_public_exports_are_pinned():
         "Task",
         "TaskError",
         "Workflow",
+        "approve",
         "conditional",
         "map_task",
+        "sleep",
         "task",
+        "wait_for_input",
         "workflow",
     ]
     for name in setpoint.__all__:

@@ -442,3 +442,44 @@ def test_branch_spec_round_trips_through_json():
     again = WorkflowSpec.from_json(json.loads(canonical_json(spec.to_json())))
     assert again.digest == spec.digest
     assert again.node_map["pick"].config["message"] == "out of range"
+
+
+# -- gates ---------------------------------------------------------------------------------------
+
+from setpoint import approve, wait_for_input  # noqa: E402
+
+
+def test_two_gates_cannot_share_a_signal_name():
+    @workflow
+    def wf(x: float = 1.0) -> str:
+        a = approve(name_of(x=x), "ok")
+        b = approve(a, "ok")
+        return b
+
+    with pytest.raises(SpecError, match=r"node 'ok-1': two gates wait for the signal 'ok'"):
+        wf.compile()
+
+
+def test_gate_outputs_are_typed():
+    @workflow
+    def wf() -> str:
+        return name_of(x=wait_for_input("threshold", int))
+
+    spec = wf.compile()
+    assert str(spec.node_outputs(spec.node_map["threshold"])["o0"]) == "int"
+
+    @workflow
+    def bad() -> int:
+        return square(i=wait_for_input("label", str))
+
+    with pytest.raises(TypeMismatchError, match=r"node 'square', input 'i': expected int, got str"):
+        bad.compile()
+
+
+def test_hostile_signal_names_are_rejected():
+    @workflow
+    def wf() -> int:
+        return square(i=wait_for_input("../../etc", int))
+
+    with pytest.raises(SpecError, match="invalid node name"):
+        wf.compile()

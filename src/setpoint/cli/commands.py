@@ -408,3 +408,41 @@ def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
                 time.sleep(1.0)
     except KeyboardInterrupt:
         err_console.print("stopping")
+
+
+@cli.command()
+@click.argument("execution")
+@click.argument("name")
+@click.argument("value", required=False)
+@click.option("--reject", is_flag=True, help="For an approve gate: reject instead of approve.")
+@click.pass_obj
+def signal(state: Ctx, execution: str, name: str, value: str | None, reject: bool) -> None:
+    """Send a gate's signal: `signal EXEC deploy_ok` approves; `--reject` rejects; a value for wait_for_input.
+
+    The value is parsed by the gate's declared type (JSON for collections and dataclasses).
+    """
+    client = state.client
+    spec = client.spec(execution)
+    gate = next(
+        (n for n in spec.nodes if n.kind == "gate" and (n.config or {}).get("name") == name),
+        None,
+    )
+    parsed: Any
+    if gate is not None and (gate.config or {}).get("gate") == "approve":
+        if value is not None and value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise InputError(f"signal '{name}' is an approval: give no value (approve), or --reject")
+        parsed = not reject and (value is None or value.lower() in ("true", "yes", "1"))
+    else:
+        if value is None:
+            raise InputError(f"signal '{name}' needs a value")
+        from setpoint.client import literal_to_plain
+        from setpoint.spec.types import TypeRef
+        from setpoint.types import parse_cli_value
+
+        if gate is None:
+            parsed = value  # client.signal names the known signals in its error
+        else:
+            t = TypeRef.from_json((gate.config or {}).get("type"))
+            parsed = literal_to_plain(parse_cli_value(value, t, where=f"signal '{name}'"))
+    client.signal(execution, name, parsed)
+    console.print(f"signal '{name}' sent to {execution}")

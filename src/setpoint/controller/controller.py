@@ -273,7 +273,8 @@ class Controller:
         expansions = {
             n.node_id: self._spec(str(n.detail["expanded"])) for n in nodes if n.detail and "expanded" in n.detail
         }
-        state = ExecutionState.build(spec, rec, nodes, self.store.load_attempts(eid), expansions)
+        signals = self.store.signals(eid) if any(n.kind == "gate" for n in spec.nodes) else {}
+        state = ExecutionState.build(spec, rec, nodes, self.store.load_attempts(eid), expansions, signals)
         self._states[eid] = state
         with self._lock:
             self._full_sync.add(eid)

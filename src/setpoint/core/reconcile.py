@@ -270,6 +270,7 @@ def reconcile(
         _stop(r)
     else:
         _start_retries(r, cfg)
+        _check_gates(r, cfg)
         _start_ready(r, cfg)
         _settle_parents(r, cfg)
         if r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST:
@@ -538,6 +539,10 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
             _decide(r, node, spec_node)
             queue.extend(list(r.newly_ready)[before:])
             continue
+        if spec_node.kind == "gate":  # waiting costs nothing: gates do not take parallelism slots
+            _start_gate(r, node, spec_node)
+            queue.extend(list(r.newly_ready)[before:])
+            continue
         if r.active_count >= limit:
             break
         parent = graph.parent_of.get(node_id)
@@ -654,6 +659,64 @@ def _node_failed(r: _Round, node: NodeRecord, error: ErrorInfo) -> None:
     r.set_node(node.evolve(phase=NodePhase.FAILED, error=error, finished_at=r.now), error.message)
     if r.state.graph.parent_of.get(node.node_id) is None and r.execution.error is None:
         r.set_execution(r.execution.evolve(error=error))
+
+
+def _start_gate(r: _Round, node: NodeRecord, spec_node: NodeSpec) -> None:
+    config = spec_node.config or {}
+    inputs = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
+    started = node.evolve(
+        phase=NodePhase.RUNNING,
+        inputs=inputs,
+        started_at=r.now,
+        detail={"gate": config.get("gate"), "signal": config.get("name")},
+    )
+    what = f"waiting for signal '{config['name']}'" if config.get("name") else f"sleeping {config.get('seconds')}s"
+    r.set_node(started, what)
+    _evaluate_gate(r, started, spec_node)
+
+
+def _check_gates(r: _Round, cfg: ReconcileConfig) -> None:
+    for node_id in list(r.state.gates):
+        node = r.node(node_id)
+        if node.phase is NodePhase.RUNNING:
+            _evaluate_gate(r, node, r.state.graph.node_map[node_id])
+
+
+def _evaluate_gate(r: _Round, node: NodeRecord, spec_node: NodeSpec) -> None:
+    config = spec_node.config or {}
+    started = node.started_at if node.started_at is not None else r.now
+    gate = config.get("gate")
+    if gate == "sleep":
+        due = started + float(config.get("seconds", 0))
+        if r.now >= due:
+            r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs={}, finished_at=r.now), "slept")
+        else:
+            r.wake_in(due - r.now)
+        return
+    name = str(config.get("name"))
+    if name in r.state.signals:
+        value = r.state.signals[name]
+        if gate == "approve":
+            if value is True:
+                outputs = {"o0": (node.inputs or {}).get("value")}
+                r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now), "approved")
+            else:
+                error = ErrorInfo(ErrorKind.USER, "Rejected", f"approval '{name}' was rejected", False, node.node_id)
+                _node_failed(r, node, error)
+            return
+        r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs={"o0": value}, finished_at=r.now), "received")
+        return
+    timeout = config.get("timeout_s")
+    if timeout is None:
+        return  # a signal wakes the controller; no timer needed
+    due = started + float(timeout)
+    if r.now >= due:
+        error = ErrorInfo(
+            ErrorKind.USER, "GateTimeout", f"no signal '{name}' arrived within {float(timeout):g}s", False, node.node_id
+        )
+        _node_failed(r, node, error)
+    else:
+        r.wake_in(due - r.now)
 
 
 def _not_taken(r: _Round, case_of: tuple[str, int]) -> bool:

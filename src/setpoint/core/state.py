@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from setpoint.core.graph import Graph
 from setpoint.core.model import (
@@ -112,6 +113,8 @@ class ExecutionState:
     active: dict[str, None] = field(default_factory=dict)  # QUEUED / RUNNING / RETRYING
     retrying: dict[str, None] = field(default_factory=dict)  # RETRYING: waiting out a backoff
     timed: dict[str, None] = field(default_factory=dict)  # live attempts whose task has a timeout
+    gates: dict[str, None] = field(default_factory=dict)  # gate nodes that are waiting
+    signals: dict[str, Any] = field(default_factory=dict)  # recorded signal values by name
     terminal: int = 0  # top-level (static) nodes only
     succeeded: int = 0
     open_children: dict[str, int] = field(default_factory=dict)  # per expanded parent: children not terminal
@@ -129,9 +132,11 @@ class ExecutionState:
         nodes: Iterable[NodeRecord],
         attempts: Iterable[AttemptRecord],
         expansions: Mapping[str, WorkflowSpec] | None = None,
+        signals: Mapping[str, Any] | None = None,
     ) -> ExecutionState:
         """Rebuild from stored rows; ``expansions`` are the child specs of expanded parents, by parent id."""
         st = ExecutionState(spec, execution)
+        st.signals = dict(signals or {})
         st.nodes = {n.node_id: n for n in nodes}
         for parent in sorted(expansions or {}, key=len):
             rec = st.nodes.get(parent)
@@ -168,6 +173,11 @@ class ExecutionState:
             self.retrying[node_id] = None
         elif old is NodePhase.RETRYING:
             self.retrying.pop(node_id, None)
+        if self.graph.node_map[node_id].kind == "gate":
+            if is_active(new):
+                self.gates[node_id] = None
+            else:
+                self.gates.pop(node_id, None)
         parent = self.graph.parent_of.get(node_id)
         if parent is not None and first_seen:
             self.open_children[parent] = self.open_children.get(parent, 0) + 1

@@ -392,7 +392,8 @@ class NodeSpec:
         )
 
 
-NODE_KINDS = frozenset({"task", "branch", "map"})
+NODE_KINDS = frozenset({"task", "branch", "map", "gate"})
+GATES = ("sleep", "approve", "signal")
 
 
 class FailurePolicy:
@@ -420,6 +421,15 @@ class WorkflowSpec:
         """A node's outputs by name (a branch node has none: its result is a select binding)."""
         if node.kind == "task":
             return self.tasks[node.task].interface.output_map
+        if node.kind == "gate":
+            config = node.config or {}
+            if config.get("gate") == "signal":
+                return {"o0": TypeRef.from_json(config.get("type"), f"gate '{node.id}'")}
+            if config.get("gate") == "approve":
+                value = dict(node.inputs).get("value")
+                t = binding_type(self, value, f"gate '{node.id}'") if value is not None else None
+                return {"o0": t if t is not None else TypeRef(TypeKind.ANY)}
+            return {}
         if node.kind == "map":
             partial = float((node.config or {}).get("min_success_ratio", 1.0)) < 1.0
             return {
@@ -434,9 +444,7 @@ class WorkflowSpec:
         if node.kind != "map":
             return declared
         over = set((node.config or {}).get("over", ()))
-        return {
-            n: Variable(TypeRef.list_of(v.type)) if n in over else v for n, v in declared.items()
-        }
+        return {n: Variable(TypeRef.list_of(v.type)) if n in over else v for n, v in declared.items()}
 
     @cached_property
     def upstream(self) -> dict[str, tuple[str, ...]]:
@@ -561,9 +569,7 @@ def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
                 f"{where}: uses the result of branch '{branch_id}', which has no else_(): "
                 "when no case matches there is no value; add .else_().then(...) or .else_().fail(...)"
             )
-        typed = [
-            (i, binding_type(spec, c, f"{where}, case {i}")) for i, c in enumerate(cases) if c is not None
-        ]
+        typed = [(i, binding_type(spec, c, f"{where}, case {i}")) for i, c in enumerate(cases) if c is not None]
         cases_typed: list[tuple[int, TypeRef]] = [(i, t) for i, t in typed if t is not None]
         for i, t in cases_typed[1:]:
             if t != cases_typed[0][1]:
@@ -617,11 +623,15 @@ def validate(spec: WorkflowSpec) -> None:
         if n.id in seen:
             raise SpecError(f"{where}: duplicate node id '{n.id}'")
         seen.add(n.id)
+    signal_names: set[str] = set()
     for n in spec.nodes:
         nwhere = f"{where}, node '{n.id}'"
         _check_scope(spec, n, nwhere)
         if n.kind == "branch":
             _check_branch(spec, n, nwhere)
+            continue
+        if n.kind == "gate":
+            _check_gate(spec, n, nwhere, signal_names)
             continue
         task = spec.tasks.get(n.task)
         if task is None:
@@ -657,6 +667,39 @@ def validate(spec: WorkflowSpec) -> None:
     cycle = find_cycle(spec)
     if cycle:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
+
+
+def _check_gate(spec: WorkflowSpec, n: NodeSpec, where: str, signal_names: set[str]) -> None:
+    config = n.config or {}
+    gate = config.get("gate")
+    if gate not in GATES:
+        raise SpecError(f"{where}: a gate is one of {', '.join(GATES)}, got {gate!r}")
+    timeout = config.get("timeout_s")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
+        raise SpecError(f"{where}: timeout_s must be a positive number of seconds, got {timeout!r}")
+    inputs = dict(n.inputs)
+    if gate == "sleep":
+        seconds = config.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise SpecError(f"{where}: sleep needs a non-negative number of seconds, got {seconds!r}")
+        if inputs:
+            raise SpecError(f"{where}: a sleep gate takes no inputs")
+        return
+    name = check_name(config.get("name"), f"signal name in {where}")
+    if name in signal_names:
+        raise SpecError(f"{where}: two gates wait for the signal '{name}'; signal names must be unique")
+    signal_names.add(name)
+    if gate == "approve":
+        if set(inputs) != {"value"}:
+            raise SpecError(f"{where}: an approve gate takes exactly one input, 'value' (what it lets through)")
+        binding_type(spec, inputs["value"], f"{where}, input 'value'")
+    else:
+        if inputs:
+            raise SpecError(f"{where}: a wait_for_input gate takes no inputs")
+        try:
+            TypeRef.from_json(config.get("type"), f"{where}: type")
+        except ValueError as e:
+            raise SpecError(str(e)) from None
 
 
 def _check_map(task: TaskSpec, n: NodeSpec, where: str) -> None:
@@ -724,9 +767,9 @@ def _check_refs(spec: WorkflowSpec, b: Binding, scopes: Sequence[tuple[str, int]
                 f"{where}: uses node '{b.node}', which runs only when branch '{target.case_of[0]}' takes case "
                 f"{target.case_of[1]}; use the conditional's result instead"
             )
-    for child in (b.items or ()):
+    for child in b.items or ():
         _check_refs(spec, child, scopes, where)
-    for _, child in (b.entries or ()):
+    for _, child in b.entries or ():
         _check_refs(spec, child, scopes, where)
 
 

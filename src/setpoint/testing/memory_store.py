@@ -13,9 +13,10 @@ One lock guards everything, which makes every operation atomic, like a transacti
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from setpoint.adapters.store import codec
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
@@ -43,6 +44,7 @@ class InMemoryStore:
         self._catalog: dict[tuple[str, str], codec.Row] = {}  # (project, key) -> entry row
         self._reservations: dict[tuple[str, str], codec.Row] = {}  # (project, key) -> reservation
         self._lineage: dict[str, dict[tuple[str, str, str], codec.Row]] = {}  # by execution, then key
+        self._signals: dict[str, dict[str, str]] = {}  # by execution: name -> value JSON
 
     def __repr__(self) -> str:
         return f"InMemoryStore({len(self._executions)} executions)"
@@ -239,6 +241,27 @@ class InMemoryStore:
             self._check_open()
             rows = [r for r in self._events.get(execution_id, []) if r["seq"] > after_seq]
             return [codec.event_from_row(r) for r in rows[:limit]]
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def send_signal(self, execution_id: str, name: str, value: Any, now: float) -> bool:
+        with self._lock:
+            self._check_open()
+            row = self._executions.get(execution_id)
+            if row is None:
+                raise codec.execution_not_found(execution_id)
+            signals = self._signals.setdefault(execution_id, {})
+            if name in signals:
+                return False
+            signals[name] = codec.dump_value(value, "a signal value")
+            row.update(version=row["version"] + 1, updated_at=now)
+            self._append_events(execution_id, [codec.event_to_row(codec.signal_event(execution_id, name, now))])
+        return True
+
+    def signals(self, execution_id: str) -> dict[str, Any]:
+        with self._lock:
+            self._check_open()
+            return {k: json.loads(v) for k, v in sorted(self._signals.get(execution_id, {}).items())}
 
     # -- catalog ----------------------------------------------------------------------------------
 

@@ -61,6 +61,12 @@ MUTABLE_EXECUTION_COLUMNS = (
 # -- JSON columns ---------------------------------------------------------------------------------
 
 
+def dump_value(value: Any, what: str) -> str:
+    """JSON text of a non-null-able column value (a signal's literal may itself be JSON null)."""
+    text = _dump(value, what)
+    return "null" if text is None else text
+
+
 def _dump(value: Any, what: str) -> str | None:
     if value is None:
         return None
@@ -263,6 +269,11 @@ def event_from_row(row: RowLike) -> Event:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"a stored event row cannot be read ({exc!r}); is the store corrupt?") from exc
+
+
+def signal_event(execution_id: str, name: str, now: float) -> Event:
+    """The history line `send_signal` appends (the value itself lives in the signals table)."""
+    return Event(execution_id, now, "execution", "SIGNAL", message=f"signal '{name}' received")
 
 
 def abort_event(execution_id: str, reason: str, now: float) -> Event:

@@ -248,3 +248,16 @@ LIMIT :limit;
 
 -- name: lineage_of
 SELECT * FROM lineage WHERE execution_id = :execution_id ORDER BY node_id, direction, name;
+
+-- name: insert_signal
+-- The first value sent for a name stands; a second send changes nothing (rowcount 0).
+INSERT INTO signals (execution_id, name, value, created_at)
+VALUES (:execution_id, :name, :value, :now)
+ON CONFLICT (execution_id, name) DO NOTHING;
+
+-- name: touch_execution
+-- A recorded signal is a change of declared state: bump the version so controllers reload.
+UPDATE executions SET version = version + 1, updated_at = :now WHERE id = :id;
+
+-- name: load_signals
+SELECT name, value FROM signals WHERE execution_id = :execution_id ORDER BY name;

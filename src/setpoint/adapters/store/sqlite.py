@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import sqlite3
@@ -189,8 +190,7 @@ class SqliteStore:
         raw = os.fspath(path)
         if raw in ("", ":memory:") or raw.startswith("file:"):
             raise StoreError(
-                f"SqliteStore needs a file path, got {raw!r}; for an in-memory store use "
-                f"setpoint.testing.InMemoryStore"
+                f"SqliteStore needs a file path, got {raw!r}; for an in-memory store use setpoint.testing.InMemoryStore"
             )
         self.path = Path(raw)
         self._busy_timeout = busy_timeout
@@ -303,10 +303,7 @@ class SqliteStore:
         params = {"id": execution_id, "owner": owner, "expires_at": now + ttl, "now": now, **_UNFINISHED}
         with self._transaction(f"acquire the lease on execution {execution_id!r}") as conn:
             rows = conn.execute(QUERIES["acquire_lease"], params).fetchall()
-            if (
-                not rows
-                and conn.execute(QUERIES["get_execution_version"], {"id": execution_id}).fetchone() is None
-            ):
+            if not rows and conn.execute(QUERIES["get_execution_version"], {"id": execution_id}).fetchone() is None:
                 raise codec.execution_not_found(execution_id)
         return codec.execution_from_row(rows[0]) if rows else None
 
@@ -330,9 +327,7 @@ class SqliteStore:
 
     def load_attempts(self, execution_id: str, *, node_id: str | None = None) -> list[AttemptRecord]:
         with self._read(f"load the attempts of execution {execution_id!r}") as conn:
-            rows = conn.execute(
-                QUERIES["load_attempts"], {"execution_id": execution_id, "node_id": node_id}
-            ).fetchall()
+            rows = conn.execute(QUERIES["load_attempts"], {"execution_id": execution_id, "node_id": node_id}).fetchall()
         return [codec.attempt_from_row(row) for row in rows]
 
     def commit_round(self, write: RoundWrite, *, owner: str | None) -> ExecutionRecord:
@@ -375,6 +370,30 @@ class SqliteStore:
             rows = conn.execute(QUERIES["events"], params).fetchall()
         return [codec.event_from_row(row) for row in rows]
 
+    # -- signals ----------------------------------------------------------------------------------
+
+    def send_signal(self, execution_id: str, name: str, value: Any, now: float) -> bool:
+        params = {
+            "execution_id": execution_id,
+            "name": name,
+            "value": codec.dump_value(value, "a signal value"),
+            "now": now,
+        }
+        with self._transaction(f"record signal {name!r} of execution {execution_id!r}") as conn:
+            if conn.execute(QUERIES["get_execution_version"], {"id": execution_id}).fetchone() is None:
+                raise codec.execution_not_found(execution_id)
+            if conn.execute(QUERIES["insert_signal"], params).rowcount == 0:
+                return False
+            conn.execute(QUERIES["touch_execution"], {"id": execution_id, "now": now})
+            event = codec.event_to_row(codec.signal_event(execution_id, name, now))
+            conn.execute(QUERIES["insert_event"], event)
+        return True
+
+    def signals(self, execution_id: str) -> dict[str, Any]:
+        with self._read(f"read the signals of execution {execution_id!r}") as conn:
+            rows = conn.execute(QUERIES["load_signals"], {"execution_id": execution_id}).fetchall()
+        return {str(row[0]): json.loads(row[1]) for row in rows}
+
     # -- catalog ----------------------------------------------------------------------------------
 
     def catalog_get_many(self, project: str, keys: Sequence[str]) -> dict[str, CatalogEntry]:
@@ -386,9 +405,7 @@ class SqliteStore:
                     found[str(row["key"])] = codec.catalog_entry_from_row(row)
         return found
 
-    def catalog_list(
-        self, project: str | None = None, task: str | None = None, limit: int = 100
-    ) -> list[CatalogEntry]:
+    def catalog_list(self, project: str | None = None, task: str | None = None, limit: int = 100) -> list[CatalogEntry]:
         codec.check_limit(limit)
         params = {"project": project, "task": task, "limit": limit}
         # With a project, the index on (project, task, created_at DESC) serves; without, a sorted scan.
@@ -550,9 +567,7 @@ class SqliteStore:
             hint = ""
         return StoreError(f"store {self.path}: cannot {doing}: {text}" + (f" ({hint})" if hint else ""))
 
-    def _execution_cas_error(
-        self, conn: sqlite3.Connection, rec: ExecutionRecord, owner: str | None
-    ) -> Exception:
+    def _execution_cas_error(self, conn: sqlite3.Connection, rec: ExecutionRecord, owner: str | None) -> Exception:
         current = conn.execute(QUERIES["get_execution_version"], {"id": rec.id}).fetchone()
         if current is None:
             return codec.execution_not_found(rec.id)

@@ -1,0 +1,98 @@
+"""Gates: nodes that wait — for time (`sleep`), for a person's approval (`approve`), or for a
+typed value sent from outside (`wait_for_input`).
+
+    trained = train(data=data)
+    approved = approve(trained, "deploy_ok", timeout=timedelta(hours=24))
+    deploy(model=approved)
+    threshold = wait_for_input("threshold", float, timeout=timedelta(hours=1))
+
+A waiting execution costs nothing: the controller sets a timer for the gate's deadline and is
+woken when a signal is recorded (`setpoint signal <execution> <name> [value]`, or
+`Client.signal`). Signals are type-checked against the gate; a timeout fails the gate with a clear
+reason; the deadline is counted from when the gate started, as recorded, so a controller
+restart does not reset it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from setpoint.errors import SpecError
+from setpoint.sdk.promise import NodeHandle, Promise
+from setpoint.spec.workflow import NodeSpec
+
+
+def _seconds(value: timedelta | float | None, what: str) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 0:
+        raise SpecError(f"{what} must not be negative, got {seconds}")
+    return seconds
+
+
+def _builder(what: str) -> Any:
+    from setpoint.sdk.compiler import current_builder
+
+    return current_builder()
+
+
+def sleep(duration: timedelta | float) -> NodeHandle | None:
+    """Wait this long (order it with ``>>``); outside a workflow it returns at once."""
+    builder = _builder("sleep")
+    seconds = _seconds(duration, "sleep duration")
+    if builder is None:
+        return None
+    node_id = builder.new_node_id("sleep")
+    builder.nodes.append(
+        NodeSpec(
+            id=node_id, task="", kind="gate", config={"gate": "sleep", "seconds": seconds}, case_of=builder.scope()
+        )
+    )
+    return NodeHandle(node_id, builder)
+
+
+def approve(upstream: Any, name: str, timeout: timedelta | float | None = None) -> Any:
+    """Let ``upstream`` through once someone approves signal ``name``; rejection fails the gate."""
+    from setpoint.sdk.compiler import to_binding
+
+    builder = _builder("approve")
+    if builder is None:
+        return upstream
+    if not isinstance(upstream, Promise):
+        raise SpecError(f"approve('{name}'): the value to approve must be a task output or a workflow input")
+    node_id = builder.new_node_id(name)
+    config: dict[str, Any] = {"gate": "approve", "name": name}
+    if timeout is not None:
+        config["timeout_s"] = _seconds(timeout, f"approve('{name}') timeout")
+    builder.nodes.append(
+        NodeSpec(
+            id=node_id,
+            task="",
+            kind="gate",
+            inputs=(("value", to_binding(upstream, None, f"approve('{name}')")),),
+            config=config,
+            case_of=builder.scope(),
+        )
+    )
+    return Promise(node_id, "o0", upstream.type, builder)
+
+
+def wait_for_input(name: str, type: type, timeout: timedelta | float | None = None) -> Any:
+    """A value of ``type`` sent from outside as signal ``name``."""
+    from setpoint.types import type_ref
+
+    builder = _builder("wait_for_input")
+    if builder is None:
+        raise SpecError(
+            f"wait_for_input('{name}') needs a running execution; when calling the workflow directly, "
+            "pass the value in as an input instead"
+        )
+    t = type_ref(type, where=f"wait_for_input('{name}')")
+    node_id = builder.new_node_id(name)
+    config: dict[str, Any] = {"gate": "signal", "name": name, "type": t.to_json()}
+    if timeout is not None:
+        config["timeout_s"] = _seconds(timeout, f"wait_for_input('{name}') timeout")
+    builder.nodes.append(NodeSpec(id=node_id, task="", kind="gate", config=config, case_of=builder.scope()))
+    return Promise(node_id, "o0", t, builder)
