@@ -453,8 +453,7 @@ def test_two_gates_cannot_share_a_signal_name():
     @workflow
     def wf(x: float = 1.0) -> str:
         a = approve(name_of(x=x), "ok")
-        b = approve(a, "ok")
-        return b
+        return approve(a, "ok")
 
     with pytest.raises(SpecError, match=r"node 'ok-1': two gates wait for the signal 'ok'"):
         wf.compile()
