@@ -5,7 +5,7 @@ Importing setpoint registers nothing and starts nothing.
 """
 
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
-from setpoint.sdk import Resources, Task, Workflow, task, workflow
+from setpoint.sdk import Resources, Task, Workflow, dynamic, task, workflow
 from setpoint.sdk.conditional import conditional
 from setpoint.sdk.gates import approve, sleep, wait_for_input
 from setpoint.sdk.maptask import map_task
@@ -22,6 +22,7 @@ __all__ = [
     "Workflow",
     "approve",
     "conditional",
+    "dynamic",
     "map_task",
     "sleep",
     "task",

@@ -414,22 +414,42 @@ class Client:
             time.sleep(delay)
             delay = min(0.5, delay * 1.5)
 
-    def nodes(self, execution_id: str) -> list[NodeView]:
+    def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
+        """The execution's nodes in spec order; ``children=True`` adds the nodes that map and
+        dynamic nodes expanded into, each right after its parent."""
+        from setpoint.core.graph import Graph
+
         spec = self.spec(execution_id)
         records = {n.node_id: n for n in self.store.load_nodes(execution_id)}
         attempts: dict[str, list[AttemptRecord]] = {}
         for a in self.store.load_attempts(execution_id):
             attempts.setdefault(a.node_id, []).append(a)
-        return [
-            NodeView(
-                n.id,
-                spec.tasks[n.task].name if n.kind == "task" else n.kind,
-                spec.upstream[n.id],
-                records.get(n.id) or NodeRecord(execution_id, n.id, NodePhase.PENDING),
-                tuple(attempts.get(n.id, ())),
+        graph = Graph(spec)
+        order = [n.id for n in spec.nodes]
+        if children:
+            expanded = sorted(
+                (r for r in records.values() if (r.detail or {}).get("expanded")), key=lambda r: len(r.node_id)
             )
-            for n in spec.nodes
-        ]
+            for rec in expanded:
+                if rec.node_id not in graph.node_map:
+                    continue
+                child = WorkflowSpec.from_json(json.loads(self.store.get_spec(str((rec.detail or {})["expanded"]))))
+                ids = graph.add_children(rec.node_id, child, rec.inputs or {})
+                at = order.index(rec.node_id) + 1
+                order[at:at] = ids
+        views = []
+        for node_id in order:
+            n = graph.node_map[node_id]
+            views.append(
+                NodeView(
+                    node_id,
+                    graph.tasks[n.task].name if n.task else n.kind,
+                    graph.upstream[node_id],
+                    records.get(node_id) or NodeRecord(execution_id, node_id, NodePhase.PENDING),
+                    tuple(attempts.get(node_id, ())),
+                )
+            )
+        return views
 
     def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
         self.get(execution_id)

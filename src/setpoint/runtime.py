@@ -122,5 +122,10 @@ def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
     except Exception as e:  # NameError: an annotation names something the module does not define
         raise SpecError(f"{where}: cannot resolve the function's type annotations: {e}") from e
     kwargs = load_inputs(task, payload.get("inputs", {}), hints, ctx, where)
+    if task.kind == "dynamic":
+        from setpoint.sdk.compiler import compile_dynamic
+
+        # the controller grafts this sub-DAG under the node and runs it; see core/graph.py
+        return {"outputs": {"$dynamic": compile_dynamic(task, fn, kwargs, ctx)}}
     result = fn(**kwargs)
     return {"outputs": store_outputs(task, fn, result, ctx, where)}

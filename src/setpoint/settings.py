@@ -31,6 +31,8 @@ class Settings:
     lease_ttl_s: float = 15.0
     offload_threshold: int = 64 * 1024
     max_map_size: int = 100_000  # elements one map node may expand into
+    max_dynamic_depth: int = 32  # nested dynamic expansions (recursion) before the node fails
+    max_nodes: int = 200_000  # nodes one execution may grow to, static and expanded together
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     crash_at: str | None = None  # test hook: "<crash point>[:<n>]" kills the process there
     project: str = "default"

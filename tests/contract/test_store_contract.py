@@ -610,6 +610,35 @@ def test_event_fields_round_trip(store: Store) -> None:
     assert (second.node_id, second.attempt, second.message) == (None, None, "")
 
 
+# -- signals --------------------------------------------------------------------------------------
+
+
+def test_the_first_signal_value_stands_and_bumps_the_version(store: Store) -> None:
+    created = store.create_execution(execution())
+    assert store.send_signal("ex-1", "approve", {"bool": True}, 5.0) is True
+    after = store.get_execution("ex-1")
+    assert (after.version, after.updated_at) == (created.version + 1, 5.0)
+    assert store.send_signal("ex-1", "approve", {"bool": False}, 6.0) is False  # changes nothing
+    assert store.get_execution("ex-1") == after
+    assert store.send_signal("ex-1", "null ☃\x00", None, 7.0) is True  # a value may be JSON null
+    assert store.signals("ex-1") == {"approve": {"bool": True}, "null ☃\x00": None}
+    evs = store.events("ex-1")
+    assert [(e.phase, e.message, e.ts) for e in evs] == [
+        ("SIGNAL", "signal 'approve' received", 5.0),
+        ("SIGNAL", "signal 'null ☃\x00' received", 7.0),
+    ]
+
+
+def test_signals_of_unknown_executions(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.send_signal("nope", "approve", {"bool": True}, 1.0)
+    assert store.signals("nope") == {}
+    store.create_execution(execution())
+    with pytest.raises(ValueError, match="not JSON"):
+        store.send_signal("ex-1", "x", float("nan"), 1.0)
+    assert store.signals("ex-1") == {}
+
+
 def test_closed_store_refuses_work(store: Store) -> None:
     store.create_execution(execution())
     store.close()
@@ -828,6 +857,10 @@ class BackendsAgree(RuleBasedStateMachine):
         self.same(lambda s: s.put_spec(digest, body))
         self.same(lambda s: s.get_spec(digest))
 
+    @rule(eid=st.sampled_from(EIDS), name=st.sampled_from(["go", "input"]), value=st.sampled_from([None, 1, "v"]))
+    def signal(self, eid: str, name: str, value: Any) -> None:
+        self.same(lambda s: s.send_signal(eid, name, value, self.now))
+
     @rule(eid=st.sampled_from(EIDS), skip=st.integers(0, 3), limit=st.integers(0, 3))
     def read_events(self, eid: str, skip: int, limit: int) -> None:
         def op(s: Store) -> Any:
@@ -848,6 +881,7 @@ class BackendsAgree(RuleBasedStateMachine):
                     s.load_attempts(eid),
                     s.events(eid),
                     s.lineage_of(eid),
+                    s.signals(eid),
                 )
             )
         self.same(lambda s: s.catalog_list(limit=100))

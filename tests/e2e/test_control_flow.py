@@ -195,3 +195,37 @@ def test_gate_timeout_fails_with_a_reason(client: Client):
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and rec.error.code == "GateTimeout"
     assert rec.error.message == "no signal 'never' arrived within 3s"
+
+
+def test_dynamic_recursion_until_convergence(client: Client):
+    rec = client.run(wc.converging, {"x": 0.0, "target": 1.0}, timeout=90)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    expected = wc.converging(x=0.0, target=1.0)  # the same code, called in-process
+    assert client.outputs(rec.id) == {"o0": expected}
+    ids = [n.node_id for n in client.nodes(rec.id)]
+    assert ids == ["converge"]  # static view; children are recorded rows
+    rows = {n.node_id for n in client.store.load_nodes(rec.id)}
+    assert "converge.halve_distance" in rows and "converge.converge.converge.halve_distance" in rows
+
+
+def test_dynamic_loop_over_a_runtime_list(client: Client):
+    rec = client.run(wc.dynamic_fan, {"n": 5}, timeout=60)
+    assert client.outputs(rec.id) == {"o0": sum(i * i for i in range(5))}
+
+
+def test_dynamic_task_that_builds_an_ill_typed_dag_fails_clearly(client: Client):
+    rec = client.run(wc.broken_dynamic, {"n": 1}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.node == "ill_typed"
+    assert "built an invalid workflow" in rec.error.message
+    assert "input 'x'" in rec.error.message and "expected int" in rec.error.message
+
+
+def test_unbounded_recursion_hits_the_depth_limit(home):
+    from tests.e2e.conftest import fast_settings
+
+    with Client(fast_settings(home, max_dynamic_depth=4)) as c:
+        c.start_controller()
+        rec = c.run(wc.runaway, {"n": 0}, timeout=90)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and "nested 5 levels deep; the limit is 4" in rec.error.message

@@ -247,3 +247,57 @@ def ask(x: int = 2) -> int:
 @workflow
 def impatient() -> int:
     return inc(x=wait_for_input("never", int, timeout=timedelta(seconds=3)))
+
+
+# -- dynamic workflows -----------------------------------------------------------------------------
+
+from setpoint import dynamic  # noqa: E402
+
+
+@task
+def halve_distance(x: float, target: float) -> float:
+    return x + (target - x) / 2
+
+
+@dynamic
+def converge(x: float, target: float, tolerance: float = 0.01) -> float:
+    """Recursion with a base case: halve the distance until close enough."""
+    if abs(x - target) <= tolerance:
+        return x
+    return converge(x=halve_distance(x=x, target=target), target=target, tolerance=tolerance)
+
+
+@workflow
+def converging(x: float = 0.0, target: float = 1.0) -> float:
+    return converge(x=x, target=target)
+
+
+@dynamic
+def fan_over(values: list[int]) -> int:
+    """A loop over a runtime value (the list an upstream task produced)."""
+    return summarize(xs=[square_it(x=v) for v in values])
+
+
+@workflow
+def dynamic_fan(n: int = 5) -> int:
+    return fan_over(values=numbers(n=n))
+
+
+@dynamic
+def ill_typed(n: int) -> int:
+    return square_it(x=str(n))  # a str into an int input: caught when the sub-workflow is built
+
+
+@workflow
+def broken_dynamic(n: int = 1) -> int:
+    return ill_typed(n=n)
+
+
+@dynamic
+def forever(n: int) -> int:
+    return forever(n=inc(x=n))  # no base case
+
+
+@workflow
+def runaway(n: int = 0) -> int:
+    return forever(n=n)

@@ -27,6 +27,7 @@ def test_public_exports_are_pinned():
         "Workflow",
         "approve",
         "conditional",
+        "dynamic",
         "map_task",
         "sleep",
         "task",

@@ -266,13 +266,14 @@ def get_executions(
 
 @cli.command()
 @click.argument("execution")
+@click.option("--children", is_flag=True, help="Also list the nodes that map and dynamic nodes expanded into.")
 @output_option
 @click.pass_obj
-def describe(state: Ctx, execution: str, output: str) -> None:
+def describe(state: Ctx, execution: str, children: bool, output: str) -> None:
     """Show an execution: its DAG with every node's phase, attempts, durations, inputs and outputs."""
     client = state.client
     rec = client.get(execution)
-    nodes = client.nodes(execution)
+    nodes = client.nodes(execution, children=children)
     if output == "json":
         click.echo(json.dumps(render.describe_json(rec, nodes, client.blobs), indent=2))
         return

@@ -380,6 +380,8 @@ class Controller:
         """Build and store a map node's child spec: one task node per element. Errors come back as text."""
         from setpoint.spec.canonical import canonical_json
 
+        if req.dynamic is not None:
+            return self._expand_dynamic(state, req)
         lists: dict[str, list[Any]] = {}
         for name in req.over:
             value = req.inputs.get(name)
@@ -413,6 +415,30 @@ class Controller:
             outputs=(),
             tasks={req.task: task},
         )
+        self.store.put_spec(child.digest, canonical_json(child.to_json()))
+        self._specs[child.digest] = child
+        return child.digest, child
+
+    def _expand_dynamic(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
+        """Validate a dynamic task's sub-workflow like any spec, bound its depth and size, store it."""
+        from setpoint.spec.canonical import canonical_json
+
+        depth, node = 1, req.node_id
+        while node in state.graph.parent_of:
+            node = state.graph.parent_of[node]
+            depth += 1
+        if depth > self.settings.max_dynamic_depth:
+            return (
+                f"dynamic task '{req.task}' nested {depth} levels deep; the limit is {self.settings.max_dynamic_depth} "
+                "(does its recursion reach a base case?)"
+            )
+        try:
+            child = WorkflowSpec.from_json(req.dynamic)
+        except SetpointError as e:
+            return f"dynamic task '{req.task}' built an invalid workflow: {e}"
+        total = len(state.graph.node_map) + len(child.nodes)
+        if total > self.settings.max_nodes:
+            return f"the execution would grow to {total} nodes; the limit is {self.settings.max_nodes}"
         self.store.put_spec(child.digest, canonical_json(child.to_json()))
         self._specs[child.digest] = child
         return child.digest, child

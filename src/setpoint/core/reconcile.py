@@ -323,7 +323,11 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
                 )
             )
             if is_active(node.phase):
-                _node_succeeded(r, node, att, dict(obs.outputs or {}))
+                outputs = dict(obs.outputs or {})
+                if "$dynamic" in outputs:
+                    _expand_dynamic(r, node, outputs["$dynamic"])
+                else:
+                    _node_succeeded(r, node, att, outputs)
         else:  # FAILED
             error = obs.error or ErrorInfo(ErrorKind.SYSTEM, "Unknown", "the attempt failed")
             if att.phase is AttemptPhase.ABORTING:
@@ -615,12 +619,40 @@ def _expand_map(r: _Round, node: NodeRecord, spec_node: NodeSpec, inputs: dict[s
         r.pending_parents[spec_node.id] = None
 
 
+def _expand_dynamic(r: _Round, node: NodeRecord, spec_json: Any) -> None:
+    """A dynamic task's attempt returned a sub-workflow: validate it (in the shell) and graft it."""
+    answer = r.expanded.get(node.node_id)
+    if answer is None:
+        spec_node = r.state.graph.node_map[node.node_id]
+        r.expand_requests.append(ExpandRequest(node.node_id, spec_node.task, dict(node.inputs or {}), (), spec_json))
+        return
+    if isinstance(answer, str):
+        error = ErrorInfo(ErrorKind.USER, "BadDynamicWorkflow", answer, False, node.node_id)
+        _node_failed(r, node, error)
+        return
+    digest, child = answer
+    if not child.nodes:  # a base case: the body returned values, not nodes
+        outputs = {name: resolve_binding(b, r.state, r) for name, b in child.outputs}
+        att = r.attempt(node.attempt_id) or AttemptRecord(
+            r.execution.id, node.node_id, node.attempt, AttemptPhase.SUCCEEDED, "", r.now
+        )
+        _node_succeeded(r, node, att, outputs)
+        return
+    detail = {**(node.detail or {}), "expanded": digest, "size": len(child.nodes)}
+    r.set_node(node.evolve(phase=NodePhase.RUNNING, detail=detail), f"built a sub-workflow of {len(child.nodes)} nodes")
+    r.expansions.append((node.node_id, child))
+    r.wake_in(0.0)
+
+
 def _check_parent(r: _Round, parent: str) -> None:
-    """Finish (or fail) an expanded map once enough of its elements are settled."""
+    """Finish (or fail) an expanded node once its children are settled."""
     rec = r.node(parent)
     if not is_active(rec.phase):
         return
     spec_parent = r.state.graph.node_map[parent]
+    if spec_parent.kind != "map":
+        _check_dynamic(r, parent, rec)
+        return
     children = r.state.graph.children.get(parent, ())
     total = len(children) if parent in r.state.graph.children else int((rec.detail or {}).get("size", 0))
     ok = r.child_count(r.state.child_ok, r.child_ok_delta, parent)
@@ -652,6 +684,24 @@ def _check_parent(r: _Round, parent: str) -> None:
         rec.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now),
         f"{ok} of {total} elements succeeded",
     )
+
+
+def _check_dynamic(r: _Round, parent: str, rec: NodeRecord) -> None:
+    children = r.state.graph.children.get(parent, ())
+    failed = r.child_count(r.state.child_failed, r.child_failed_delta, parent)
+    ok = r.child_count(r.state.child_ok, r.child_ok_delta, parent)
+    if failed:
+        culprit = next((c for c in children if r.node(c).phase is NodePhase.FAILED), None)
+        cause = r.node(culprit).error if culprit else None
+        message = f"node '{culprit}' of the sub-workflow failed" + (f": {cause.message}" if cause else "")
+        code = cause.code if cause else "ChildFailed"
+        _node_failed(r, rec, ErrorInfo(cause.kind if cause else ErrorKind.USER, code, message, False, parent))
+        return
+    if ok < len(children):
+        return
+    outputs = {name: resolve_binding(b, r.state, r) for name, b in r.state.graph.child_outputs.get(parent, ())}
+    _lineage_out(r, parent, outputs)
+    r.set_node(rec.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now), "sub-workflow done")
 
 
 def _node_failed(r: _Round, node: NodeRecord, error: ErrorInfo) -> None:

@@ -57,6 +57,7 @@ class ExpandRequest:
     task: str
     inputs: dict[str, object]  # resolved input literals (mapped inputs are lists, maybe offloaded)
     over: tuple[str, ...]
+    dynamic: dict[str, object] | None = None  # a dynamic task's sub-workflow (spec JSON) to validate
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import (
     NODE_ID_RE,
     Binding,
+    Interface,
     NodeSpec,
     TaskSpec,
     WorkflowSpec,
@@ -125,8 +126,10 @@ class Builder:
         inputs: list[tuple[str, Binding]] = []
         for name, value in {**mt.fixed, **mapped}.items():
             if name not in spec.interface.input_map:
-                raise SpecError(f"{where}: unknown input '{name}' (task '{task.name}' takes: "
-                                f"{', '.join(spec.interface.input_map) or 'none'})")
+                raise SpecError(
+                    f"{where}: unknown input '{name}' (task '{task.name}' takes: "
+                    f"{', '.join(spec.interface.input_map) or 'none'})"
+                )
             hint = hints.get(name)
             if name in mapped and hint is not None:
                 hint = list[hint]  # type: ignore[valid-type]
@@ -211,9 +214,7 @@ class Builder:
                 )
             )
         outs = sub.interface.outputs
-        promises = {
-            name: Promise(None, name, t, self, binding=rebind(dict(sub.outputs)[name])) for name, t in outs
-        }
+        promises = {name: Promise(None, name, t, self, binding=rebind(dict(sub.outputs)[name])) for name, t in outs}
         if not outs:
             return None
         if len(outs) == 1 and outs[0][0] == "o0":
@@ -282,6 +283,67 @@ def _contains_promise(value: Any) -> bool:
     if isinstance(value, Mapping):
         return any(_contains_promise(v) for v in value.values())
     return False
+
+
+MAX_DYNAMIC_NODES = 10_000
+
+
+def compile_dynamic(task: TaskSpec, fn: Any, kwargs: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Run a @dynamic task's body with real inputs and return the sub-workflow it builds (spec JSON).
+
+    Task calls inside the body become nodes whose inputs are constants (the values in hand) or
+    other nodes' outputs; what the body returns becomes the sub-workflow's outputs. The result is
+    validated like any workflow, so an ill-typed sub-DAG fails the node here, with the reason.
+    """
+    from setpoint.errors import NonRetryableError
+
+    where = f"dynamic task '{task.name}'"
+    builder = Builder(task.name)
+    token = _BUILDER.set(builder)
+    try:
+        result = fn(**kwargs)
+    except SpecError as e:  # wiring the sub-workflow failed (a type mismatch, a missing input, ...)
+        raise NonRetryableError(f"{where} built an invalid workflow: {e}") from None
+    finally:
+        _BUILDER.reset(token)
+    try:
+        hints = _hints(fn, where)
+        ret_t = hints.get("return")
+        outs = task.interface.outputs
+        bindings: tuple[tuple[str, Binding], ...]
+        if not outs:
+            bindings = ()
+        elif len(outs) == 1 and outs[0][0] == "o0":
+            bindings = (("o0", _dynamic_binding(result, ret_t, where, ctx)),)
+        else:
+            fields = typing.get_type_hints(ret_t) if ret_t is not None else {}
+            if not isinstance(result, tuple) or len(result) != len(outs):
+                raise SpecError(f"{where}: must return {len(outs)} values ({', '.join(n for n, _ in outs)})")
+            bindings = tuple(
+                (name, _dynamic_binding(value, fields.get(name), f"{where}, output '{name}'", ctx))
+                for (name, _), value in zip(outs, result, strict=True)
+            )
+        spec = WorkflowSpec(
+            name=task.name,
+            interface=Interface((), outs),
+            nodes=builder.finish_nodes(),
+            outputs=bindings,
+            tasks=dict(builder.tasks),
+        )
+        if len(spec.nodes) > MAX_DYNAMIC_NODES:
+            raise SpecError(f"{where}: built {len(spec.nodes)} nodes; the limit is {MAX_DYNAMIC_NODES}")
+        validate(spec)
+    except SpecError as e:
+        raise NonRetryableError(f"{where} built an invalid workflow: {e}") from None
+    return spec.to_json()
+
+
+def _dynamic_binding(value: Any, py_type: Any, where: str, ctx: Any) -> Binding:
+    if _contains_promise(value):
+        return to_binding(value, py_type, where)
+    from setpoint.types import to_literal
+
+    return Binding.const(to_literal(value, py_type, ctx, where=where))
 
 
 def compile_workflow(wf: Workflow) -> WorkflowSpec:

@@ -153,9 +153,7 @@ class conditional:
         if isinstance(first, Promise):
             return _Result(self, "o0", first.type, select("o0"))
         if isinstance(first, Outputs):
-            promises = {
-                n: _Result(self, n, p.type, select(n)) for n, p in zip(first._names, first, strict=True)
-            }
+            promises = {n: _Result(self, n, p.type, select(n)) for n, p in zip(first._names, first, strict=True)}
             return Outputs(self.id, promises)  # type: ignore[arg-type]
         return None
 

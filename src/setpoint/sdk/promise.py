@@ -44,9 +44,7 @@ def node_of(value: Any, where: str) -> str:
 class Promise:
     """A typed reference to a workflow input (``node_id is None``) or to one output of a node."""
 
-    def __init__(
-        self, node_id: str | None, name: str, type_: TypeRef, builder: Any, *, binding: Any = None
-    ) -> None:
+    def __init__(self, node_id: str | None, name: str, type_: TypeRef, builder: Any, *, binding: Any = None) -> None:
         self.node_id = node_id
         self.name = name
         self.type = type_

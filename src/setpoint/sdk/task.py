@@ -65,6 +65,7 @@ class Task:
         executor: str = "",
         requests: Resources | None = None,
         unsafe_pickle: bool = False,
+        kind: str = "python",
     ) -> None:
         if not callable(function):
             raise SpecError(f"@task must decorate a function, got {type(function).__name__}")
@@ -95,6 +96,7 @@ class Task:
         self.executor = executor
         self.requests = requests or Resources()
         self.unsafe_pickle = unsafe_pickle
+        self.kind = kind
         self._interface: Interface | None = None
         functools.update_wrapper(self, function)
 
@@ -122,6 +124,7 @@ class Task:
             executor=self.executor,
             resources=self.requests.items(),
             unsafe_pickle=self.unsafe_pickle,
+            kind=self.kind,
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -158,6 +161,23 @@ def task(
 
 def task(fn: Any = None, /, **options: Any) -> Any:
     """Declare a task: ``@task`` or ``@task(retries=2, timeout=timedelta(minutes=5), cache=True)``."""
+    if fn is not None:
+        return Task(fn, **options)
+
+    def wrap(f: Callable[..., Any]) -> Task:
+        return Task(f, **options)
+
+    return wrap
+
+
+def dynamic(fn: Any = None, /, **options: Any) -> Any:
+    """Declare a dynamic task: its body runs when the workflow runs and builds a sub-workflow.
+
+    Inside the body, task calls become nodes (their inputs are the values in hand), so the shape
+    of the graph can depend on runtime values: loop over a list an upstream task produced, or
+    recurse until a value converges. ``@dynamic`` takes the same options as ``@task``.
+    """
+    options["kind"] = "dynamic"
     if fn is not None:
         return Task(fn, **options)
 

@@ -43,6 +43,7 @@ and the retry policy above stays in one place.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import random
 import re
@@ -564,6 +565,38 @@ class PostgresStore:
         params = {"execution_id": execution_id, "after_seq": after_seq, "limit": limit}
         rows = self._all(f"read the events of execution {execution_id!r}", "events", params)
         return [codec.event_from_row(row) for row in rows]
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def send_signal(self, execution_id: str, name: str, value: Any, now: float) -> bool:
+        params = _params(
+            {
+                "id": execution_id,
+                "execution_id": execution_id,
+                "name": name,
+                "value": codec.dump_value(value, "a signal value"),
+                "now": now,
+            }
+        )
+        event = _params(codec.event_to_row(codec.signal_event(execution_id, name, now)))
+        q = self._queries
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(q["get_execution_version"], params).fetchone() is None:
+                raise codec.execution_not_found(execution_id)
+            if conn.execute(q["insert_signal"], params).rowcount == 0:
+                return False
+            conn.execute(q["touch_execution"], params)  # takes the row lock before the event, as commits do
+            conn.execute(q["insert_event"], event)
+            return True
+
+        return self._write(f"record signal {name!r} of execution {execution_id!r}", write)
+
+    def signals(self, execution_id: str) -> dict[str, Any]:
+        rows = self._all(
+            f"read the signals of execution {execution_id!r}", "load_signals", {"execution_id": execution_id}
+        )
+        return {str(row["name"]): json.loads(row["value"]) for row in rows}
 
     # -- catalog ----------------------------------------------------------------------------------
 
