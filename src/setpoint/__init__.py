@@ -8,12 +8,14 @@ from setpoint.errors import NonRetryableError, SetpointError, TaskError
 from setpoint.sdk import Resources, Task, Workflow, dynamic, task, workflow
 from setpoint.sdk.conditional import conditional
 from setpoint.sdk.gates import approve, sleep, wait_for_input
+from setpoint.sdk.launchplan import LaunchPlan
 from setpoint.sdk.maptask import map_task
 
 __all__ = [
     "Client",
     "Directory",
     "File",
+    "LaunchPlan",
     "NonRetryableError",
     "Resources",
     "SetpointError",

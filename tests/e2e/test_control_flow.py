@@ -229,3 +229,30 @@ def test_unbounded_recursion_hits_the_depth_limit(home):
         rec = c.run(wc.runaway, {"n": 0}, timeout=90)
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and "nested 5 levels deep; the limit is 4" in rec.error.message
+
+
+def test_launch_plans_start_child_executions(client: Client):
+    rec = client.run(wc.orchestrate, {"epochs": 5}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED
+    assert client.outputs(rec.id) == {"o0": "3 epochs on prod | 5 epochs on prod"}
+    children = [e for e in client.executions() if e.source_id == rec.id]
+    assert len(children) == 2 and {c.mode for c in children} == {"child"}
+    assert {c.phase for c in children} == {ExecutionPhase.SUCCEEDED}
+    nodes = {n.node_id: n.record for n in client.nodes(rec.id)}
+    assert {nodes["nightly"].detail["child"], nodes["nightly-1"].detail["child"]} == {c.id for c in children}
+
+
+def test_aborting_the_parent_aborts_its_child_executions(client: Client):
+    eid = client.create_execution(wc.parent_of_long, {})
+    wait_for_phase(client, eid, "long_hold", NodePhase.RUNNING)
+    child_id = {n.node_id: n.record for n in client.nodes(eid)}["long_hold"].detail["child"]
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and client.get(child_id).phase is not ExecutionPhase.RUNNING:
+        time.sleep(0.05)
+    client.terminate(eid, "stop everything")
+    assert client.wait(eid, timeout=30).phase is ExecutionPhase.ABORTED
+    child = client.wait(child_id, timeout=30)
+    assert child.phase is ExecutionPhase.ABORTED
+    assert child.abort_reason is not None and "stop everything" in child.abort_reason

@@ -301,3 +301,51 @@ def forever(n: int) -> int:
 @workflow
 def runaway(n: int = 0) -> int:
     return forever(n=n)
+
+
+# -- launch plans --------------------------------------------------------------------------------
+
+from setpoint import LaunchPlan  # noqa: E402
+
+
+@task
+def train_run(epochs: int, dataset: str) -> str:
+    return f"{epochs} epochs on {dataset}"
+
+
+@task
+def hold(seconds: float) -> int:
+    time.sleep(seconds)
+    return 1
+
+
+@workflow
+def training(epochs: int = 1, dataset: str = "dev") -> str:
+    return train_run(epochs=epochs, dataset=dataset)
+
+
+@workflow
+def holding(seconds: float = 60.0) -> int:
+    return hold(seconds=seconds)
+
+
+nightly = LaunchPlan.get_or_create(training, name="nightly", default_inputs={"epochs": 3},
+                                   fixed_inputs={"dataset": "prod"})
+long_hold = LaunchPlan.get_or_create(holding, name="long_hold")
+
+
+@workflow
+def orchestrate(epochs: int = 5) -> str:
+    first = nightly()
+    second = nightly(epochs=epochs)
+    return summarize_runs(a=first, b=second)
+
+
+@task
+def summarize_runs(a: str, b: str) -> str:
+    return f"{a} | {b}"
+
+
+@workflow
+def parent_of_long() -> int:
+    return long_hold(seconds=60.0)

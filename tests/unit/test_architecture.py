@@ -19,6 +19,7 @@ def test_public_exports_are_pinned():
         "Client",
         "Directory",
         "File",
+        "LaunchPlan",
         "NonRetryableError",
         "Resources",
         "SetpointError",

@@ -482,3 +482,14 @@ def test_hostile_signal_names_are_rejected():
 
     with pytest.raises(SpecError, match="invalid node name"):
         wf.compile()
+
+
+def test_launch_plan_fixed_inputs_cannot_be_set():
+    from tests.e2e import wf_control as wcf
+
+    @workflow
+    def wf() -> str:
+        return wcf.nightly(dataset="dev")
+
+    with pytest.raises(SpecError, match="input 'dataset' is fixed and cannot be set"):
+        wf.compile()

@@ -31,7 +31,16 @@ from setpoint.core.phases import (
     legal,
 )
 from setpoint.core.reconcile import reconcile
-from setpoint.core.state import Abort, CacheLookup, Decision, ExecutionState, ExpandRequest, Launch
+from setpoint.core.state import (
+    Abort,
+    AbortChild,
+    CacheLookup,
+    Decision,
+    ExecutionState,
+    ExpandRequest,
+    Launch,
+    StartChild,
+)
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
 from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
 from setpoint.settings import Settings
@@ -306,8 +315,9 @@ class Controller:
             self._full_sync.discard(eid)
         aids = list(state.live_attempts) if full else [a for a in dirty if a in state.live_attempts]
         observations = {aid: self._observe(state, aid) for aid in aids}
+        children = self._child_executions(state)
         now = self.clock.now()
-        decision = reconcile(state, observations, now, self.settings.reconcile)
+        decision = reconcile(state, observations, now, self.settings.reconcile, child_executions=children)
         answers: dict[str, CatalogAnswer] = {}
         expanded: dict[str, tuple[str, WorkflowSpec] | str] = {}
         for _ in range(3):  # each pass answers what the previous one asked; the core is pure
@@ -317,7 +327,7 @@ class Controller:
                 answers.update(self._consult_catalog(state, decision.lookups, now))
             for req in decision.expand_requests:
                 expanded[req.node_id] = self._expand(state, req)
-            decision = reconcile(state, observations, now, self.settings.reconcile, answers, expanded)
+            decision = reconcile(state, observations, now, self.settings.reconcile, answers, expanded, children)
         self.rounds += 1
         if decision.writes:
             self._check_legal(state, decision)
@@ -337,6 +347,13 @@ class Controller:
             state.execution = stored
             self._crash.hit("round.committed")
         for action in decision.actions:
+            if isinstance(action, StartChild):
+                self._start_child(state, action)
+                continue
+            if isinstance(action, AbortChild):
+                self.store.request_abort(action.child_id, f"the parent execution stopped: {action.reason}", now)
+                self.queue.add(action.child_id)
+                continue
             executor = self._executor(action.executor)
             if isinstance(action, Launch):
                 executor.launch(self._launch_request(state, action))
@@ -345,6 +362,8 @@ class Controller:
                 executor.abort(action.attempt_id)
                 self._crash.hit("round.aborted")
         if state.execution.phase.is_terminal:
+            if state.execution.mode == "child" and state.execution.source_id:
+                self.queue.add(state.execution.source_id)  # the parent is waiting on this one
             self._forget(eid)
             try:
                 self.store.release_lease(eid, self.owner)
@@ -375,6 +394,52 @@ class Controller:
                 holder = self.store.reserve(project, lk.key, lk.owner, self._reservation_ttl, now)
             answers[lk.key] = CatalogAnswer(entry, holder, problem)
         return answers
+
+    def _child_executions(self, state: ExecutionState) -> dict[str, ExecutionRecord]:
+        found: dict[str, ExecutionRecord] = {}
+        for node_id in state.launched:
+            child_id = (state.node(node_id).detail or {}).get("child")
+            if child_id:
+                try:
+                    found[str(child_id)] = self.store.get_execution(str(child_id))
+                except NotFoundError:
+                    pass
+        return found
+
+    def _start_child(self, state: ExecutionState, action: StartChild) -> None:
+        """Create a launch-plan node's child execution; it already existing is success."""
+        from setpoint.core.model import Event
+        from setpoint.errors import AlreadyExistsError
+        from setpoint.spec.canonical import canonical_json
+
+        config = state.graph.node_map[action.node_id].config or {}
+        child = WorkflowSpec.from_json(config.get("workflow"))
+        inputs = dict(action.inputs)
+        for name, var in child.interface.inputs:
+            if name not in inputs and var.has_default:
+                inputs[name] = var.default
+        self.store.put_spec(child.digest, canonical_json(child.to_json()))
+        now = self.clock.now()
+        parent = state.execution
+        record = ExecutionRecord(
+            id=action.child_id,
+            project=parent.project,
+            workflow=child.name,
+            spec_digest=child.digest,
+            code_digest=parent.code_digest,
+            inputs=inputs,
+            created_at=now,
+            updated_at=now,
+            source_id=parent.id,
+            mode="child",
+            config=parent.config,
+        )
+        event = Event(action.child_id, now, "execution", "QUEUED", message=f"child of {parent.id}/{action.node_id}")
+        try:
+            self.store.create_execution(record, [event])
+        except AlreadyExistsError:
+            pass
+        self.queue.add(action.child_id)
 
     def _expand(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
         """Build and store a map node's child spec: one task node per element. Errors come back as text."""

@@ -12,6 +12,7 @@ were observed; it never walks the whole DAG (see `ExecutionState`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
 from collections.abc import Mapping
@@ -36,12 +37,14 @@ from setpoint.core.model import (
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase, is_active
 from setpoint.core.state import (
     Abort,
+    AbortChild,
     Action,
     CacheLookup,
     Decision,
     ExecutionState,
     ExpandRequest,
     Launch,
+    StartChild,
     counts_as_success,
 )
 from setpoint.spec.branch import OTHERWISE_FAIL, choose, describe
@@ -110,6 +113,7 @@ class _Round:
         self.child_ok_delta: dict[str, int] = {}
         self.child_failed_delta: dict[str, int] = {}
         self.active_children_delta: dict[str, int] = {}
+        self.child_executions: Mapping[str, ExecutionRecord] = {}
         self.catalog_puts: list[CatalogEntry] = []
         self.releases: list[tuple[str, str, str]] = []
         self.lineage: list[LineageRow] = []
@@ -234,7 +238,7 @@ def _unique(actions: list[Action]) -> tuple[Action, ...]:
     seen: set[tuple[type, str]] = set()
     out = []
     for a in actions:
-        key = (type(a), a.attempt_id)
+        key = (type(a), a.child_id if isinstance(a, StartChild | AbortChild) else a.attempt_id)
         if key not in seen:
             seen.add(key)
             out.append(a)
@@ -248,6 +252,7 @@ def reconcile(
     cfg: ReconcileConfig = ReconcileConfig(),
     catalog: Mapping[str, CatalogAnswer] | None = None,
     expanded: Mapping[str, tuple[str, WorkflowSpec] | str] | None = None,
+    child_executions: Mapping[str, ExecutionRecord] | None = None,
 ) -> Decision:
     """Decide the next step for one execution. Pure: no I/O, no clock, no randomness.
 
@@ -258,6 +263,7 @@ def reconcile(
     if ex.phase.is_terminal:
         return Decision()
     r = _Round(state, now, catalog or {}, expanded or {})
+    r.child_executions = child_executions or {}
     if ex.phase is ExecutionPhase.QUEUED:
         r.set_execution(ex.evolve(phase=ExecutionPhase.RUNNING, started_at=now))
 
@@ -271,6 +277,7 @@ def reconcile(
     else:
         _start_retries(r, cfg)
         _check_gates(r, cfg)
+        _check_children(r)
         _start_ready(r, cfg)
         _settle_parents(r, cfg)
         if r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST:
@@ -547,6 +554,9 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
             _start_gate(r, node, spec_node)
             queue.extend(list(r.newly_ready)[before:])
             continue
+        if spec_node.kind == "launchplan":  # a separate execution: it has its own parallelism
+            _start_child(r, node, spec_node)
+            continue
         if r.active_count >= limit:
             break
         parent = graph.parent_of.get(node_id)
@@ -711,6 +721,56 @@ def _node_failed(r: _Round, node: NodeRecord, error: ErrorInfo) -> None:
         r.set_execution(r.execution.evolve(error=error))
 
 
+def child_execution_id(execution_id: str, node_id: str) -> str:
+    """A launch-plan node's child execution id: deterministic, so starting it twice is one start."""
+    return "c" + hashlib.sha256(f"{execution_id}/{node_id}".encode()).hexdigest()[:11]
+
+
+def _start_child(r: _Round, node: NodeRecord, spec_node: NodeSpec) -> None:
+    config = spec_node.config or {}
+    given = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
+    inputs = {**(config.get("defaults") or {}), **given, **(config.get("fixed") or {})}
+    child_id = child_execution_id(r.execution.id, spec_node.id)
+    r.set_node(
+        node.evolve(phase=NodePhase.RUNNING, inputs=inputs, started_at=r.now, detail={"child": child_id}),
+        f"started child execution {child_id} (launch plan '{config.get('launchplan')}')",
+    )
+    _lineage_in(r, spec_node.id, inputs)
+    r.actions.append(StartChild(child_id, spec_node.id, inputs))
+
+
+def _check_children(r: _Round) -> None:
+    for node_id in list(r.state.launched):
+        node = r.node(node_id)
+        child_id = str((node.detail or {}).get("child"))
+        child = r.child_executions.get(child_id)
+        if node.phase is not NodePhase.RUNNING:
+            continue
+        if child is None:
+            # not created yet (a crash between recording and starting it): start it again, idempotently
+            r.actions.append(StartChild(child_id, node_id, dict(node.inputs or {})))
+            continue
+        if not child.phase.is_terminal:
+            continue
+        if child.phase is ExecutionPhase.SUCCEEDED:
+            outputs = dict(child.outputs or {})
+            _lineage_out(r, node_id, outputs)
+            r.set_node(
+                node.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now),
+                f"child execution {child_id} succeeded",
+            )
+            continue
+        cause = child.error.message if child.error else (child.abort_reason or child.phase.value.lower())
+        error = ErrorInfo(
+            ErrorKind.USER,
+            "ChildFailed",
+            f"child execution {child_id} {child.phase.value.lower()}: {cause}",
+            False,
+            node_id,
+        )
+        _node_failed(r, node, error)
+
+
 def _start_gate(r: _Round, node: NodeRecord, spec_node: NodeSpec) -> None:
     config = spec_node.config or {}
     inputs = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
@@ -864,6 +924,9 @@ def _stop(r: _Round) -> None:
         if not is_active(node.phase):
             continue
         _release(r, node)
+        child_id = (node.detail or {}).get("child")
+        if child_id:
+            r.actions.append(AbortChild(str(child_id), reason))
         r.set_node(node.evolve(phase=NodePhase.ABORTED, finished_at=r.now), reason)
     for aid in dict.fromkeys([*r.state.live_attempts, *r.attempts]):
         att = r.attempt(aid)

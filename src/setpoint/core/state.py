@@ -46,7 +46,22 @@ class Abort:
     executor: str
 
 
-Action = Launch | Abort
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    """Create the child execution of a launch-plan node (idempotent on ``child_id``)."""
+
+    child_id: str
+    node_id: str
+    inputs: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class AbortChild:
+    child_id: str
+    reason: str
+
+
+Action = Launch | Abort | StartChild | AbortChild
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +130,7 @@ class ExecutionState:
     retrying: dict[str, None] = field(default_factory=dict)  # RETRYING: waiting out a backoff
     timed: dict[str, None] = field(default_factory=dict)  # live attempts whose task has a timeout
     gates: dict[str, None] = field(default_factory=dict)  # gate nodes that are waiting
+    launched: dict[str, None] = field(default_factory=dict)  # launch-plan nodes whose child runs
     signals: dict[str, Any] = field(default_factory=dict)  # recorded signal values by name
     terminal: int = 0  # top-level (static) nodes only
     succeeded: int = 0
@@ -174,11 +190,13 @@ class ExecutionState:
             self.retrying[node_id] = None
         elif old is NodePhase.RETRYING:
             self.retrying.pop(node_id, None)
-        if self.graph.node_map[node_id].kind == "gate":
+        kind = self.graph.node_map[node_id].kind
+        if kind in ("gate", "launchplan"):
+            index = self.gates if kind == "gate" else self.launched
             if is_active(new):
-                self.gates[node_id] = None
+                index[node_id] = None
             else:
-                self.gates.pop(node_id, None)
+                index.pop(node_id, None)
         parent = self.graph.parent_of.get(node_id)
         if parent is not None and first_seen:
             self.open_children[parent] = self.open_children.get(parent, 0) + 1

@@ -392,7 +392,7 @@ class NodeSpec:
         )
 
 
-NODE_KINDS = frozenset({"task", "branch", "map", "gate"})
+NODE_KINDS = frozenset({"task", "branch", "map", "gate", "launchplan"})
 GATES = ("sleep", "approve", "signal")
 
 
@@ -417,10 +417,19 @@ class WorkflowSpec:
     def node_map(self) -> dict[str, NodeSpec]:
         return {n.id: n for n in self.nodes}
 
+    @cached_property
+    def launchplans(self) -> dict[str, WorkflowSpec]:
+        """The child workflow each launch-plan node starts, parsed once."""
+        return {
+            n.id: WorkflowSpec.from_json((n.config or {}).get("workflow")) for n in self.nodes if n.kind == "launchplan"
+        }
+
     def node_outputs(self, node: NodeSpec) -> dict[str, TypeRef]:
         """A node's outputs by name (a branch node has none: its result is a select binding)."""
         if node.kind == "task":
             return self.tasks[node.task].interface.output_map
+        if node.kind == "launchplan":
+            return dict(self.launchplans[node.id].interface.outputs)
         if node.kind == "gate":
             config = node.config or {}
             if config.get("gate") == "signal":
@@ -633,6 +642,9 @@ def validate(spec: WorkflowSpec) -> None:
         if n.kind == "gate":
             _check_gate(spec, n, nwhere, signal_names)
             continue
+        if n.kind == "launchplan":
+            _check_launchplan(spec, n, nwhere)
+            continue
         task = spec.tasks.get(n.task)
         if task is None:
             raise SpecError(f"{nwhere}: unknown task '{n.task}'")
@@ -667,6 +679,27 @@ def validate(spec: WorkflowSpec) -> None:
     cycle = find_cycle(spec)
     if cycle:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
+
+
+def _check_launchplan(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
+    config = n.config or {}
+    child = spec.launchplans[n.id]
+    fixed = config.get("fixed") or {}
+    defaults = config.get("defaults") or {}
+    declared = child.interface.input_map
+    for name in (*fixed, *defaults):
+        if name not in declared:
+            raise SpecError(f"{where}: launch plan '{config.get('launchplan')}' sets unknown input '{name}'")
+    bound = dict(n.inputs)
+    for name, b in bound.items():
+        if name not in declared:
+            raise SpecError(f"{where}: unknown input '{name}' (workflow '{child.name}' takes: {', '.join(declared)})")
+        if name in fixed:
+            raise SpecError(f"{where}: input '{name}' is fixed by launch plan '{config.get('launchplan')}'")
+        check_binding(spec, b, declared[name].type, f"{where}, input '{name}'")
+    for name, var in declared.items():
+        if name not in bound and name not in fixed and name not in defaults and not var.has_default:
+            raise SpecError(f"{where}: missing input '{name}' ({var.type})")
 
 
 def _check_gate(spec: WorkflowSpec, n: NodeSpec, where: str, signal_names: set[str]) -> None:
