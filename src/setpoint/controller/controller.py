@@ -12,6 +12,7 @@ that need a controller, and a periodic full resync that re-observes every live a
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import json
 import logging
 import os
@@ -400,10 +401,8 @@ class Controller:
         for node_id in state.launched:
             child_id = (state.node(node_id).detail or {}).get("child")
             if child_id:
-                try:
+                with contextlib.suppress(NotFoundError):  # not created yet: the core starts it again
                     found[str(child_id)] = self.store.get_execution(str(child_id))
-                except NotFoundError:
-                    pass
         return found
 
     def _start_child(self, state: ExecutionState, action: StartChild) -> None:
@@ -435,10 +434,8 @@ class Controller:
             config=parent.config,
         )
         event = Event(action.child_id, now, "execution", "QUEUED", message=f"child of {parent.id}/{action.node_id}")
-        try:
+        with contextlib.suppress(AlreadyExistsError):  # started before a crash: one start is enough
             self.store.create_execution(record, [event])
-        except AlreadyExistsError:
-            pass
         self.queue.add(action.child_id)
 
     def _expand(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
