@@ -12,7 +12,6 @@ that need a controller, and a periodic full resync that re-observes every live a
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import json
 import logging
 import os
