@@ -256,3 +256,37 @@ def test_aborting_the_parent_aborts_its_child_executions(client: Client):
     child = client.wait(child_id, timeout=30)
     assert child.phase is ExecutionPhase.ABORTED
     assert child.abort_reason is not None and "stop everything" in child.abort_reason
+
+
+def test_node_deadline_covers_all_attempts(home):
+    from setpoint.core.reconcile import ReconcileConfig
+    from tests.e2e.conftest import fast_settings
+
+    with Client(fast_settings(home, reconcile=ReconcileConfig(backoff_base_s=0.0))) as c:
+        c.start_controller()
+        rec = c.run(wc.node_deadline, {"seconds": 0.5}, timeout=60)
+        (view,) = c.nodes(rec.id)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "Deadline"
+    assert "within its deadline of 2s" in rec.error.message
+    assert 2 <= len(view.attempts) < 11  # stopped by the deadline, long before the retries ran out
+
+
+def test_execution_deadline_stops_everything(client: Client):
+    rec = client.run(wc.execution_deadline, {"seconds": 60.0}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "DeadlineExceeded"
+    assert rec.finished_at - rec.started_at < 10
+    (view,) = client.nodes(rec.id)
+    assert view.phase is NodePhase.ABORTED
+
+
+def test_on_failure_handler_runs_once_with_the_error(client: Client, tmp_path):
+    report = tmp_path / "report.txt"
+    rec = client.run(wc.guarded, {"x": 7, "report": str(report)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.node == "explode" and "bad value 7" in rec.error.message
+    lines = report.read_text().splitlines()
+    assert len(lines) == 1 and "ValueError: bad value 7" in lines[0]
+    handler = [a for a in client.store.load_attempts(rec.id) if a.node_id == "_on_failure"]
+    assert len(handler) == 1 and handler[0].phase.value == "SUCCEEDED"

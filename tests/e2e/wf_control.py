@@ -349,3 +349,38 @@ def summarize_runs(a: str, b: str) -> str:
 @workflow
 def parent_of_long() -> int:
     return long_hold(seconds=60.0)
+
+
+# -- deadlines and failure handlers ----------------------------------------------------------------
+
+
+@task(retries=10, deadline=timedelta(seconds=2))
+def keeps_failing(seconds: float) -> int:
+    time.sleep(seconds)
+    raise RuntimeError("still broken")
+
+
+@workflow
+def node_deadline(seconds: float = 0.5) -> int:
+    return keeps_failing(seconds=seconds)
+
+
+@workflow(deadline=timedelta(seconds=2))
+def execution_deadline(seconds: float = 60.0) -> int:
+    return hold(seconds=seconds)
+
+
+@task
+def report_failure(error: str, report: str) -> None:
+    with open(report, "a") as fh:
+        fh.write(error + "\n")
+
+
+@task
+def explode(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+
+
+@workflow(on_failure=report_failure)
+def guarded(x: int, report: str) -> int:
+    return explode(x=x)

@@ -493,3 +493,17 @@ def test_launch_plan_fixed_inputs_cannot_be_set():
 
     with pytest.raises(SpecError, match="input 'dataset' is fixed and cannot be set"):
         wf.compile()
+
+
+@task
+def needs_more(error: str, missing_thing: int) -> None:
+    return None
+
+
+def test_on_failure_task_must_take_what_it_is_given():
+    @workflow(on_failure=needs_more)
+    def wf(x: float = 1.0) -> str:
+        return name_of(x=x)
+
+    with pytest.raises(SpecError, match=r"on_failure task '.*needs_more' takes 'missing_thing', but it receives only 'error'"):
+        wf.compile()

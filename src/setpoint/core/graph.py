@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from setpoint.spec.workflow import Binding, NodeSpec, TaskSpec, WorkflowSpec
+from setpoint.spec.workflow import ON_FAILURE_NODE, Binding, NodeSpec, TaskSpec, WorkflowSpec
 
 
 class Graph:
@@ -25,6 +25,12 @@ class Graph:
         self.parent_of: dict[str, str] = {}
         self.children: dict[str, tuple[str, ...]] = {}
         self.child_outputs: dict[str, tuple[tuple[str, Binding], ...]] = {}
+        self.hidden: frozenset[str] = frozenset()  # nodes outside the DAG (the on_failure handler)
+        if spec.on_failure is not None:
+            self.node_map[ON_FAILURE_NODE] = NodeSpec(ON_FAILURE_NODE, spec.on_failure)
+            self.upstream[ON_FAILURE_NODE] = ()
+            self.downstream[ON_FAILURE_NODE] = []
+            self.hidden = frozenset({ON_FAILURE_NODE})
 
     def add_children(self, parent: str, child: WorkflowSpec, parent_inputs: Mapping[str, Any]) -> list[str]:
         """Graft an expansion under ``parent``; returns the new node ids in the child's order."""

@@ -49,7 +49,7 @@ from setpoint.core.state import (
 )
 from setpoint.spec.branch import OTHERWISE_FAIL, choose, describe
 from setpoint.spec.canonical import literal_hash
-from setpoint.spec.workflow import Binding, FailurePolicy, NodeSpec, TaskSpec, WorkflowSpec
+from setpoint.spec.workflow import ON_FAILURE_NODE, Binding, FailurePolicy, NodeSpec, TaskSpec, WorkflowSpec
 
 ABORT_RECHECK_S = 0.5  # how soon to look again at attempts being killed
 
@@ -188,7 +188,7 @@ class _Round:
             change = is_active(rec.phase) - is_active(old.phase)
             if change:
                 self.active_children_delta[parent] = self.active_children_delta.get(parent, 0) + change
-        if rec.phase.is_terminal and not old.phase.is_terminal:
+        if rec.phase.is_terminal and not old.phase.is_terminal and rec.node_id not in self.state.graph.hidden:
             if parent is None:
                 self.terminal_delta += 1
                 self.success_delta += counts_as_success(rec)
@@ -268,9 +268,11 @@ def reconcile(
         r.set_execution(ex.evolve(phase=ExecutionPhase.RUNNING, started_at=now))
 
     _observe(r, observations, cfg)
+    _check_execution_deadline(r)
     _check_deadlines(r)
     stopping = r.execution.abort_reason is not None or (
-        r.execution.error is not None and state.spec.failure_policy == FailurePolicy.FAIL_FAST
+        r.execution.error is not None
+        and (state.spec.failure_policy == FailurePolicy.FAIL_FAST or r.execution.error.code == "DeadlineExceeded")
     )
     if stopping:
         _stop(r)
@@ -451,12 +453,54 @@ def _attempt_failed(r: _Round, node: NodeRecord, att: AttemptRecord, error: Erro
     _node_failed(r, node.evolve(user_failures=user, system_failures=system), final)
 
 
+def _check_execution_deadline(r: _Round) -> None:
+    deadline = r.state.spec.deadline_s
+    ex = r.execution
+    if deadline is None or ex.started_at is None or ex.error is not None or ex.abort_reason is not None:
+        return
+    due = ex.started_at + deadline
+    if r.now >= due:
+        error = ErrorInfo(
+            ErrorKind.USER,
+            "DeadlineExceeded",
+            f"the execution did not finish within its deadline of {deadline:g}s",
+            False,
+        )
+        r.set_execution(ex.evolve(error=error), error.message)
+    else:
+        r.wake_in(due - r.now)
+
+
+def _node_deadline_passed(r: _Round, node: NodeRecord) -> bool:
+    """A node's total deadline (all attempts and backoffs together) has passed: fail it for good."""
+    task = _task_of(r, node.node_id)
+    if task.deadline_s is None or node.started_at is None or not is_active(node.phase):
+        return False
+    due = node.started_at + task.deadline_s
+    if r.now < due:
+        r.wake_in(due - r.now)
+        return False
+    for aid in (node.attempt_id,):
+        att = r.attempt(aid)
+        if att is not None and att.phase in (AttemptPhase.LAUNCHING, AttemptPhase.RUNNING):
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="deadline"), "deadline")
+            r.actions.append(Abort(aid, "deadline", att.executor))
+            r.wake_in(ABORT_RECHECK_S)
+    message = f"the node did not finish within its deadline of {task.deadline_s:g}s (attempts: {node.attempt})"
+    _node_failed(r, node, ErrorInfo(ErrorKind.USER, "Deadline", message, False, node.node_id))
+    return True
+
+
 def _check_deadlines(r: _Round) -> None:
-    """Per-attempt timeouts: ask to kill attempts past their deadline; otherwise wake at the deadline."""
+    """Per-attempt timeouts and per-node deadlines: kill what is past due; otherwise wake when it is due."""
     graph = r.state.graph
     for aid in list(r.state.timed):
         att = r.attempt(aid)
-        if att is None or att.phase is not AttemptPhase.RUNNING or att.started_at is None:
+        if att is None or att.phase.is_terminal or att.phase is AttemptPhase.ABORTING:
+            continue
+        if _node_deadline_passed(r, r.node(att.node_id)):
+            continue
+        if att.phase is not AttemptPhase.RUNNING or att.started_at is None:
             continue
         timeout = graph.tasks[graph.node_map[att.node_id].task].timeout_s
         if timeout is None:
@@ -474,6 +518,8 @@ def _start_retries(r: _Round, cfg: ReconcileConfig) -> None:
     for node_id in list(r.state.retrying):
         node = r.node(node_id)
         if node.phase is not NodePhase.RETRYING:
+            continue
+        if _node_deadline_passed(r, node):
             continue
         if node.retry_at is not None and node.retry_at > r.now:
             r.wake_in(node.retry_at - r.now)
@@ -918,10 +964,15 @@ def _node_inputs(r: _Round, spec_node: NodeSpec) -> dict[str, Any]:
 
 def _stop(r: _Round) -> None:
     """Abort everything in flight (a user's terminate, or fail-fast after a node failed)."""
-    reason = r.execution.abort_reason or "fail-fast: another node failed"
+    reason = r.execution.abort_reason or (
+        r.execution.error.message
+        if r.execution.error and r.execution.error.code == "DeadlineExceeded"
+        else "fail-fast: another node failed"
+    )
+    spare = r.state.graph.hidden if r.execution.abort_reason is None else frozenset()  # the failure handler
     for node_id in dict.fromkeys([*r.state.active, *(n for n, rec in r.nodes.items() if is_active(rec.phase))]):
         node = r.node(node_id)
-        if not is_active(node.phase):
+        if not is_active(node.phase) or node_id in spare:
             continue
         _release(r, node)
         child_id = (node.detail or {}).get("child")
@@ -930,7 +981,7 @@ def _stop(r: _Round) -> None:
         r.set_node(node.evolve(phase=NodePhase.ABORTED, finished_at=r.now), reason)
     for aid in dict.fromkeys([*r.state.live_attempts, *r.attempts]):
         att = r.attempt(aid)
-        if att is None or att.phase.is_terminal:
+        if att is None or att.phase.is_terminal or att.node_id in spare:
             continue
         if att.phase is AttemptPhase.ABORTING and att.abort_reason == "timeout":
             continue  # already being killed; its outcome is settled by _observe
@@ -938,6 +989,21 @@ def _stop(r: _Round) -> None:
             r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="abort"), reason)
         r.actions.append(Abort(aid, reason, att.executor))
         r.wake_in(ABORT_RECHECK_S)
+
+
+def _run_failure_handler(r: _Round) -> bool:
+    """Start the on_failure task once (with the error and the workflow's inputs); True while it runs."""
+    handler = r.node(ON_FAILURE_NODE)
+    if handler.phase.is_terminal:
+        return False
+    if is_active(handler.phase):
+        return True
+    task = r.state.graph.tasks[r.state.graph.node_map[ON_FAILURE_NODE].task]
+    error = r.execution.error
+    offered = {"error": error.message if error else "", **r.execution.inputs}
+    inputs = {name: offered[name] for name, _ in task.interface.inputs if name in offered}
+    _new_attempt(r, handler, inputs)
+    return True
 
 
 def _finish(r: _Round) -> None:
@@ -949,8 +1015,13 @@ def _finish(r: _Round) -> None:
         if r.live_attempt_count == 0:
             r.set_execution(ex.evolve(phase=ExecutionPhase.ABORTED, finished_at=r.now, error=ex.error), ex.abort_reason)
         return
-    if ex.error is not None and (spec.failure_policy == FailurePolicy.FAIL_FAST or r.all_terminal):
+    stops = spec.failure_policy == FailurePolicy.FAIL_FAST or (
+        ex.error is not None and ex.error.code == "DeadlineExceeded"
+    )
+    if ex.error is not None and (stops or r.all_terminal):
         if r.live_attempt_count == 0:
+            if spec.on_failure is not None and _run_failure_handler(r):
+                return
             r.set_execution(ex.evolve(phase=ExecutionPhase.FAILED, finished_at=r.now), ex.error.message)
         return
     if r.all_succeeded:

@@ -166,7 +166,7 @@ class ExecutionState:
                 continue  # a child of an expansion that is not loaded: ignore (never expected)
             st._count(rec.node_id, PENDING_NODE, rec, first_seen=True)
         for node_id in st.graph.node_map:
-            if node_id not in st.nodes:
+            if node_id not in st.nodes and node_id not in st.graph.hidden:
                 st._init_pending(node_id)
         return st
 
@@ -208,7 +208,7 @@ class ExecutionState:
             self.active.pop(node_id, None)
             if parent is not None:
                 self.active_children[parent] -= 1
-        if new.is_terminal and not old.is_terminal:
+        if new.is_terminal and not old.is_terminal and node_id not in self.graph.hidden:
             if parent is None:
                 self.terminal += 1
                 self.succeeded += counts_as_success(rec)
@@ -256,8 +256,10 @@ class ExecutionState:
     def _set_attempt(self, att: AttemptRecord) -> None:
         self.live_attempts[att.id] = att
         node = self.graph.node_map.get(att.node_id)
-        if node is not None and node.task and self.graph.tasks[node.task].timeout_s is not None:
-            self.timed[att.id] = None
+        if node is not None and node.task:
+            task = self.graph.tasks[node.task]
+            if task.timeout_s is not None or task.deadline_s is not None:
+                self.timed[att.id] = None
 
     def expand(self, parent: str, child: WorkflowSpec) -> None:
         if parent in self.graph.children:

@@ -357,14 +357,22 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
         _BUILDER.reset(token)
     where = f"workflow '{wf.name}'"
     outputs = _output_bindings(result, iface.outputs, wf, where)
+    tasks = dict(builder.tasks)
+    if wf.on_failure is not None:
+        existing = tasks.get(wf.on_failure.name)
+        if existing is not None and existing != wf.on_failure.spec():
+            raise SpecError(f"{where}: two different tasks are named '{wf.on_failure.name}'")
+        tasks[wf.on_failure.name] = wf.on_failure.spec()
     spec = WorkflowSpec(
         name=wf.name,
         interface=iface,
         nodes=builder.finish_nodes(),
         outputs=outputs,
-        tasks=dict(builder.tasks),
+        tasks=tasks,
         max_parallelism=wf.max_parallelism,
         failure_policy=wf.failure_policy,
+        deadline_s=wf.deadline_s,
+        on_failure=wf.on_failure.name if wf.on_failure is not None else None,
     )
     validate(spec)
     return spec

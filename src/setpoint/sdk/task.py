@@ -66,6 +66,7 @@ class Task:
         requests: Resources | None = None,
         unsafe_pickle: bool = False,
         kind: str = "python",
+        deadline: timedelta | float | None = None,
     ) -> None:
         if not callable(function):
             raise SpecError(f"@task must decorate a function, got {type(function).__name__}")
@@ -97,6 +98,11 @@ class Task:
         self.requests = requests or Resources()
         self.unsafe_pickle = unsafe_pickle
         self.kind = kind
+        if isinstance(deadline, timedelta):
+            deadline = deadline.total_seconds()
+        if deadline is not None and deadline <= 0:
+            raise SpecError(f"task '{self.name}': deadline must be positive, got {deadline!r}")
+        self.deadline_s = float(deadline) if deadline is not None else None
         self._interface: Interface | None = None
         functools.update_wrapper(self, function)
 
@@ -125,6 +131,7 @@ class Task:
             resources=self.requests.items(),
             unsafe_pickle=self.unsafe_pickle,
             kind=self.kind,
+            deadline_s=self.deadline_s,
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -156,6 +163,7 @@ def task(
     executor: str = "",
     requests: Resources | None = None,
     unsafe_pickle: bool = False,
+    deadline: timedelta | float | None = None,
 ) -> Callable[[F], Task]: ...
 
 

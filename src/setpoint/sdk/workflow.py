@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import InputError, SpecError
@@ -26,6 +27,8 @@ class Workflow:
         *,
         max_parallelism: int = 0,
         failure_policy: str = FailurePolicy.FAIL_FAST,
+        deadline: timedelta | float | None = None,
+        on_failure: Any = None,
     ) -> None:
         if not callable(function):
             raise SpecError(f"@workflow must decorate a function, got {type(function).__name__}")
@@ -41,6 +44,16 @@ class Workflow:
             raise SpecError(f"workflow '{self.name}': max_parallelism must be a non-negative integer")
         self.max_parallelism = max_parallelism
         self.failure_policy = failure_policy
+        if isinstance(deadline, timedelta):
+            deadline = deadline.total_seconds()
+        if deadline is not None and deadline <= 0:
+            raise SpecError(f"workflow '{self.name}': deadline must be positive, got {deadline!r}")
+        self.deadline_s = float(deadline) if deadline is not None else None
+        from setpoint.sdk.task import Task
+
+        if on_failure is not None and not isinstance(on_failure, Task):
+            raise SpecError(f"workflow '{self.name}': on_failure must be a @task, got {type(on_failure).__name__}")
+        self.on_failure = on_failure
         self._interface: Interface | None = None
         self._spec: WorkflowSpec | None = None
         functools.update_wrapper(self, function)
@@ -83,7 +96,13 @@ def workflow(fn: F, /) -> Workflow: ...
 
 
 @overload
-def workflow(*, max_parallelism: int = 0, failure_policy: str = FailurePolicy.FAIL_FAST) -> Callable[[F], Workflow]: ...
+def workflow(
+    *,
+    max_parallelism: int = 0,
+    failure_policy: str = FailurePolicy.FAIL_FAST,
+    deadline: timedelta | float | None = None,
+    on_failure: Any = None,
+) -> Callable[[F], Workflow]: ...
 
 
 def workflow(fn: Any = None, /, **options: Any) -> Any:

@@ -152,6 +152,7 @@ class TaskSpec:
     resources: tuple[tuple[str, str], ...] = ()
     kind: str = "python"
     unsafe_pickle: bool = False  # explicit opt-in: values of unsupported types travel pickled
+    deadline_s: float | None = None  # all attempts of a node together, retries and backoffs included
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -167,6 +168,8 @@ class TaskSpec:
             "kind": self.kind,
             "unsafe_pickle": self.unsafe_pickle,
         }
+        if self.deadline_s is not None:
+            out["deadline_s"] = self.deadline_s
         return out
 
     @staticmethod
@@ -203,6 +206,7 @@ class TaskSpec:
             resources=tuple(sorted((str(k), str(v)) for k, v in res.items())),
             kind=str(data.get("kind", "python")),
             unsafe_pickle=bool(data.get("unsafe_pickle", False)),
+            deadline_s=_positive(data.get("deadline_s"), f"{where}: deadline_s"),
         )
 
 
@@ -411,6 +415,8 @@ class WorkflowSpec:
     tasks: Mapping[str, TaskSpec]
     max_parallelism: int = 0  # 0 = the controller's default
     failure_policy: str = FailurePolicy.FAIL_FAST
+    deadline_s: float | None = None  # the whole execution must end within this many seconds of starting
+    on_failure: str | None = None  # a task (key into tasks) run once with the error when the execution fails
 
     # -- derived indexes (computed once; a spec is immutable) ---------------------------------
     @cached_property
@@ -491,6 +497,8 @@ class WorkflowSpec:
             "tasks": {k: t.to_json() for k, t in sorted(self.tasks.items())},
             "max_parallelism": self.max_parallelism,
             "failure_policy": self.failure_policy,
+            **({"deadline_s": self.deadline_s} if self.deadline_s is not None else {}),
+            **({"on_failure": self.on_failure} if self.on_failure is not None else {}),
         }
 
     @staticmethod
@@ -536,6 +544,8 @@ class WorkflowSpec:
             tasks=tasks,
             max_parallelism=mp,
             failure_policy=policy,
+            deadline_s=_positive(data.get("deadline_s"), f"{where}: deadline_s"),
+            on_failure=data.get("on_failure"),
         )
         validate(spec)
         return spec
@@ -676,9 +686,41 @@ def validate(spec: WorkflowSpec) -> None:
     for name, b in spec.outputs:
         check_binding(spec, b, declared_outs[name], f"{where}, output '{name}'")
         _check_refs(spec, b, (), f"{where}, output '{name}'")
+    if spec.on_failure is not None:
+        _check_on_failure(spec, where)
     cycle = find_cycle(spec)
     if cycle:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
+
+
+ON_FAILURE_NODE = "_on_failure"
+
+
+def _positive(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise SpecError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _check_on_failure(spec: WorkflowSpec, where: str) -> None:
+    task = spec.tasks.get(spec.on_failure or "")
+    if task is None:
+        raise SpecError(f"{where}: on_failure names unknown task '{spec.on_failure}'")
+    offered = {"error": TypeRef(TypeKind.STR), **{n: v.type for n, v in spec.interface.inputs}}
+    for name, var in task.interface.inputs:
+        if name not in offered:
+            if var.has_default:
+                continue
+            raise SpecError(
+                f"{where}: on_failure task '{task.name}' takes '{name}', but it receives only 'error' (str) "
+                f"and the workflow's inputs ({', '.join(n for n, _ in spec.interface.inputs) or 'none'})"
+            )
+        if not is_assignable(offered[name], var.type):
+            raise TypeMismatchError(
+                f"{where}: on_failure task '{task.name}', input '{name}': expected {var.type}, got {offered[name]}"
+            )
 
 
 def _check_launchplan(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
