@@ -507,3 +507,14 @@ def test_on_failure_task_must_take_what_it_is_given():
 
     with pytest.raises(SpecError, match=r"on_failure task '.*needs_more' takes 'missing_thing', but it receives only 'error'"):
         wf.compile()
+
+
+def test_map_over_a_non_list_is_a_type_error():
+    from setpoint import map_task
+
+    @workflow
+    def wf(n: int = 3) -> int:
+        return total(xs=map_task(square)(i=n))
+
+    with pytest.raises(TypeMismatchError, match=r"node 'square-map', input 'i': expected list\[int\], got int"):
+        wf.compile()

@@ -154,6 +154,7 @@ class Controller:
         self._task_json: dict[tuple[str, str], dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._unwatch: Any = None
         self._finished = threading.Condition()
         self.rounds = 0
         for ex in self.executors.values():
@@ -168,10 +169,16 @@ class Controller:
         t = threading.Thread(target=self._maintain, name="setpoint-maintenance", daemon=True)
         t.start()
         self._threads.append(t)
+        watch = getattr(self.store, "watch", None)  # PostgreSQL: LISTEN/NOTIFY wake-ups (hints only)
+        if callable(watch):
+            self._unwatch = watch(self.queue.add)
         return self
 
     def stop(self, *, release: bool = True) -> None:
         self._stop.set()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
         self.queue.close()
         for t in self._threads:
             t.join(timeout=10)
