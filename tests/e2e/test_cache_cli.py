@@ -121,3 +121,19 @@ def test_lineage_and_recover_commands(tmp_path: Path):
     assert lineage["produced_by"]["execution"] == eid  # recovered: produced by the source execution
     consumers = setpoint_json(home, "lineage", eid, "--node", "source", "--consumers")["consumers"]
     assert {(c["execution"], c["node"]) for c in consumers if c["depth"] == 1} >= {(eid, "left"), (eid, "right")}
+
+
+def test_relaunch_runs_the_captured_code_even_after_the_files_change(tmp_path: Path):
+    home, proj = tmp_path / "home", tmp_path / "proj"
+    write(proj, body="x * 2", code_in_key=True)
+    first = run(home, proj, "--x", "5")
+    assert first["execution"]["outputs"] == {"o0": 10}
+    write(proj, body="x * 1000", code_in_key=True)  # the file on disk changes
+    setpoint(home, "cache", "evict", "--task", "cached.scale", check=True)  # so the relaunch must run
+    again = setpoint_json(home, "relaunch", first["execution"]["id"])
+    assert status(again) == "PUT"  # it ran (no cache hit) ...
+    assert again["execution"]["outputs"] == {"o0": 10}  # ... the pinned snapshot, not the new file
+    assert again["execution"]["code_digest"] == first["execution"]["code_digest"]
+    fresh = run(home, proj, "--x", "5")
+    assert fresh["execution"]["outputs"] == {"o0": 5000}
+    assert fresh["execution"]["code_digest"] != first["execution"]["code_digest"]

@@ -241,6 +241,8 @@ class Controller:
                     if resync:
                         with self._lock:
                             self._full_sync.add(eid)
+                    elif self._unwatch is not None and eid in self._states:
+                        continue  # notifications report changes to executions we hold; resync covers lost ones
                     self.queue.add(eid)
             except SetpointError as e:
                 log.warning("maintenance: %s", e)
