@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cached_workflows import make_cached_fanout  # noqa: E402
+from cached_workflows import make_cached_fanout
 
-from setpoint.client import Client  # noqa: E402
-from setpoint.settings import Settings  # noqa: E402
+from setpoint.client import Client
+from setpoint.settings import Settings
 
 
 def main() -> None:
