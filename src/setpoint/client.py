@@ -44,6 +44,7 @@ from setpoint.spec.workflow import Interface, WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
+    from setpoint.registry import Registered
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -199,6 +200,7 @@ class Client:
         source_id: str | None = None,
         mode: str = "run",
         nodes: Callable[[str, float], list[NodeRecord]] | None = None,
+        message: str | None = None,
     ) -> str:
         from setpoint.ports import SystemClock
 
@@ -218,7 +220,7 @@ class Client:
             mode=mode,
             config=config,
         )
-        message = f"{mode} of {source_id}" if source_id else "created"
+        message = message or (f"{mode} of {source_id}" if source_id else "created")
         self.store.create_execution(
             record,
             [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)],
@@ -227,6 +229,60 @@ class Client:
         if self._controller is not None:
             self._controller.submit(eid)
         return eid
+
+    # -- registered entities ----------------------------------------------------------------------
+    def register(
+        self, targets: Sequence[str], *, project: str | None = None, version: str | None = None
+    ) -> tuple[str, list[Registered]]:
+        """Register every module-level task, workflow and launch plan of ``targets`` (files or packages).
+
+        Returns the version used and, per entity, whether it was new (identical content is a no-op).
+        """
+        from setpoint import registry
+        from setpoint.ports import SystemClock
+
+        found = registry.discover(targets)
+        modules = set(found.modules)
+        for w in found.workflows:
+            modules.update(t.module for t in w.compile().tasks.values())
+        for lp in found.launchplans:
+            modules.update(t.module for t in lp.workflow.compile().tasks.values())
+        bundle = capture(modules)
+        store_bundle(bundle, self.blobs)
+        now = SystemClock().now()
+        project = project or self.settings.project
+        planned = registry.plan(found, project, version, bundle.digest, now)
+        return planned.version, registry.register_entities(self.store, project, planned.entities, planned.specs, now)
+
+    def create_registered(
+        self,
+        kind: str,
+        name: str,
+        version: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        project: str | None = None,
+        max_parallelism: int = 0,
+        overwrite_cache: bool = False,
+    ) -> str:
+        """An execution of a registered workflow or launch plan (latest version when omitted).
+
+        ``inputs`` are plain JSON values, checked against the workflow's interface before anything
+        is created; the execution pins the registered spec and code digests.
+        """
+        from setpoint import registry
+        from setpoint.adapters.store.registry_rows import KIND_NAMES
+
+        project = project or self.settings.project
+        launch = registry.resolve_launch(self.store, project, kind, name, version, inputs or {})
+        return self._create(
+            launch.spec,
+            launch.code_digest,
+            launch.inputs,
+            project=project,
+            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+            message=f"created from {KIND_NAMES[kind]} '{name}' version '{launch.entity.version}'",
+        )
 
     def run(
         self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any

@@ -42,6 +42,10 @@ class NotFoundError(UserError):
     exit_code = 3
 
 
+class RegistrationConflictError(UserError):
+    """A task, workflow or launch plan name and version is already registered with other content."""
+
+
 class AlreadyExistsError(SetpointError):
     """Creating something whose id is taken."""
 

@@ -61,6 +61,41 @@ class ExecutionFilter:
     before: str | None = None  # cursor: an execution id; list strictly older ones
 
 
+ENTITY_KINDS = ("task", "workflow", "launchplan")
+ROLES = ("viewer", "editor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredEntity:
+    """One immutable, versioned task, workflow or launch plan of a project (see `setpoint.registry`).
+
+    ``digest`` hashes everything that makes the entity what it is: equal digests under one name and
+    version are the same registration, different ones a conflict. ``body`` is plain JSON whose shape
+    depends on ``kind``. ``seq`` is assigned by the store (the latest version has the highest).
+    """
+
+    kind: str
+    project: str
+    name: str
+    version: str
+    digest: str
+    spec_digest: str
+    code_digest: str
+    body: dict[str, Any]
+    created_at: float
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: the SHA-256 of its secret, never the secret."""
+
+    token_hash: str
+    project: str
+    role: str
+    created_at: float
+
+
 class Store(Protocol):
     """Declared and observed state. Every mutation is a compare-and-swap on a row version."""
 
@@ -113,6 +148,18 @@ class Store(Protocol):
     # lineage
     def lineage_by_hash(self, value_hash: str, direction: str, limit: int = 1000) -> list[LineageRow]: ...
     def lineage_of(self, execution_id: str) -> list[LineageRow]: ...
+
+    # registry: projects and immutable registered entities
+    def create_project(self, name: str, now: float) -> bool: ...
+    def list_projects(self) -> list[str]: ...
+    def register_entity(self, entity: RegisteredEntity) -> tuple[RegisteredEntity, bool]: ...
+    def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity: ...
+    def list_entity_versions(self, kind: str, project: str, name: str, limit: int = 100) -> list[RegisteredEntity]: ...
+    def list_entities(self, kind: str, project: str, limit: int = 1000) -> list[RegisteredEntity]: ...
+
+    # API tokens
+    def put_token(self, token: TokenRecord) -> None: ...
+    def get_token(self, token_hash: str) -> TokenRecord | None: ...
 
     def close(self) -> None: ...
 

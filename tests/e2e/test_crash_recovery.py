@@ -101,3 +101,30 @@ def test_crash_while_aborting_is_finished_by_the_next_controller(tmp_path: Path)
     assert described["execution"]["phase"] == "ABORTED"
     assert described["nodes"][0]["phase"] == "ABORTED"
     assert not psutil.pid_exists(task_pid) or psutil.Process(task_pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "expected", "crash_at"),
+    [
+        ("tests/e2e/wf_control.py:mapped", ["--n", "20"], sum(i * i for i in range(20)), "round.committed:4"),
+        ("tests/e2e/wf_control.py:mapped", ["--n", "20"], sum(i * i for i in range(20)), "round.launched:7"),
+        ("tests/e2e/wf_control.py:converging", [], None, "round.committed:5"),
+        ("tests/e2e/wf_control.py:dynamic_fan", ["--n", "6"], sum(i * i for i in range(6)), "round.decided:4"),
+        ("tests/e2e/wf_control.py:gatekeeper", ["--x", "70"], "retrained 0.70", "round.committed:2"),
+    ],
+)
+def test_crash_during_control_flow_nodes(tmp_path: Path, target: str, args: list, expected, crash_at: str):
+    """Expansions (maps, dynamic sub-workflows) and branch decisions survive a SIGKILL of the controller."""
+    from tests.e2e import wf_control as wc
+
+    home = tmp_path / "home"
+    crashed = setpoint(home, "run", target, *args, "-o", "json", env={"SETPOINT_CRASH_AT": crash_at})
+    assert crashed.returncode == -9
+    setpoint(home, "controller", "--exit-when-idle", check=True)
+    (ex,) = setpoint_json(home, "get", "executions")["executions"]
+    out = setpoint_json(home, "describe", ex["id"])["execution"]
+    assert out["phase"] == "SUCCEEDED", out
+    want = expected if expected is not None else wc.converging(x=0.0, target=1.0)
+    assert out["outputs"] == {"o0": want}
+    launched = [aid for aid, _ in read_launch_log(home / "attempts")]
+    assert [a for a, n in Counter(launched).items() if n > 1] == []

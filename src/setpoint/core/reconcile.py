@@ -125,6 +125,7 @@ class _Round:
         self.actions: list[Action] = []
         self.requeue: float | None = None
         self.newly_ready: dict[str, None] = {}
+        self.ready_list: list[str] = []  # newly_ready in order, append-only: walked by index
         self.finished_upstreams: dict[str, int] = {}
         self.terminal_delta = 0
         self.success_delta = 0
@@ -204,6 +205,7 @@ class _Round:
                 self.finished_upstreams[d] = done
                 if left - done == 0:
                     self.newly_ready[d] = None
+                    self.ready_list.append(d)
 
     def set_attempt(self, rec: AttemptRecord, message: str = "") -> None:
         old = self.attempt(rec.id)
@@ -324,11 +326,13 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
             if att.phase is AttemptPhase.ABORTING and att.abort_reason != "timeout":
                 r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
                 continue
+            finished = obs.finished_at or r.now
+            started = obs.started_at or att.started_at  # the executor's own record of the start wins
             r.set_attempt(
                 att.evolve(
                     phase=AttemptPhase.SUCCEEDED,
-                    started_at=att.started_at or obs.started_at,
-                    finished_at=obs.finished_at or r.now,
+                    started_at=min(started, finished) if started is not None else None,
+                    finished_at=finished,
                 )
             )
             if is_active(node.phase):
@@ -564,41 +568,37 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
     limit = r.execution.config.max_parallelism or spec.max_parallelism or cfg.default_max_parallelism
     # Ready nodes stay in `state.ready` until they start, so the front of it is always fresh;
     # iterate it lazily (it can hold a whole 10,000-element map) and stop at the capacity limit.
-    queue: list[str] = list(r.newly_ready)
+    # Nodes made ready during this round are appended to r.ready_list and walked by index, so a
+    # cascade (a failure skipping thousands of dependents) stays linear.
     ready_iter = iter(r.state.ready)  # the overlay never mutates the state, so this is safe
     i = 0
     while True:
         node_id = next(ready_iter, None)
         if node_id is None:
-            if i >= len(queue):
+            if i >= len(r.ready_list):
                 break
-            node_id = queue[i]
+            node_id = r.ready_list[i]
             i += 1
         node = r.node(node_id)
         if node.phase is not NodePhase.PENDING:
             continue
         spec_node = graph.node_map[node_id]
-        before = len(r.newly_ready)
         if spec_node.case_of is not None and _not_taken(r, spec_node.case_of):
             branch_id, case = spec_node.case_of
             r.set_node(
                 node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now, detail={"not_taken": True}),
                 f"branch '{branch_id}' did not take case {case}",
             )
-            queue.extend(list(r.newly_ready)[before:])
             continue
         ups = graph.upstream[node_id]
         if any(not counts_as_success(r.node(u)) for u in ups):
             r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
-            queue.extend(list(r.newly_ready)[before:])
             continue
         if spec_node.kind == "branch":
             _decide(r, node, spec_node)
-            queue.extend(list(r.newly_ready)[before:])
             continue
         if spec_node.kind == "gate":  # waiting costs nothing: gates do not take parallelism slots
             _start_gate(r, node, spec_node)
-            queue.extend(list(r.newly_ready)[before:])
             continue
         if spec_node.kind == "launchplan":  # a separate execution: it has its own parallelism
             _start_child(r, node, spec_node)
@@ -611,15 +611,12 @@ def _start_ready(r: _Round, cfg: ReconcileConfig) -> None:
         inputs = _node_inputs(r, spec_node)
         if spec_node.kind == "map":
             _expand_map(r, node, spec_node, inputs)
-            queue.extend(list(r.newly_ready)[before:])
             continue
         task = graph.tasks[spec_node.task]
         if not task.cache.enabled:
             _new_attempt(r, node, inputs)
             continue
-        before = len(r.newly_ready)
         _start_cached(r, node, task, inputs, cfg)
-        queue.extend(list(r.newly_ready)[before:])
 
 
 def _settle_parents(r: _Round, cfg: ReconcileConfig) -> None:

@@ -92,10 +92,10 @@ class Builder:
         node_id = self._node_id(task.function.__name__)
         where = f"workflow '{self.workflow}', node '{node_id}'"
         try:
-            bound = inspect.signature(task.function).bind_partial(*args, **kwargs)
+            bound = task.signature.bind_partial(*args, **kwargs)
         except TypeError as e:
             raise SpecError(f"{where}: {e}") from None
-        hints = _hints(task.function, where)
+        hints = task.hints(where)
         inputs: list[tuple[str, Binding]] = []
         for name, value in bound.arguments.items():
             var = spec.interface.input_map.get(name)

@@ -8,7 +8,9 @@ outputs; called anywhere else it simply runs the function (a quick local check o
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -117,6 +119,21 @@ class Task:
                     raise SpecError(f"task '{self.name}': cache_ignore_inputs names unknown input '{ignored}'")
             self._interface = iface
         return self._interface
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.function)
+
+    def hints(self, where: str) -> dict[str, Any]:
+        """The function's resolved annotations (cached: a 10,000-node fan-out calls this per node)."""
+        cached = self.__dict__.get("_hints")
+        if cached is None:
+            try:
+                cached = typing.get_type_hints(self.function, include_extras=True)
+            except Exception as e:  # a forward reference that does not resolve
+                raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
+            self.__dict__["_hints"] = cached
+        return dict(cached)
 
     def spec(self) -> TaskSpec:
         return TaskSpec(

@@ -21,7 +21,7 @@ from setpoint.spec.types import TypeKind, TypeRef, is_assignable
 SCHEMA_VERSION = 1
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+NODE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # map elements are "0", "1", ...
 QUALNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.<>-]{0,255}$")
 
 

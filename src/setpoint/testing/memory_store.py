@@ -18,10 +18,10 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from setpoint.adapters.store import codec
+from setpoint.adapters.store import codec, registry_rows
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
-from setpoint.errors import StoreError
-from setpoint.ports import ExecutionFilter, RoundWrite
+from setpoint.errors import AlreadyExistsError, StoreError
+from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
 
 if TYPE_CHECKING:
     from setpoint.ports import Store
@@ -45,6 +45,9 @@ class InMemoryStore:
         self._reservations: dict[tuple[str, str], codec.Row] = {}  # (project, key) -> reservation
         self._lineage: dict[str, dict[tuple[str, str, str], codec.Row]] = {}  # by execution, then key
         self._signals: dict[str, dict[str, str]] = {}  # by execution: name -> value JSON
+        self._projects: dict[str, float] = {}
+        self._entities: dict[tuple[str, str, str, str], codec.Row] = {}  # (kind, project, name, version)
+        self._tokens: dict[str, codec.Row] = {}
 
     def __repr__(self) -> str:
         return f"InMemoryStore({len(self._executions)} executions)"
@@ -262,6 +265,76 @@ class InMemoryStore:
         with self._lock:
             self._check_open()
             return {k: json.loads(v) for k, v in sorted(self._signals.get(execution_id, {}).items())}
+
+    # -- registry ---------------------------------------------------------------------------------
+
+    def create_project(self, name: str, now: float) -> bool:
+        with self._lock:
+            self._check_open()
+            if name in self._projects:
+                return False
+            self._projects[name] = now
+            return True
+
+    def list_projects(self) -> list[str]:
+        with self._lock:
+            self._check_open()
+            return sorted(self._projects)
+
+    def register_entity(self, entity: RegisteredEntity) -> tuple[RegisteredEntity, bool]:
+        row = registry_rows.entity_to_row(entity)
+        key = (entity.kind, entity.project, entity.name, entity.version)
+        with self._lock:
+            self._check_open()
+            stored = self._entities.get(key)
+            if stored is not None:
+                return registry_rows.entity_from_row(stored), False
+            row["seq"] = max((r["seq"] for r in self._entities.values()), default=0) + 1
+            self._entities[key] = row
+            return registry_rows.entity_from_row(row), True
+
+    def _versions(self, kind: str, project: str, name: str) -> list[codec.Row]:
+        registry_rows.check_kind(kind)
+        rows = [r for (k, p, n, _), r in self._entities.items() if (k, p, n) == (kind, project, name)]
+        return sorted(rows, key=lambda r: -int(r["seq"]))
+
+    def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity:
+        with self._lock:
+            self._check_open()
+            rows = self._versions(kind, project, name)
+            if version is not None:
+                rows = [r for r in rows if r["version"] == version]
+            if not rows:
+                raise registry_rows.entity_not_found(kind, project, name, version)
+            return registry_rows.entity_from_row(rows[0])
+
+    def list_entity_versions(self, kind: str, project: str, name: str, limit: int = 100) -> list[RegisteredEntity]:
+        codec.check_limit(limit)
+        with self._lock:
+            self._check_open()
+            return [registry_rows.entity_from_row(r) for r in self._versions(kind, project, name)[:limit]]
+
+    def list_entities(self, kind: str, project: str, limit: int = 1000) -> list[RegisteredEntity]:
+        registry_rows.check_kind(kind)
+        codec.check_limit(limit)
+        with self._lock:
+            self._check_open()
+            names = sorted({n for (k, p, n, _) in self._entities if (k, p) == (kind, project)})
+            return [registry_rows.entity_from_row(self._versions(kind, project, n)[0]) for n in names[:limit]]
+
+    def put_token(self, token: TokenRecord) -> None:
+        row = registry_rows.token_to_row(token)
+        with self._lock:
+            self._check_open()
+            if token.token_hash in self._tokens:
+                raise AlreadyExistsError("an API token with this hash already exists")
+            self._tokens[token.token_hash] = {**row, "created_at": row.pop("now")}
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        with self._lock:
+            self._check_open()
+            row = self._tokens.get(token_hash)
+            return None if row is None else registry_rows.token_from_row(row)
 
     # -- catalog ----------------------------------------------------------------------------------
 

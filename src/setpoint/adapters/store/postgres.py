@@ -64,12 +64,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
     raise ImportError("the PostgreSQL store needs psycopg 3: pip install 'setpoint[postgres]'") from exc
 
-from setpoint.adapters.store import codec
+from setpoint.adapters.store import codec, registry_rows
 from setpoint.adapters.store.migrate import Migration, load_migrations
 from setpoint.adapters.store.sqlite import list_params, load_queries
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.errors import ConflictError, StoreError
-from setpoint.ports import ExecutionFilter, RoundWrite
+from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
 
 if TYPE_CHECKING:
     from psycopg.rows import RowMaker
@@ -597,6 +597,62 @@ class PostgresStore:
             f"read the signals of execution {execution_id!r}", "load_signals", {"execution_id": execution_id}
         )
         return {str(row["name"]): json.loads(row["value"]) for row in rows}
+
+    # -- registry ---------------------------------------------------------------------------------
+
+    def create_project(self, name: str, now: float) -> bool:
+        params = _params({"name": name, "now": now})
+        q = self._queries
+        return self._write(f"create project {name!r}", lambda conn: bool(conn.execute(q["insert_project"], params).rowcount))
+
+    def list_projects(self) -> list[str]:
+        return [str(row["name"]) for row in self._all("list projects", "list_projects", {})]
+
+    def register_entity(self, entity: RegisteredEntity) -> tuple[RegisteredEntity, bool]:
+        row = _params(registry_rows.entity_to_row(entity))
+        q = self._queries
+
+        def write(conn: Connection) -> tuple[dict[str, Any], bool]:
+            # One registration at a time: seq is MAX + 1, and the latest must be the last registered.
+            conn.execute("LOCK TABLE registry_entities IN SHARE ROW EXCLUSIVE MODE")
+            created = bool(conn.execute(q["insert_entity"], row).rowcount)
+            stored = conn.execute(q["get_entity"], row).fetchone()
+            if stored is None:  # cannot happen: the row was inserted or already there, under the lock
+                raise StoreError(f"{entity.kind} {entity.name!r} vanished while being registered")
+            return stored, created
+
+        stored, created = self._write(f"register {entity.kind} {entity.name!r} version {entity.version!r}", write)
+        return registry_rows.entity_from_row(stored), created
+
+    def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity:
+        registry_rows.check_kind(kind)
+        params = {"kind": kind, "project": project, "name": name, "version": version}
+        row = self._one(f"read {kind} {name!r}", "latest_entity" if version is None else "get_entity", params)
+        if row is None:
+            raise registry_rows.entity_not_found(kind, project, name, version)
+        return registry_rows.entity_from_row(row)
+
+    def list_entity_versions(self, kind: str, project: str, name: str, limit: int = 100) -> list[RegisteredEntity]:
+        registry_rows.check_kind(kind)
+        codec.check_limit(limit)
+        params = {"kind": kind, "project": project, "name": name, "limit": limit}
+        rows = self._all(f"list the versions of {kind} {name!r}", "list_entity_versions", params)
+        return [registry_rows.entity_from_row(row) for row in rows]
+
+    def list_entities(self, kind: str, project: str, limit: int = 1000) -> list[RegisteredEntity]:
+        registry_rows.check_kind(kind)
+        codec.check_limit(limit)
+        rows = self._all(f"list {kind} entities", "list_entities", {"kind": kind, "project": project, "limit": limit})
+        return [registry_rows.entity_from_row(row) for row in rows]
+
+    def put_token(self, token: TokenRecord) -> None:
+        row = _params(registry_rows.token_to_row(token))
+        q = self._queries
+        self._write("store an API token", lambda conn: conn.execute(q["insert_token"], row))
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        row = self._one("read an API token", "get_token", {"token_hash": token_hash})
+        return None if row is None else registry_rows.token_from_row(row)
 
     # -- catalog ----------------------------------------------------------------------------------
 

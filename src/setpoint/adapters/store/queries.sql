@@ -261,3 +261,51 @@ UPDATE executions SET version = version + 1, updated_at = :now WHERE id = :id;
 
 -- name: load_signals
 SELECT name, value FROM signals WHERE execution_id = :execution_id ORDER BY name;
+
+-- name: insert_project
+-- Creating a project that exists changes nothing (rowcount 0).
+INSERT INTO projects (name, created_at) VALUES (:name, :now)
+ON CONFLICT (name) DO NOTHING;
+
+-- name: list_projects
+SELECT name FROM projects ORDER BY name;
+
+-- name: insert_entity
+-- Registered entities are immutable: a taken (kind, project, name, version) changes nothing
+-- (rowcount 0) and the caller compares digests. "WHERE true" lets SQLite parse the upsert clause
+-- after a SELECT.
+INSERT INTO registry_entities
+    (kind, project, name, version, seq, digest, spec_digest, code_digest, body, created_at)
+SELECT :kind, :project, :name, :version, COALESCE(MAX(seq), 0) + 1, :digest, :spec_digest,
+       :code_digest, :body, :created_at
+FROM registry_entities WHERE true
+ON CONFLICT (kind, project, name, version) DO NOTHING;
+
+-- name: get_entity
+SELECT * FROM registry_entities
+WHERE kind = :kind AND project = :project AND name = :name AND version = :version;
+
+-- name: latest_entity
+SELECT * FROM registry_entities
+WHERE kind = :kind AND project = :project AND name = :name
+ORDER BY seq DESC LIMIT 1;
+
+-- name: list_entity_versions
+-- Newest first.
+SELECT * FROM registry_entities
+WHERE kind = :kind AND project = :project AND name = :name
+ORDER BY seq DESC LIMIT :limit;
+
+-- name: list_entities
+-- The latest version of each name of a kind in a project, by name.
+SELECT * FROM registry_entities AS e
+WHERE e.kind = :kind AND e.project = :project
+  AND e.seq = (SELECT MAX(seq) FROM registry_entities AS l
+               WHERE l.kind = e.kind AND l.project = e.project AND l.name = e.name)
+ORDER BY e.name LIMIT :limit;
+
+-- name: insert_token
+INSERT INTO api_tokens (token_hash, project, role, created_at) VALUES (:token_hash, :project, :role, :now);
+
+-- name: get_token
+SELECT * FROM api_tokens WHERE token_hash = :token_hash;

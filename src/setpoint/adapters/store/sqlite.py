@@ -35,12 +35,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from setpoint.adapters.store import codec
+from setpoint.adapters.store import codec, registry_rows
 from setpoint.adapters.store.migrate import load_migrations, migrate
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import ConflictError, StoreError
-from setpoint.ports import ExecutionFilter, RoundWrite
+from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
 
 if TYPE_CHECKING:
     from setpoint.ports import Store
@@ -393,6 +393,58 @@ class SqliteStore:
         with self._read(f"read the signals of execution {execution_id!r}") as conn:
             rows = conn.execute(QUERIES["load_signals"], {"execution_id": execution_id}).fetchall()
         return {str(row[0]): json.loads(row[1]) for row in rows}
+
+    # -- registry ---------------------------------------------------------------------------------
+
+    def create_project(self, name: str, now: float) -> bool:
+        with self._transaction(f"create project {name!r}") as conn:
+            return bool(conn.execute(QUERIES["insert_project"], {"name": name, "now": now}).rowcount)
+
+    def list_projects(self) -> list[str]:
+        with self._read("list projects") as conn:
+            return [str(row[0]) for row in conn.execute(QUERIES["list_projects"])]
+
+    def register_entity(self, entity: RegisteredEntity) -> tuple[RegisteredEntity, bool]:
+        row = registry_rows.entity_to_row(entity)
+        key = {k: row[k] for k in ("kind", "project", "name", "version")}
+        with self._transaction(f"register {entity.kind} {entity.name!r} version {entity.version!r}") as conn:
+            created = bool(conn.execute(QUERIES["insert_entity"], row).rowcount)
+            stored = conn.execute(QUERIES["get_entity"], key).fetchone()
+        return registry_rows.entity_from_row(stored), created
+
+    def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity:
+        registry_rows.check_kind(kind)
+        params = {"kind": kind, "project": project, "name": name, "version": version}
+        with self._read(f"read {kind} {name!r}") as conn:
+            row = conn.execute(QUERIES["latest_entity" if version is None else "get_entity"], params).fetchone()
+        if row is None:
+            raise registry_rows.entity_not_found(kind, project, name, version)
+        return registry_rows.entity_from_row(row)
+
+    def list_entity_versions(self, kind: str, project: str, name: str, limit: int = 100) -> list[RegisteredEntity]:
+        registry_rows.check_kind(kind)
+        codec.check_limit(limit)
+        params = {"kind": kind, "project": project, "name": name, "limit": limit}
+        with self._read(f"list the versions of {kind} {name!r}") as conn:
+            rows = conn.execute(QUERIES["list_entity_versions"], params).fetchall()
+        return [registry_rows.entity_from_row(row) for row in rows]
+
+    def list_entities(self, kind: str, project: str, limit: int = 1000) -> list[RegisteredEntity]:
+        registry_rows.check_kind(kind)
+        codec.check_limit(limit)
+        with self._read(f"list {kind} entities") as conn:
+            rows = conn.execute(QUERIES["list_entities"], {"kind": kind, "project": project, "limit": limit}).fetchall()
+        return [registry_rows.entity_from_row(row) for row in rows]
+
+    def put_token(self, token: TokenRecord) -> None:
+        row = registry_rows.token_to_row(token)
+        with self._transaction("store an API token") as conn:
+            conn.execute(QUERIES["insert_token"], row)
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        with self._read("read an API token") as conn:
+            row = conn.execute(QUERIES["get_token"], {"token_hash": token_hash}).fetchone()
+        return None if row is None else registry_rows.token_from_row(row)
 
     # -- catalog ----------------------------------------------------------------------------------
 

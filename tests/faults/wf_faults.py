@@ -1,0 +1,92 @@
+"""Workflows the fault-injection scenarios run. Deterministic outputs, so a run under faults can be
+compared node by node with a fault-free run; side effects only where a scenario needs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from setpoint import task, workflow
+
+FULL = os.environ.get("SETPOINT_FAULTS_FULL") == "1"
+HALF = 250 if FULL else 100  # the big DAG has 2 * HALF nodes: 500 with the flag, 200 without
+
+
+@task(retries=1)
+def square(x: int) -> int:
+    time.sleep((x % 5) * 0.01)  # 0-40 ms, so crashes land while attempts are in flight
+    return x * x
+
+
+@task
+def add(x: int, y: int = 0) -> int:
+    return x + y
+
+
+@task
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@workflow
+def big() -> int:
+    """Fan-out of HALF squares, HALF - 1 pairwise adds (fan-in of two), one sum: 2 * HALF nodes."""
+    sq = [square(x=i) for i in range(HALF)]
+    pairs = [add(x=sq[i], y=sq[i + 1]) for i in range(HALF - 1)]
+    return total(xs=pairs)
+
+
+@workflow
+def small(n: int = 1) -> int:
+    """Seven nodes: three squares, four adds."""
+    a, b, c = square(x=n), square(x=add(x=n, y=1)), square(x=add(x=n, y=2))
+    return add(x=add(x=a, y=b), y=c)
+
+
+@task
+def nap(x: int, i: int, seconds: float = 1.0) -> int:
+    time.sleep(seconds)
+    return x + i
+
+
+@workflow
+def naps(n: int = 0, seconds: float = 1.0) -> int:
+    """Ten sleeping tasks and their sum."""
+    return total(xs=[nap(x=n, i=i, seconds=seconds) for i in range(10)])
+
+
+@task
+def quick(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def quick_wf(x: int = 0) -> int:
+    return quick(x=x)
+
+
+@task
+def exit_zero(x: int) -> int:
+    os._exit(0)  # exits "successfully" without writing outputs
+
+
+@workflow
+def exit_zero_wf(x: int = 1) -> int:
+    return exit_zero(x=x)
+
+
+@task
+def daemonise(pidfile: str) -> int:
+    """Start a double-forked daemon in a session of its own (it escapes the process group), then wait."""
+    tmp = pidfile + ".tmp"
+    subprocess.run(["setsid", "sh", "-c", f"sleep 300 & echo $! > {tmp}"], check=True)
+    Path(tmp).replace(pidfile)
+    time.sleep(300)
+    return 1
+
+
+@workflow
+def daemon_wf(pidfile: str) -> int:
+    return daemonise(pidfile=pidfile)
