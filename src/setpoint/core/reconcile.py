@@ -327,7 +327,7 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
                 r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
                 continue
             finished = obs.finished_at or r.now
-            started = obs.started_at or att.started_at  # the executor's own record of the start wins
+            started: float | None = obs.started_at or att.started_at  # the executor's record of the start wins
             r.set_attempt(
                 att.evolve(
                     phase=AttemptPhase.SUCCEEDED,
