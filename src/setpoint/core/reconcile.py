@@ -327,11 +327,11 @@ def _observe(r: _Round, observations: Mapping[str, AttemptObservation], cfg: Rec
                 r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
                 continue
             finished = obs.finished_at or r.now
-            started: float | None = obs.started_at or att.started_at  # the executor's record of the start wins
+            began = obs.started_at or att.started_at  # the executor's own record of the start wins
             r.set_attempt(
                 att.evolve(
                     phase=AttemptPhase.SUCCEEDED,
-                    started_at=min(started, finished) if started is not None else None,
+                    started_at=min(began, finished) if began is not None else None,
                     finished_at=finished,
                 )
             )
