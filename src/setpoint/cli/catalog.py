@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, output_option
-from setpoint.cli.commands import finish, follow, on_interrupt
+from setpoint.cli.commands import follow_to_the_end
 from setpoint.lineage import LineageNode
 
 
@@ -211,8 +211,4 @@ def recover(state: Ctx, execution: str, plan: bool, wait: bool, output: str) -> 
         else:
             console.print(f"created execution [bold]{new_id}[/] (recovery of {execution})")
         return
-    try:
-        rec = follow(client, new_id, live=output == "table" and console.is_terminal)
-    except KeyboardInterrupt:
-        rec = on_interrupt(client, new_id, state)
-    finish(client, new_id, output, rec.phase)
+    follow_to_the_end(client, new_id, state, output)

@@ -150,6 +150,11 @@ def run(
         else:
             console.print(f"created execution [bold]{eid}[/]; a running `setpoint controller` will run it")
         return
+    follow_to_the_end(client, eid, state, output)
+
+
+def follow_to_the_end(client: Client, eid: str, state: Ctx, output: str) -> None:
+    """Show progress until the execution ends (Ctrl-C asks what to do), print it, exit by its phase."""
     try:
         rec = follow(client, eid, live=output == "table" and console.is_terminal)
     except KeyboardInterrupt:
@@ -382,11 +387,7 @@ def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> Non
         else:
             console.print(f"created execution [bold]{new_id}[/] (relaunch of {execution})")
         return
-    try:
-        rec = follow(client, new_id, live=output == "table" and console.is_terminal)
-    except KeyboardInterrupt:
-        rec = on_interrupt(client, new_id, state)
-    finish(client, new_id, output, rec.phase)
+    follow_to_the_end(client, new_id, state, output)
 
 
 @cli.command()
