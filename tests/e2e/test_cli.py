@@ -89,6 +89,9 @@ def test_read_commands(home: Path):
     assert eid in table and "SUCCEEDED" in table and "shout" in table
     logs = setpoint(home, "logs", eid, "shout", check=True).stdout
     assert "stdout says yo" in logs and "stderr says yo" in logs
+    rows = setpoint_json(home, "logs", eid, "shout", "--stream", "stderr")["logs"]
+    assert [(r["attempt_id"], r["stream"]) for r in rows] == [(f"{eid}/shout/1", "stderr")]
+    assert "stderr says yo" in rows[0]["text"]
     evs = setpoint_json(home, "events", eid)["events"]
     assert evs[0]["phase"] == "QUEUED" and evs[-1]["phase"] == "SUCCEEDED"
 

@@ -291,10 +291,15 @@ def describe(state: Ctx, execution: str, children: bool, output: str) -> None:
 @click.argument("node", required=False)
 @click.option("--attempt", type=int, default=None, help="Only this attempt number.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr", "both"]), default="both", show_default=True)
+@output_option
 @click.pass_obj
-def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str) -> None:
+def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str, output: str) -> None:
     """Print the captured stdout and stderr of an execution's attempts (optionally one node's)."""
     entries = state.client.logs(execution, node, attempt)
+    if output == "json":
+        rows = [{"attempt_id": a, "stream": s, "text": t} for a, s, t in entries if stream in ("both", s)]
+        click.echo(json.dumps({"logs": rows}, indent=2))
+        return
     if not entries:
         err_console.print("no attempts have run yet")
     for aid, name, text in entries:

@@ -1,0 +1,120 @@
+"""Commands for a shared setpoint: register, launch, token create, server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from setpoint.cli.app import Ctx, cli, console, err_console, output_option
+from setpoint.errors import InputError
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--project", default=None, help="The project to register into (created if new).")
+@click.option(
+    "--version", "version", default=None, help="Version of everything registered (default: a content digest)."
+)
+@output_option
+@click.pass_obj
+def register(state: Ctx, targets: tuple[str, ...], project: str | None, version: str | None, output: str) -> None:
+    """Register every module-level @task, @workflow and LaunchPlan of TARGETS (files, directories or packages).
+
+    Registered entities are immutable: registering identical content again changes nothing; the same
+    name and version with other content is refused with what differs.
+    """
+    client = state.client
+    used, done = client.register(list(targets), project=project, version=version)
+    if output == "json":
+        rows = [
+            {"kind": r.entity.kind, "name": r.entity.name, "version": r.entity.version, "created": r.created}
+            for r in done
+        ]
+        click.echo(json.dumps({"project": done[0].entity.project, "version": used, "entities": rows}))
+        return
+    for r in done:
+        what = "registered" if r.created else "unchanged "
+        console.print(f"{what} {r.entity.kind:<10} {r.entity.name} [dim]{r.entity.version}[/]", highlight=False)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--version", "version", default=None, help="Version to launch (default: the latest registered).")
+@click.option("--launchplan", "-l", is_flag=True, help="NAME is a launch plan (default: a workflow).")
+@click.option("--project", default=None, help="The project NAME is registered in.")
+@click.option("--inputs", "inputs_json", default=None, metavar="JSON|@FILE", help="A JSON object of input values.")
+@output_option
+@click.pass_obj
+def launch(
+    state: Ctx,
+    name: str,
+    version: str | None,
+    launchplan: bool,
+    project: str | None,
+    inputs_json: str | None,
+    output: str,
+) -> None:
+    """Create an execution of a registered workflow or launch plan; a controller (or server) runs it."""
+    inputs: Any = {}
+    if inputs_json:
+        text = Path(inputs_json[1:]).read_text() if inputs_json.startswith("@") else inputs_json
+        try:
+            inputs = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"--inputs is not valid JSON: {e}") from None
+        if not isinstance(inputs, dict):
+            raise InputError("--inputs must be a JSON object of input names to values")
+    eid = state.client.create_registered(
+        "launchplan" if launchplan else "workflow", name, version, inputs, project=project
+    )
+    if output == "json":
+        click.echo(json.dumps({"id": eid}))
+    else:
+        click.echo(eid)
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for `setpoint server`."""
+
+
+@token.command("create")
+@click.option("--project", required=True, help="The project the token is for.")
+@click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), default="viewer", show_default=True)
+@click.pass_obj
+def token_create(state: Ctx, project: str, role: str) -> None:
+    """Create a token and print it (only this once: the store keeps its hash)."""
+    from setpoint.server.tokens import create_token
+
+    click.echo(create_token(state.client.store, project, role))
+    err_console.print(f"[dim]a {role} token for project {project!r}; keep it secret, it is not shown again[/]")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8800, show_default=True)
+@click.option("--no-auth", is_flag=True, help="Serve without tokens (single user, trusted network only).")
+@click.option(
+    "--no-controller", is_flag=True, help="Serve the API only; a separate `setpoint controller` runs executions."
+)
+@click.pass_obj
+def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool) -> None:
+    """Run the REST API (OpenAPI at /openapi.json) and a controller in one process."""
+    try:
+        import uvicorn
+
+        from setpoint.server.app import create_app
+    except ImportError as e:
+        raise InputError(f"the server needs its extra: pip install 'setpoint[server]' ({e})") from None
+    client = state.client
+    if not no_controller:
+        client.start_controller()
+    app = create_app(client, auth=not no_auth)
+    err_console.print(
+        f"setpoint server on http://{host}:{port} (home {client.settings.home}; "
+        f"{'no auth' if no_auth else 'bearer tokens'}{'' if no_controller else '; controller running'})"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
