@@ -109,8 +109,7 @@ def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
     task = TaskSpec.from_json(payload["task"], "task")
     where = f"task '{task.name}'"
     fn = resolve_task_function(task.module, task.qualname)
-    workdir = Path(attempt_dir) / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(attempt_dir) / "work"  # created on first use (files materialise under it)
     ctx = LiteralContext(
         blobs=LocalBlobStore(Path(payload["blob_root"])),
         workdir=workdir,
