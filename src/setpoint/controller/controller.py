@@ -291,7 +291,7 @@ class Controller:
         expansions = {
             n.node_id: self._spec(str(n.detail["expanded"])) for n in nodes if n.detail and "expanded" in n.detail
         }
-        signals = self.store.signals(eid) if any(n.kind == "gate" for n in spec.nodes) else {}
+        signals = self.store.signals(eid)  # one indexed read; gates may also live in expanded children
         state = ExecutionState.build(spec, rec, nodes, self.store.load_attempts(eid), expansions, signals)
         self._states[eid] = state
         with self._lock:
