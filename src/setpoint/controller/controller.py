@@ -401,6 +401,12 @@ class Controller:
             holder = None
             if entry is None and lk.serialize:
                 holder = self.store.reserve(project, lk.key, lk.owner, self._reservation_ttl, now)
+                if holder == lk.owner and problem is None:
+                    # The previous owner may have written the entry and released the reservation
+                    # between our lookup and our reserve: look again before running the body twice.
+                    late = self.store.catalog_get_many(project, [lk.key]).get(lk.key)
+                    if late is not None and self._entry_problem(late, lk.outputs) is None:
+                        entry = late
             answers[lk.key] = CatalogAnswer(entry, holder, problem)
         return answers
 

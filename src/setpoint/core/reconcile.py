@@ -921,6 +921,8 @@ def _start_cached(r: _Round, node: NodeRecord, task: TaskSpec, inputs: dict[str,
         return
     if answer.entry is not None:
         entry = answer.entry
+        if answer.reserved_by == owner:  # we took the reservation just as the entry appeared: drop it
+            r.releases.append((r.execution.project, digest, owner))
         source = {"execution": entry.source_execution, "node": entry.source_node, "attempt": entry.source_attempt}
         provenance_inputs = {k: literal_hash(v) for k, v in inputs.items()}
         _lineage_in(r, node.node_id, inputs)
