@@ -37,10 +37,11 @@ from setpoint.lineage import Consumer, LineageNode
 from setpoint.lineage import consumers as lineage_consumers
 from setpoint.lineage import upstream as lineage_upstream
 from setpoint.ports import ExecutionFilter, Store
+from setpoint.registry import fill_defaults
 from setpoint.sdk.workflow import Workflow
 from setpoint.settings import Settings
 from setpoint.spec.canonical import canonical_json
-from setpoint.spec.workflow import Interface, WorkflowSpec
+from setpoint.spec.workflow import WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
@@ -557,21 +558,6 @@ class Client:
                     text = path.read_text(errors="replace") if path.exists() else ""
                     out.append((aid, stream, text))
         return out
-
-
-def fill_defaults(iface: Interface, given: Mapping[str, Any], where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    missing = []
-    for name, var in iface.inputs:
-        if name in given:
-            out[name] = given[name]
-        elif var.has_default:
-            out[name] = var.default
-        else:
-            missing.append(f"'{name}' ({var.type})")
-    if missing:
-        raise InputError(f"{where}: missing input{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    return out
 
 
 def literal_to_plain(lit: Any, blobs: Any = None) -> Any:

@@ -32,7 +32,8 @@ from setpoint.spec.workflow import Interface, TaskSpec, WorkflowSpec
 VERSION_LENGTH = 12
 
 
-def _sha(*parts: Any) -> str:
+def content_digest(*parts: Any) -> str:
+    """SHA-256 of the parts' canonical JSON: what registrations compare."""
     return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
 
 
@@ -42,14 +43,22 @@ def _sha(*parts: Any) -> str:
 def workflow_entity(project: str, version: str, spec: WorkflowSpec, code_digest: str, now: float) -> RegisteredEntity:
     body = {"interface": spec.interface.to_json(), "tasks": sorted(spec.tasks)}
     return RegisteredEntity(
-        "workflow", project, spec.name, version, _sha(spec.digest, code_digest), spec.digest, code_digest, body, now
+        "workflow",
+        project,
+        spec.name,
+        version,
+        content_digest(spec.digest, code_digest),
+        spec.digest,
+        code_digest,
+        body,
+        now,
     )
 
 
 def task_entity(project: str, version: str, task: TaskSpec, code_digest: str, now: float) -> RegisteredEntity:
     spec = task.to_json()
     return RegisteredEntity(
-        "task", project, task.name, version, _sha(spec, code_digest), "", code_digest, {"spec": spec}, now
+        "task", project, task.name, version, content_digest(spec, code_digest), "", code_digest, {"spec": spec}, now
     )
 
 
@@ -69,7 +78,7 @@ def launchplan_entity(
         "fixed_inputs": dict(fixed_inputs),
         "active": True,
     }
-    digest = _sha(body, workflow.spec_digest, workflow.code_digest)
+    digest = content_digest(body, workflow.spec_digest, workflow.code_digest)
     return RegisteredEntity(
         "launchplan", project, name, version, digest, workflow.spec_digest, workflow.code_digest, body, now
     )
@@ -77,7 +86,7 @@ def launchplan_entity(
 
 def default_version(code_digest: str, specs: Iterable[str]) -> str:
     """The version when none is given: a digest of the code bundle and every compiled spec."""
-    return _sha(code_digest, sorted(specs))[:VERSION_LENGTH]
+    return content_digest(code_digest, sorted(specs))[:VERSION_LENGTH]
 
 
 # -- discovering objects in files and packages --------------------------------------------------
@@ -179,7 +188,7 @@ def plan(found: Found, project: str, version: str | None, code_digest: str, now:
     version = version or default_version(
         code_digest,
         [s.digest for s in specs.values()]
-        + [_sha(t.to_json()) for t in tasks.values()]
+        + [content_digest(t.to_json()) for t in tasks.values()]
         + [canonical_json([lp.name, lp.workflow.name, *lp.literals()]) for lp in found.launchplans],
     )
     entities: list[RegisteredEntity] = [
@@ -189,7 +198,9 @@ def plan(found: Found, project: str, version: str | None, code_digest: str, now:
     entities.extend(sorted(wf_entities.values(), key=lambda e: e.name))
     for lp in found.launchplans:
         defaults, fixed = lp.literals()
-        entities.append(launchplan_entity(project, version, lp.name, wf_entities[id(lp.workflow)], defaults, fixed, now))
+        entities.append(
+            launchplan_entity(project, version, lp.name, wf_entities[id(lp.workflow)], defaults, fixed, now)
+        )
     bodies = {s.digest: canonical_json(s.to_json()) for s in specs.values()}
     return Planned(version, tuple(entities), bodies)
 
@@ -289,6 +300,22 @@ def register_entities(
 # -- launching ----------------------------------------------------------------------------------
 
 
+def fill_defaults(iface: Interface, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``given`` with the interface's defaults filled in; `InputError` naming every missing input."""
+    out: dict[str, Any] = {}
+    missing = []
+    for name, var in iface.inputs:
+        if name in given:
+            out[name] = given[name]
+        elif var.has_default:
+            out[name] = var.default
+        else:
+            missing.append(f"'{name}' ({var.type})")
+    if missing:
+        raise InputError(f"{where}: missing input{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    return out
+
+
 def resolve_inputs(
     iface: Interface,
     given: Mapping[str, Any],
@@ -297,7 +324,6 @@ def resolve_inputs(
     fixed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Plain JSON inputs checked against ``iface`` and merged with a launch plan's literals."""
-    from setpoint.client import fill_defaults
     from setpoint.types import literal_from_json_value
 
     declared = iface.input_map

@@ -40,7 +40,7 @@ def test_public_exports_are_pinned():
 
 
 def test_import_has_no_side_effects_and_stays_light():
-    code = "import sys, setpoint; print(','.join(sorted(m for m in ('rich','click','sqlite3','pandas','psutil') if m in sys.modules)))"
+    code = "import sys, setpoint; print(','.join(sorted(m for m in ('rich','click','sqlite3','pandas','psutil','fastapi','uvicorn') if m in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing setpoint pulled in: {out}"
 

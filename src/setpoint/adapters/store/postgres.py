@@ -603,7 +603,9 @@ class PostgresStore:
     def create_project(self, name: str, now: float) -> bool:
         params = _params({"name": name, "now": now})
         q = self._queries
-        return self._write(f"create project {name!r}", lambda conn: bool(conn.execute(q["insert_project"], params).rowcount))
+        return self._write(
+            f"create project {name!r}", lambda conn: bool(conn.execute(q["insert_project"], params).rowcount)
+        )
 
     def list_projects(self) -> list[str]:
         return [str(row["name"]) for row in self._all("list projects", "list_projects", {})]

@@ -1,0 +1,122 @@
+"""The auth matrix over every route of the app's route table: no token, another project's token, each role.
+
+The table is read from the app itself, so a route added later is covered (or this test fails).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from setpoint.client import Client
+from setpoint.ports import ROLES
+from setpoint.server.app import Route, create_app
+from setpoint.server.tokens import allows, create_token
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def fill(route: Route, project: str, execution_id: str, version: str) -> str:
+    name = "pipeline"
+    if "/tasks/" in route.path:
+        name = "tests.server.wf_registry.add"
+    elif "/launchplans/" in route.path:
+        name = "nightly"
+    values = {"project": project, "execution_id": execution_id, "name": name, "version": version}
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
+
+
+def call(http: TestClient, route: Route, path: str, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    body = {} if route.method == "POST" else None
+    return http.request(route.method, path, headers=headers, json=body).status_code
+
+
+def test_every_route_checks_the_token(client: Client, version: str) -> None:
+    eid = client.create_registered("workflow", "gated", inputs={"a": 1}, project="team")
+    tokens = {role: create_token(client.store, "team", role) for role in ROLES}
+    outsider = create_token(client.store, "other", "admin")
+    app = create_app(client, auth=True)
+    table: list[Route] = app.state.routes
+    assert len(table) == len(app.openapi()["paths"]) + sum(len(ops) - 1 for ops in app.openapi()["paths"].values())
+    with TestClient(app) as http:
+        for route in table:
+            path = fill(route, "team", eid, version)
+            where = f"{route.method} {route.path}"
+            assert call(http, route, path, None) == 401, where
+            assert call(http, route, path, "sp_not-a-real-token") == 401, where
+            scoped = "{project}" in route.path
+            if scoped:
+                assert call(http, route, path, outsider) == 404, f"{where}: another project's token"
+                assert call(http, route, fill(route, "nowhere", eid, version), tokens["admin"]) == 404, where
+            for role, token in tokens.items():
+                status = call(http, route, path, token)
+                if allows(role, route.role):
+                    assert status not in (401, 403, 404) or route.path.endswith("/outputs"), f"{where} as {role}"
+                    assert status < 500, f"{where} as {role}"
+                else:
+                    assert status == 403, f"{where} as {role}: {status}"
+
+
+def test_a_token_sees_only_its_project(client: Client, version: str) -> None:
+    viewer = create_token(client.store, "team", "viewer")
+    outsider = create_token(client.store, "other", "admin")
+    with TestClient(create_app(client, auth=True)) as http:
+        seen = http.get("/api/v1/projects", headers={"Authorization": f"Bearer {outsider}"}).json()
+        assert seen == {"projects": [{"name": "other"}]}
+        mine = http.get("/api/v1/projects", headers={"Authorization": f"Bearer {viewer}"}).json()
+        assert mine == {"projects": [{"name": "team"}]}
+        hidden = http.get("/api/v1/projects/team/workflows", headers={"Authorization": f"Bearer {outsider}"})
+        missing = http.get("/api/v1/projects/none/workflows", headers={"Authorization": f"Bearer {outsider}"})
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json()["error"]["code"] == missing.json()["error"]["code"] == "not_found"
+        # Creating a project answers the same whether or not it exists.
+        a = http.post("/api/v1/projects", json={"name": "team"}, headers={"Authorization": f"Bearer {outsider}"})
+        b = http.post("/api/v1/projects", json={"name": "fresh"}, headers={"Authorization": f"Bearer {outsider}"})
+        assert (a.status_code, b.status_code) == (201, 201)
+
+
+def test_tokens_are_stored_hashed_and_never_echoed(client: Client, version: str) -> None:
+    token = create_token(client.store, "team", "editor")
+    assert token.startswith("sp_")
+    assert len(token) > 40
+    import hashlib
+
+    stored = client.store.get_token(hashlib.sha256(token.encode()).hexdigest())
+    assert stored is not None
+    assert (stored.project, stored.role) == ("team", "editor")
+    assert token not in repr(stored)
+    with TestClient(create_app(client, auth=True)) as http:
+        bad = token[:-2] + "xx"
+        resp = http.get("/api/v1/projects/team/workflows", headers={"Authorization": f"Bearer {bad}"})
+        assert resp.status_code == 401
+        assert bad not in resp.text
+        assert resp.headers["www-authenticate"] == "Bearer"
+        viewer_made = http.post(
+            "/api/v1/projects/team/executions",
+            json={"workflow": "pipeline", "inputs": {"a": 1}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert viewer_made.status_code == 201
+
+
+def test_admin_creates_tokens_for_its_own_project(client: Client, version: str) -> None:
+    admin = create_token(client.store, "team", "admin")
+    with TestClient(create_app(client, auth=True)) as http:
+        made = http.post(
+            "/api/v1/projects/team/tokens", json={"role": "viewer"}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert made.status_code == 201
+        new = made.json()["token"]
+        assert (
+            http.get("/api/v1/projects/team/workflows", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+        )
+        denied = http.post(
+            "/api/v1/projects/team/executions",
+            json={"workflow": "pipeline", "inputs": {"a": 1}},
+            headers={"Authorization": f"Bearer {new}"},
+        )
+        assert denied.status_code == 403
+        assert denied.json()["error"]["code"] == "forbidden"
