@@ -3,10 +3,12 @@ fault-free reference runs every faulty run is compared with."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.faults import wf_faults as wf
@@ -21,15 +23,19 @@ def home(tmp_path: Path) -> Iterator[Path]:
     h.mkdir()
     yield h
     for proc in leftover_processes(h):  # never leak attempt processes past a failed test
-        proc.kill()
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of this test's own (skipped without a server; a failure under CI=true)."""
+    """A PostgreSQL database of this test's own, as a ``postgresql://`` URL (skipped without a
+    server; a failure under CI=true)."""
     pg.require_psycopg()
-    with pg.fresh_database() as url:
-        yield url
+    from psycopg.conninfo import conninfo_to_dict
+
+    with pg.fresh_database() as conninfo:
+        yield pg.uri(str(conninfo_to_dict(conninfo)["dbname"]))
 
 
 @pytest.fixture

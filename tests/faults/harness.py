@@ -40,8 +40,17 @@ def submitter(home: Path, db_url: str | None = None) -> Client:
 class Replica:
     """A controller replica process (tests/faults/replica.py); ended only by its own pid."""
 
-    def __init__(self, home: Path, *, db: str | None = None, lease: float = 5.0, crash_at: str | None = None,
-                 exit_when_idle: bool = False, slots: int | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        db: str | None = None,
+        lease: float = 5.0,
+        crash_at: str | None = None,
+        exit_when_idle: bool = False,
+        slots: int | None = None,
+        log: Path | None = None,
+    ) -> None:
         args = [sys.executable, "-m", "tests.faults.replica", "--home", str(home), "--lease", str(lease)]
         if db:
             args += ["--db", db]
@@ -76,8 +85,9 @@ class Replica:
             time.sleep(0.05)
         raise AssertionError(f"replica not ready after {timeout}s:\n{self.output()}")
 
-    def output(self) -> str:
-        return self.log.read_text()[-4000:]
+    def output(self, limit: int | None = 4000) -> str:
+        text = self.log.read_text()
+        return text if limit is None else text[-limit:]
 
     def wait(self, timeout: float = 120.0) -> int:
         try:

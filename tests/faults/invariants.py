@@ -80,6 +80,10 @@ def wait_no_leftovers(home: Path, grace: float = 8.0) -> list[psutil.Process]:
         time.sleep(0.1)
 
 
+# Execution events that record a request, not a phase (codec.py): a terminate and a gate's signal.
+_MARKERS = frozenset({"ABORT_REQUESTED", "SIGNAL"})
+
+
 def _history_problems(eid: str, events: list[Event]) -> list[str]:
     """Only legal transitions, none out of a terminal phase, exactly one terminal execution event."""
     problems: list[str] = []
@@ -93,6 +97,8 @@ def _history_problems(eid: str, events: list[Event]) -> list[str]:
     if seqs != sorted(seqs) or len(set(seqs)) != len(seqs):
         problems.append(f"{eid}: event sequence numbers are not strictly increasing")
     for e in events:
+        if e.kind == "execution" and e.phase in _MARKERS:
+            continue
         table, enum_type = tables[e.kind]
         key: tuple[Any, ...] = (e.kind, e.node_id, e.attempt if e.kind == "attempt" else None)
         new = enum_type(e.phase)
@@ -102,7 +108,9 @@ def _history_problems(eid: str, events: list[Event]) -> list[str]:
         if old is not None and (new == old or not legal(table, old, new)):
             problems.append(f"{eid}: illegal {e.kind} transition {key[1:]} {old.value} -> {new.value} (seq {e.seq})")
         last[key] = new
-    terminal = [e for e in events if e.kind == "execution" and ExecutionPhase(e.phase).is_terminal]
+    terminal = [
+        e for e in events if e.kind == "execution" and e.phase not in _MARKERS and ExecutionPhase(e.phase).is_terminal
+    ]
     if len(terminal) != 1:
         problems.append(f"{eid}: {len(terminal)} terminal execution events (want exactly 1)")
     return problems
@@ -147,7 +155,7 @@ def check(
         events = store.events(eid)
         n_events += len(events)
         problems += _history_problems(eid, events)
-        last_exec = [e.phase for e in events if e.kind == "execution"]
+        last_exec = [e.phase for e in events if e.kind == "execution" and e.phase not in _MARKERS]
         if last_exec and last_exec[-1] != rec.phase.value:
             problems.append(f"{eid}: row says {rec.phase.value}, last event says {last_exec[-1]}")
         last_node = {e.node_id: e.phase for e in events if e.kind == "node"}

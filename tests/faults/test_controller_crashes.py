@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def test_sigkill_at_each_named_crash_point(home: Path, replicas: list[Replica], 
         crashes = 0
         with VersionWatcher(c.store, [eid]) as watcher:
             for nth in (1, 2, 3):
-                r = Replica(home, crash_at=f"{point}:{nth}")
+                r = Replica(home, crash_at=f"{point}:{nth}", exit_when_idle=True)
                 replicas.append(r)
                 code = r.wait(timeout=120)
                 assert code == KILLED, f"replica did not die at {point}:{nth} (exit {code}):\n{r.output()}"
@@ -70,14 +71,14 @@ def test_sigkill_while_aborting(home: Path, replicas: list[Replica], capsys):
     started = time.monotonic()
     with submitter(home) as c:
         eid = c.create_execution(wf.naps, {"seconds": 60.0})
-        r = Replica(home, crash_at="round.aborted:1")
+        r = Replica(home, crash_at="round.aborted:1", exit_when_idle=True)
         replicas.append(r)
         wait_until(lambda: sum(a.phase.value == "RUNNING" for a in c.store.load_attempts(eid)) >= 4, 60, "4 naps")
         c.terminate(eid)
         crashes = 0
         for nth in (1, 2, 3):
             if nth > 1:
-                r = Replica(home, crash_at=f"round.aborted:{nth}")
+                r = Replica(home, crash_at=f"round.aborted:{nth}", exit_when_idle=True)
                 replicas.append(r)
             code = r.wait(timeout=60)
             if code != KILLED:  # fewer live attempts than crash occurrences: the abort finished
@@ -88,32 +89,39 @@ def test_sigkill_while_aborting(home: Path, replicas: list[Replica], capsys):
         figures = check(c.store, home, [eid], expect_phase=ExecutionPhase.ABORTED, sqlite_path=home / "setpoint.db")
     assert crashes >= 1
     report(
-        {"scenario": "crash_point[round.aborted]", "crashes": crashes, "recovered": 1, **figures,
-         "seconds": round(time.monotonic() - started, 2)},
+        {
+            "scenario": "crash_point[round.aborted]",
+            "crashes": crashes,
+            "recovered": 1,
+            **figures,
+            "seconds": round(time.monotonic() - started, 2),
+        },
         capsys,
     )
 
 
 def test_random_sigkill_campaign(home: Path, replicas: list[Replica], reference: Any, capsys):
-    """Half the kills at a random named crash point and occurrence, half at a random time."""
+    """Half the kills at a random named crash point and occurrence, half at a random time. When a
+    run finishes before all kills are spent, the next 200-node (500) run is created."""
     kills = 50 if FULL else 10
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     started = time.monotonic()
     crashes = timed = 0
     with submitter(home) as c:
-        eid = c.create_execution(wf.big)
-        with VersionWatcher(c.store, [eid]) as watcher:
-            for i in range(kills):
-                if c.get(eid).phase.is_terminal:
-                    break
-                if i % 2 == 0:
+        ids = [c.create_execution(wf.big)]
+        with VersionWatcher(c.store, ids) as watcher:
+            while crashes < kills:
+                if c.get(ids[-1]).phase.is_terminal:
+                    ids.append(c.create_execution(wf.big))
+                    watcher.ids.append(ids[-1])
+                if crashes % 2 == 0:
                     spec = f"{rng.choice(CRASH_POINTS[:4])}:{rng.randint(1, 30)}"
-                    r = Replica(home, crash_at=spec)
+                    r = Replica(home, crash_at=spec, exit_when_idle=True)
                     replicas.append(r)
                     try:
                         code = r.wait(timeout=rng.uniform(1.5, 4.0))
-                    except Exception:  # not reached in time: kill it ourselves
+                    except subprocess.TimeoutExpired:  # not reached in time: kill it ourselves
                         r.kill()
                         code = KILLED
                 else:
@@ -129,16 +137,18 @@ def test_random_sigkill_campaign(home: Path, replicas: list[Replica], reference:
                 time.sleep(rng.uniform(0.0, 0.5))
             recovery = finish(home, replicas)
         watcher.assert_ok()
-        figures = check(c.store, home, [eid], reference={eid: reference["big"]}, sqlite_path=home / "setpoint.db")
+        refs = dict.fromkeys(ids, reference["big"])
+        figures = check(c.store, home, ids, reference=refs, sqlite_path=home / "setpoint.db")
     report(
         {
             "scenario": "random_sigkill",
             "seed": seed,
             "nodes": len(reference["big"]["nodes"]),
-            "runs": len(replicas),
+            "runs": len(ids),
+            "replica_processes": len(replicas),
             "crashes": crashes,
             "timed_kills": timed,
-            "recovered": 1,
+            "recovered": len(ids),
             **figures,
             "last_replica_seconds": round(recovery, 2),
             "seconds": round(time.monotonic() - started, 2),

@@ -30,12 +30,24 @@ def total(xs: list[int]) -> int:
     return sum(xs)
 
 
+@task(cache=True, cache_version="1")
+def ballast(n: int) -> list[int]:
+    """A cached output over 64 KiB: stored as a blob, so the catalog entry has an artifact to verify."""
+    return list(range(n))
+
+
+@task
+def measure(xs: list[int]) -> int:
+    return len(xs)
+
+
 @workflow
 def big() -> int:
-    """Fan-out of HALF squares, HALF - 1 pairwise adds (fan-in of two), one sum: 2 * HALF nodes."""
+    """2 * HALF nodes: HALF squares (fan-out), HALF - 3 pairwise adds (fan-in of two), a cached
+    blob-sized output and its length, one sum."""
     sq = [square(x=i) for i in range(HALF)]
-    pairs = [add(x=sq[i], y=sq[i + 1]) for i in range(HALF - 1)]
-    return total(xs=pairs)
+    pairs = [add(x=sq[i], y=sq[i + 1]) for i in range(HALF - 3)]
+    return total(xs=[*pairs, measure(xs=ballast(n=20_000))])
 
 
 @workflow

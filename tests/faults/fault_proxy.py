@@ -1,0 +1,194 @@
+"""A loopback TCP proxy for PostgreSQL faults: tests/support/tcp_proxy.py generalised with
+direction-aware pumps, so it can also lose the server's reply to a COMMIT (an ambiguous commit,
+reliability.md R-S3: the commit is applied, the client never learns it).
+
+``cut()`` closes every connection and refuses new ones; ``restore()`` heals. With
+``ambiguous_rate`` > 0, each COMMIT the client sends (a simple-query message, which is how psycopg
+commits) is forwarded, and then with that probability the connection is dropped before the reply
+gets back: the server commits, the client sees the connection die during COMMIT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+import threading
+import time
+from types import TracebackType
+
+_STARTUP_CODES = (80877103, 80877104)  # SSLRequest, GSSENCRequest: more untyped messages follow
+
+
+class CommitSpotter:
+    """Frames the client's side of the PostgreSQL protocol and spots COMMITs.
+
+    psycopg sends ``COMMIT`` as an extended-protocol Parse the first times and, once the statement
+    is prepared (after 5 uses), as a Bind of the prepared name; a simple Query is recognised too.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._startup = True
+        self._commit_statements: set[bytes] = set()
+
+    def feed(self, data: bytes) -> int:
+        """Return how many COMMITs the messages completed by ``data`` hold."""
+        self._buf += data
+        found = 0
+        while True:
+            if self._startup:
+                if len(self._buf) < 8:
+                    return found
+                length = int.from_bytes(self._buf[:4], "big")
+                if len(self._buf) < length:
+                    return found
+                code = int.from_bytes(self._buf[4:8], "big")
+                self._buf = self._buf[length:]
+                self._startup = code in _STARTUP_CODES
+                continue
+            if len(self._buf) < 5:
+                return found
+            kind, length = self._buf[:1], int.from_bytes(self._buf[1:5], "big")
+            if len(self._buf) < 1 + length:
+                return found
+            body, self._buf = self._buf[5 : 1 + length], self._buf[1 + length :]
+            found += self._is_commit(kind, body)
+
+    def _is_commit(self, kind: bytes, body: bytes) -> bool:
+        if kind == b"Q":
+            return body.rstrip(b"\x00").strip().upper() == b"COMMIT"
+        if kind == b"P":
+            name, _, rest = body.partition(b"\x00")
+            query = rest.partition(b"\x00")[0]
+            if query.strip().upper() != b"COMMIT":
+                return False
+            if name:
+                self._commit_statements.add(name)
+            return not name  # a named statement commits when it is bound
+        if kind == b"B":
+            statement = body.partition(b"\x00")[2].partition(b"\x00")[0]
+            return bool(statement) and statement in self._commit_statements
+        return False
+
+
+class FaultProxy:
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        ambiguous_rate: float = 0.0,
+        ambiguous_at: frozenset[int] = frozenset(),
+        seed: int | None = None,
+    ) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.ambiguous_rate = ambiguous_rate
+        self.ambiguous_at = ambiguous_at  # commit numbers (1-based) always made ambiguous
+        self.rng = random.Random(seed)
+        self.commits = 0
+        self.ambiguous = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._cut = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="fault-proxy", daemon=True)
+        self._thread.start()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            doomed, self._open = self._open, set()
+        for sock in doomed:
+            _close(sock)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._cut = False
+
+    def close(self) -> None:
+        self._stop.set()
+        self.cut()
+        self._thread.join(timeout=2)
+        self._listener.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                refused = self._cut
+            if refused:
+                _close(client)
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._open.update((client, server))
+            mute = threading.Event()  # set: replies from the server are dropped
+            threading.Thread(target=self._upstream, args=(client, server, mute), daemon=True).start()
+            threading.Thread(target=self._downstream, args=(server, client, mute), daemon=True).start()
+
+    def _upstream(self, client: socket.socket, server: socket.socket, mute: threading.Event) -> None:
+        """Client to server; may turn a COMMIT into an ambiguous one."""
+        spotter = CommitSpotter()
+        try:
+            while data := client.recv(65536):
+                if spotter.feed(data) and self._inject():
+                    mute.set()  # before sending: the reply must never reach the client
+                    server.sendall(data)
+                    time.sleep(0.05)  # let the server apply it, then drop the connection
+                    break
+                server.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(server)
+
+    def _downstream(self, server: socket.socket, client: socket.socket, mute: threading.Event) -> None:
+        try:
+            while data := server.recv(65536):
+                if mute.is_set():
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(server)
+            _close(client)
+
+    def _inject(self) -> bool:
+        with self._lock:
+            self.commits += 1
+            hit = self.commits in self.ambiguous_at or (
+                self.ambiguous_rate > 0 and self.rng.random() < self.ambiguous_rate
+            )
+            self.ambiguous += hit
+            return hit
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
