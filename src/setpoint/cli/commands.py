@@ -221,7 +221,7 @@ def finish(client: Client, eid: str, output: str, phase: ExecutionPhase) -> None
         render.outcome_line(console, rec)
         if rec.outputs is not None:
             for name, value in render.execution_json(rec, client.blobs)["outputs"].items():
-                console.print(f"  {name} = {json.dumps(value)[:2000]}", highlight=False)
+                console.print(f"  {name} = {json.dumps(value)[:2000]}", highlight=False, soft_wrap=True)
         if rec.error is not None:
             where = f" at node '{rec.error.node}'" if rec.error.node else ""
             console.print(f"[red]{rec.error.code}{where}:[/] {rec.error.message}", highlight=False)
