@@ -202,3 +202,25 @@ def test_huge_values_live_in_the_blob_store_not_in_state_rows(client: Client):
     (view,) = client.nodes(eid)
     assert set(view.record.inputs["values"]) == {"$ref"}
     assert client.outputs(eid, wb.typed)["o0"] == wb.Stats(200_000, sum(values) / 200_000, "run")
+
+
+def test_an_execution_the_controller_cannot_advance_is_aborted_not_left_running(client: Client, monkeypatch):
+    """A core bug that decides an illegal transition must end the execution, with the reason."""
+    import dataclasses
+
+    import setpoint.controller.controller as controller_module
+
+    real = controller_module.reconcile
+
+    def buggy(state, *args, **kwargs):
+        decision = real(state, *args, **kwargs)
+        if decision.nodes and decision.nodes[0].phase is NodePhase.QUEUED:
+            bad = decision.nodes[0].evolve(phase=NodePhase.RETRYING)  # PENDING -> RETRYING is illegal
+            return dataclasses.replace(decision, nodes=(bad, *decision.nodes[1:]))
+        return decision
+
+    monkeypatch.setattr(controller_module, "reconcile", buggy)
+    rec = client.run(wb.chain, {"n": 1}, timeout=60)
+    assert rec.phase is ExecutionPhase.ABORTED
+    assert rec.abort_reason is not None
+    assert "internal error" in rec.abort_reason and "illegal node transition add: PENDING -> RETRYING" in rec.abort_reason

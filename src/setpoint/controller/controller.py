@@ -50,6 +50,13 @@ log = logging.getLogger("setpoint.controller")
 
 RUNTIME_ENTRYPOINT = "setpoint.runtime:run_attempt"
 
+MAX_ILLEGAL_ROUNDS = 3
+
+
+class IllegalTransitionError(SetpointError):
+    """The core decided a transition the phase tables forbid (a bug): nothing was written."""
+
+
 CRASH_POINTS = (
     "round.loaded",  # state loaded, nothing decided
     "round.decided",  # decision computed, nothing written
@@ -155,6 +162,7 @@ class Controller:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._unwatch: Any = None
+        self._illegal: dict[str, int] = {}  # execution -> consecutive rounds refused as illegal
         self._finished = threading.Condition()
         self.rounds = 0
         for ex in self.executors.values():
@@ -255,9 +263,12 @@ class Controller:
                 continue
             try:
                 self.reconcile_once(eid)
+                self._illegal.pop(eid, None)
             except ConflictError:
                 self._forget(eid)
                 self.queue.add_after(eid, 0.01)
+            except IllegalTransitionError as e:
+                self._give_up_if_stuck(eid, e)
             except SetpointError as e:
                 log.warning("execution %s: %s; retrying", eid, e)
                 self._forget(eid)
@@ -268,6 +279,25 @@ class Controller:
                 self.queue.add_after(eid, 1.0)
             finally:
                 self.queue.done(eid)
+
+    def _give_up_if_stuck(self, eid: str, error: Exception) -> None:
+        """A round that keeps deciding an illegal transition is a bug; do not retry it forever.
+
+        After a few tries the execution is aborted with the reason (a user-visible, terminal end
+        instead of an execution left RUNNING), and the abort path reconciles what is in flight.
+        """
+        self._forget(eid)
+        tries = self._illegal.get(eid, 0) + 1
+        self._illegal[eid] = tries
+        if tries < MAX_ILLEGAL_ROUNDS:
+            log.warning("execution %s: %s; retrying", eid, error)
+            self.queue.add_after(eid, 1.0)
+            return
+        log.error("execution %s: %s; %d rounds in a row, aborting it", eid, error, tries)
+        with contextlib.suppress(SetpointError):
+            self.store.request_abort(eid, f"internal error, please report it: {error}", self.clock.now())
+        self._illegal.pop(eid, None)
+        self.queue.add_after(eid, 0.01)
 
     def _forget(self, eid: str) -> None:
         self._states.pop(eid, None)
@@ -577,17 +607,19 @@ class Controller:
             state.execution.phase,
             decision.execution.phase,
         ):
-            raise SetpointError(
+            raise IllegalTransitionError(
                 f"illegal execution transition {state.execution.phase.value} -> {decision.execution.phase.value}"
             )
         for rec in decision.nodes:
             old = state.phase(rec.node_id)
             if not legal(NODE_TRANSITIONS, old, rec.phase):  # type: ignore[arg-type]
-                raise SetpointError(f"illegal node transition {rec.node_id}: {old.value} -> {rec.phase.value}")
+                raise IllegalTransitionError(f"illegal node transition {rec.node_id}: {old.value} -> {rec.phase.value}")
         for att in decision.attempts:
             prev = state.live_attempts.get(att.id)
             if prev is not None and not legal(ATTEMPT_TRANSITIONS, prev.phase, att.phase):  # type: ignore[arg-type]
-                raise SetpointError(f"illegal attempt transition {att.id}: {prev.phase.value} -> {att.phase.value}")
+                raise IllegalTransitionError(
+                    f"illegal attempt transition {att.id}: {prev.phase.value} -> {att.phase.value}"
+                )
 
     # -- running until there is nothing left --------------------------------------------------
     def run_until_idle(self, timeout: float | None = None, poll: float = 0.1) -> bool:
