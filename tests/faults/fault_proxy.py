@@ -10,12 +10,12 @@ gets back: the server commits, the client sees the connection die during COMMIT.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import socket
 import threading
 import time
-from types import TracebackType
+
+from tests.support.tcp_proxy import TcpProxy, close_socket
 
 _STARTUP_CODES = (80877103, 80877104)  # SSLRequest, GSSENCRequest: more untyped messages follow
 
@@ -72,7 +72,9 @@ class CommitSpotter:
         return False
 
 
-class FaultProxy:
+class FaultProxy(TcpProxy):
+    """`TcpProxy` whose client-to-server pump can lose the reply to a COMMIT."""
+
     def __init__(
         self,
         upstream_host: str,
@@ -82,71 +84,17 @@ class FaultProxy:
         ambiguous_at: frozenset[int] = frozenset(),
         seed: int | None = None,
     ) -> None:
-        self.upstream = (upstream_host, upstream_port)
         self.ambiguous_rate = ambiguous_rate
         self.ambiguous_at = ambiguous_at  # commit numbers (1-based) always made ambiguous
         self.rng = random.Random(seed)
         self.commits = 0
         self.ambiguous = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._cut = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="fault-proxy", daemon=True)
-        self._thread.start()
+        super().__init__(upstream_host, upstream_port)
 
-    def cut(self) -> None:
-        with self._lock:
-            self._cut = True
-            doomed, self._open = self._open, set()
-        for sock in doomed:
-            _close(sock)
-
-    def restore(self) -> None:
-        with self._lock:
-            self._cut = False
-
-    def close(self) -> None:
-        self._stop.set()
-        self.cut()
-        self._thread.join(timeout=2)
-        self._listener.close()
-
-    def __enter__(self) -> FaultProxy:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                refused = self._cut
-            if refused:
-                _close(client)
-                continue
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            server.settimeout(None)
-            with self._lock:
-                self._open.update((client, server))
-            mute = threading.Event()  # set: replies from the server are dropped
-            threading.Thread(target=self._upstream, args=(client, server, mute), daemon=True).start()
-            threading.Thread(target=self._downstream, args=(server, client, mute), daemon=True).start()
+    def _connected(self, client: socket.socket, server: socket.socket) -> None:
+        mute = threading.Event()  # set: replies from the server are dropped
+        threading.Thread(target=self._upstream, args=(client, server, mute), daemon=True).start()
+        threading.Thread(target=self._downstream, args=(server, client, mute), daemon=True).start()
 
     def _upstream(self, client: socket.socket, server: socket.socket, mute: threading.Event) -> None:
         """Client to server; may turn a COMMIT into an ambiguous one."""
@@ -162,8 +110,8 @@ class FaultProxy:
         except OSError:
             pass
         finally:
-            _close(client)
-            _close(server)
+            close_socket(client)
+            close_socket(server)
 
     def _downstream(self, server: socket.socket, client: socket.socket, mute: threading.Event) -> None:
         try:
@@ -174,8 +122,8 @@ class FaultProxy:
         except OSError:
             pass
         finally:
-            _close(server)
-            _close(client)
+            close_socket(server)
+            close_socket(client)
 
     def _inject(self) -> bool:
         with self._lock:
@@ -187,8 +135,3 @@ class FaultProxy:
             return hit
 
 
-def _close(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(OSError):
-        sock.close()

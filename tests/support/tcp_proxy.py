@@ -32,7 +32,7 @@ class TcpProxy:
             self._cut = True
             doomed, self._open = self._open, set()
         for sock in doomed:
-            _close(sock)
+            close_socket(sock)
 
     def restore(self) -> None:
         with self._lock:
@@ -63,18 +63,22 @@ class TcpProxy:
             with self._lock:
                 refused = self._cut
             if refused:
-                _close(client)
+                close_socket(client)
                 continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
-                _close(client)
+                close_socket(client)
                 continue
             server.settimeout(None)
             with self._lock:
                 self._open.update((client, server))
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            self._connected(client, server)
+
+    def _connected(self, client: socket.socket, server: socket.socket) -> None:
+        """Start forwarding a new connection both ways (subclasses may tamper with the traffic)."""
+        for src, dst in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -83,11 +87,11 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            _close(src)
-            _close(dst)
+            close_socket(src)
+            close_socket(dst)
 
 
-def _close(sock: socket.socket) -> None:
+def close_socket(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
