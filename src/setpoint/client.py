@@ -93,7 +93,7 @@ def open_store(settings: Settings) -> Store:
             from setpoint.adapters.store.postgres import PostgresStore
         except ImportError as exc:
             raise StoreError(f"{exc}; or leave the database setting empty to use SQLite") from None
-        return PostgresStore(url, clock="db")
+        return PostgresStore(url, clock="db", statement_timeout=settings.db_timeout_s)
     if scheme == "sqlite":  # sqlite:///absolute/path or sqlite://relative/path
         from setpoint.adapters.store.sqlite import SqliteStore
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from setpoint.core.reconcile import ReconcileConfig
+from setpoint.errors import InputError
 
 HOME_ENV = "SETPOINT_HOME"
 DB_ENV = "SETPOINT_DB"
@@ -29,6 +30,10 @@ class Settings:
     poll_interval_s: float = 1.0  # how often to look for executions needing a controller
     resync_interval_s: float = 10.0  # full re-observation of every live attempt
     lease_ttl_s: float = 15.0
+    # Testing and escape hatch only (SETPOINT_LEASES=off): controllers take no leases and every
+    # one of them acts on every execution; only the row-version compare-and-swap keeps them apart.
+    leases: bool = True
+    db_timeout_s: float = 30.0  # PostgreSQL statement timeout; a call with no answer by then + 2 s is dropped
     offload_threshold: int = 64 * 1024
     max_map_size: int = 100_000  # elements one map node may expand into
     max_dynamic_depth: int = 32  # nested dynamic expansions (recursion) before the node fails
@@ -78,4 +83,30 @@ class Settings:
             crash_at=env.get("SETPOINT_CRASH_AT") or None,
             db_url=db_url or env.get(DB_ENV) or None,
             reconcile=reconcile,
+            leases=_switch(env, "SETPOINT_LEASES", default=True),
+            db_timeout_s=_positive(env, "SETPOINT_DB_TIMEOUT_S", default=30.0),
         )
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise InputError(f"environment variable {name} must be on or off, got {raw[:20]!r}")
+
+
+def _positive(env: Mapping[str, str], name: str, *, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InputError(f"environment variable {name} must be a number of seconds > 0, got {raw[:20]!r}")
+    return value

@@ -2,7 +2,10 @@
 direction-aware pumps, so it can also lose the server's reply to a COMMIT (an ambiguous commit,
 reliability.md R-S3: the commit is applied, the client never learns it).
 
-``cut()`` closes every connection and refuses new ones; ``restore()`` heals. With
+``cut()`` closes every connection and refuses new ones; ``blackhole()`` keeps every connection
+open and accepts new ones but forwards nothing either way (a hung server or a stalled network path
+that still acknowledges packets, R-S2: nothing a client receives ever tells it something is
+wrong); ``restore()`` heals both, and what was held back then flows on. With
 ``ambiguous_rate`` > 0, each COMMIT the client sends (a simple-query message, which is how psycopg
 commits) is forwarded, and then with that probability the connection is dropped before the reply
 gets back: the server commits, the client sees the connection die during COMMIT.
@@ -89,7 +92,20 @@ class FaultProxy(TcpProxy):
         self.rng = random.Random(seed)
         self.commits = 0
         self.ambiguous = 0
+        self._flowing = threading.Event()  # cleared while blackholed
+        self._flowing.set()
         super().__init__(upstream_host, upstream_port)
+
+    def blackhole(self) -> None:
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        super().restore()
+        self._flowing.set()
+
+    def close(self) -> None:
+        self._flowing.set()  # release pumps held by a blackhole, so they end with their sockets
+        super().close()
 
     def _connected(self, client: socket.socket, server: socket.socket) -> None:
         mute = threading.Event()  # set: replies from the server are dropped
@@ -101,6 +117,7 @@ class FaultProxy(TcpProxy):
         spotter = CommitSpotter()
         try:
             while data := client.recv(65536):
+                self._flowing.wait()
                 if spotter.feed(data) and self._inject():
                     mute.set()  # before sending: the reply must never reach the client
                     server.sendall(data)
@@ -116,6 +133,7 @@ class FaultProxy(TcpProxy):
     def _downstream(self, server: socket.socket, client: socket.socket, mute: threading.Event) -> None:
         try:
             while data := server.recv(65536):
+                self._flowing.wait()
                 if mute.is_set():
                     break
                 client.sendall(data)
@@ -133,5 +151,3 @@ class FaultProxy(TcpProxy):
             )
             self.ambiguous += hit
             return hit
-
-

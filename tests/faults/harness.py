@@ -50,6 +50,7 @@ class Replica:
         exit_when_idle: bool = False,
         slots: int | None = None,
         log: Path | None = None,
+        leases: bool = True,
     ) -> None:
         args = [sys.executable, "-m", "tests.faults.replica", "--home", str(home), "--lease", str(lease)]
         if db:
@@ -60,6 +61,8 @@ class Replica:
             args.append("--exit-when-idle")
         if slots:
             args += ["--slots", str(slots)]
+        if not leases:
+            args.append("--no-leases")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SETPOINT_") or k == "SETPOINT_FAULTS_FULL"}
         self.log = log or home.parent / f"replica-{time.monotonic_ns()}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,13 @@ class Replica:
                 raise AssertionError(f"replica exited {self.proc.returncode}:\n{self.output()}")
             time.sleep(0.05)
         raise AssertionError(f"replica not ready after {timeout}s:\n{self.output()}")
+
+    def stats(self) -> dict[str, Any]:
+        """The ``stats`` line the replica printed when it ended (commits and conflicts per execution)."""
+        for line in reversed(self.log.read_text().splitlines()):
+            if line.startswith("stats "):
+                return dict(json.loads(line.split(" ", 1)[1]))
+        raise AssertionError(f"no stats line from the replica:\n{self.output()}")
 
     def output(self, limit: int | None = 4000) -> str:
         text = self.log.read_text()
@@ -128,3 +138,57 @@ def report(figures: dict[str, Any], capsys: Any) -> None:
         fh.write(line + "\n")
     with capsys.disabled():
         print("\n" + line, flush=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ApiServer:
+    """A real `setpoint server` process (API and controller) on a free port; ended by its own pid."""
+
+    def __init__(self, home: Path, db: str, *, env: dict[str, str] | None = None, auth: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "--db", db]
+        args += ["server", "--port", str(self.port), *([] if auth else ["--no-auth"])]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SETPOINT_")}
+        full_env.update({"SETPOINT_RETRY_BACKOFF_S": "0.05", **(env or {})})
+        self.log = home.parent / f"server-{self.port}.log"
+        self._log_fh = open(self.log, "ab")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            args, cwd=REPO, env=full_env, stdin=subprocess.DEVNULL, stdout=self._log_fh, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/openapi.json", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # uvicorn's clean shutdown
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._log_fh.close()
+        return self.proc.returncode

@@ -1,24 +1,28 @@
 """One controller replica in a process of its own: what the fault scenarios kill, stop and restart.
 
-``python -m tests.faults.replica --home H [--db URL] [--lease S] [--crash-at POINT:N] [--exit-when-idle]``
+``python -m tests.faults.replica --home H [--db URL] [--lease S] [--crash-at POINT:N] [--exit-when-idle]
+[--no-leases]``
 
 Unlike `setpoint controller`, it takes short lease, poll and backoff times (the CLI keeps the
 production defaults), so takeovers and retries happen within a test's patience. It prints
-``ready <owner>`` once the controller runs, and stops cleanly on SIGTERM.
+``ready <owner>`` once the controller runs, stops cleanly on SIGTERM, and prints ``stats <json>``
+(its round commits and compare-and-swap conflicts per execution) when it ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from setpoint.client import Client
 from setpoint.core.reconcile import ReconcileConfig
-from setpoint.errors import SetpointError
+from setpoint.errors import ConflictError, SetpointError
 from setpoint.settings import Settings
 
 
@@ -31,6 +35,7 @@ def settings(args: argparse.Namespace) -> Settings:
         resync_interval_s=args.resync,
         crash_at=args.crash_at or None,
         executor_slots=args.slots,
+        leases=not args.no_leases,
         reconcile=ReconcileConfig(backoff_base_s=0.05, backoff_max_s=0.2, max_system_retries=3),
     )
 
@@ -45,11 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crash-at", default=None)
     parser.add_argument("--slots", type=int, default=None)
     parser.add_argument("--exit-when-idle", action="store_true")
+    parser.add_argument("--no-leases", action="store_true", help="SETPOINT_LEASES=off: only row versions fence")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = Client(settings(args))
+    stats = CommitStats(client)
     try:
         ctl = client.start_controller()
         print(f"ready {ctl.owner}", flush=True)
@@ -64,6 +71,35 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         client.close()
+        print("stats " + json.dumps(stats.figures()), flush=True)
+
+
+class CommitStats:
+    """Counts this replica's round commits and compare-and-swap conflicts, per execution."""
+
+    def __init__(self, client: Client) -> None:
+        self.commits: dict[str, int] = {}
+        self.conflicts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        commit = client.store.commit_round
+
+        def counted(write: Any, *, owner: str | None) -> Any:
+            eid = write.execution.id
+            try:
+                stored = commit(write, owner=owner)
+            except ConflictError:
+                with self._lock:
+                    self.conflicts[eid] = self.conflicts.get(eid, 0) + 1
+                raise
+            with self._lock:
+                self.commits[eid] = self.commits.get(eid, 0) + 1
+            return stored
+
+        client.store.commit_round = counted  # type: ignore[method-assign]
+
+    def figures(self) -> dict[str, Any]:
+        with self._lock:
+            return {"commits": self.commits, "conflicts": self.conflicts}
 
 
 if __name__ == "__main__":

@@ -115,3 +115,51 @@ def test_a_replica_frozen_past_its_lease_is_fenced_and_replaced(
         },
         capsys,
     )
+
+
+def test_two_replicas_without_leases_race_on_every_execution(
+    home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys
+):
+    """R-H1 without its first line of defence: both replicas run with SETPOINT_LEASES=off, so both
+    act on every execution at once. Only the row-version compare-and-swap keeps them apart: every
+    execution completes once with the fault-free outputs, no attempt id is launched twice, no
+    sampled version goes back — and both replicas really did commit rounds of the same executions,
+    losing races to each other (the conflicts they counted)."""
+    n = 100 if FULL else 20
+    started = time.monotonic()
+    with submitter(home, pg_url) as c:
+        ids = [c.create_execution(wf.small, {"n": 1}) for _ in range(n)]
+        ids.append(c.create_execution(wf.big))
+        pair = [Replica(home, db=pg_url, lease=5.0, exit_when_idle=True, leases=False) for _ in range(2)]
+        replicas.extend(pair)
+        with VersionWatcher(c.store, ids, interval=0.2) as watcher:
+            for r in pair:
+                assert r.wait(timeout=150) == 0, r.output()
+        watcher.assert_ok()
+        refs = dict.fromkeys(ids[:-1], reference["small"]) | {ids[-1]: reference["big"]}
+        figures = check(c.store, home, ids, reference=refs)
+        assert all(c.get(e).lease_owner is None for e in ids), "a replica without leases took one"
+    stats = [r.stats() for r in pair]
+    both = set(stats[0]["commits"]) & set(stats[1]["commits"])
+    conflicts = [sum(s["conflicts"].values()) for s in stats]
+    assert both, f"the replicas never committed rounds of the same execution: {stats}"
+    assert sum(conflicts) > 0, f"no compare-and-swap conflict at all, so nothing raced: {stats}"
+    for r in pair:
+        assert "Traceback" not in r.output(limit=None), r.output()
+    report(
+        {
+            "scenario": "two_replicas_no_leases",
+            "store": "postgresql",
+            "replicas": 2,
+            "leases": "off",
+            "runs": len(ids),
+            "executions_committed_by_both": len(both),
+            "commits_per_replica": [sum(s["commits"].values()) for s in stats],
+            "cas_conflicts_per_replica": conflicts,
+            "fenced_attempts": figures["attempts"] - figures["launches"],
+            **figures,
+            "samples": watcher.samples,
+            "seconds": round(time.monotonic() - started, 2),
+        },
+        capsys,
+    )

@@ -23,7 +23,9 @@ both. What this module adds is what a shared server needs and a local file does 
   nothing, so it is retried a few times with exponential backoff within a few seconds, reads and
   writes alike; a connection lost *during* ``COMMIT`` is ambiguous and is raised at once, so the
   caller reloads and reconciles instead of writing twice. ``statement_timeout``, a connect timeout
-  and TCP keepalives bound every wait.
+  and TCP keepalives bound every wait; a watchdog severs a connection whose call got no answer
+  within the statement timeout plus a grace (a stalled network or a hung server that still
+  acknowledges packets, which keepalives cannot see), so no caller ever waits without bound.
 - **Wake-ups.** A trigger NOTIFYs channel ``setpoint`` with the execution id (and new version) on
   every creation, abort request and commit; `PostgresStore.watch` delivers those ids to a callback
   from a background listener that reconnects by itself, leaving out the echo of this store's own
@@ -43,10 +45,13 @@ and the retry policy above stays in one place.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
+import os
 import random
 import re
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -319,6 +324,78 @@ class _Pool:
             conn.close()
 
 
+class _Call:
+    """One store call on one connection, as the watchdog sees it."""
+
+    __slots__ = ("conn", "deadline", "severed")
+
+    def __init__(self, conn: Connection, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.severed = False
+
+
+class _Watchdog:
+    """Severs the connection of any call still waiting ``timeout`` seconds after it started.
+
+    libpq has no client-side read timeout: a server that hangs, or a network path that accepts and
+    acknowledges packets but never delivers an answer, keeps a caller blocked for ever (keepalives
+    are answered, ``statement_timeout`` never reaches the server). Shutting the socket down wakes
+    the blocked call with a lost connection, which `PostgresStore._run` treats as it treats any
+    other: retried if nothing can have been applied, ambiguous if COMMIT was in flight.
+    """
+
+    def __init__(self, timeout: float, where: str) -> None:
+        self.timeout = timeout
+        self._where = where
+        self._lock = threading.Lock()
+        self._calls: dict[int, _Call] = {}
+        self._ids = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watch(self, conn: Connection) -> Iterator[_Call]:
+        call = _Call(conn, time.monotonic() + self.timeout)
+        key = next(self._ids)
+        with self._lock:
+            self._calls[key] = call
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._run, name=f"setpoint-watchdog {self._where}", daemon=True)
+                self._thread.start()
+        try:
+            yield call
+        finally:
+            with self._lock:
+                del self._calls[key]
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        tick = min(0.5, max(0.05, self.timeout / 10))
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            with self._lock:
+                late = [c for c in self._calls.values() if not c.severed and c.deadline <= now]
+                for call in late:
+                    call.severed = True
+            for call in late:
+                log.warning("store %s: no answer within %gs; dropping the connection", self._where, self.timeout)
+                _sever(call.conn)
+
+
+def _sever(conn: Connection) -> None:
+    """Shut the connection's socket down under the thread blocked on it (which then sees it lost)."""
+    with contextlib.suppress(Exception):
+        fd = conn.pgconn.socket
+        sock = socket.socket(fileno=os.dup(fd))
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.close()
+
+
 class PostgresStore:
     """A `Store` on a PostgreSQL database. Safe to share between threads and between processes."""
 
@@ -332,9 +409,14 @@ class PostgresStore:
         statement_timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         migrate: bool = True,
+        call_grace: float = 2.0,
     ) -> None:
         if clock not in ("caller", "db"):
             raise ValueError(f"clock must be 'caller' or 'db', got {clock!r}")
+        if not statement_timeout > 0 or call_grace < 0:
+            raise ValueError(
+                f"statement_timeout must be > 0 and call_grace >= 0, got {statement_timeout!r} and {call_grace!r}"
+            )
         self.target = Target.parse(url)
         self.clock: Clock = clock
         self._queries = DB_CLOCK_QUERIES if clock == "db" else QUERIES
@@ -342,6 +424,9 @@ class PostgresStore:
         self._statement_timeout = statement_timeout
         self._conninfo = self._build_conninfo(url, connect_timeout, statement_timeout)
         self._pool = _Pool(self._connect, self.where, pool_size, wait=statement_timeout)
+        # A call (one read, or one whole transaction) gets the server's statement timeout plus a
+        # grace for the answer to travel back; past that, the connection is presumed stalled.
+        self._watchdog = _Watchdog(statement_timeout + call_grace, self.where)
         self._watchers: set[_Listener] = set()
         self._watch_lock = threading.Lock()
         # Fault injection for tests: called with the connection just before each COMMIT is sent.
@@ -355,6 +440,7 @@ class PostgresStore:
                 self._run("open the store", lambda conn: migrate_pg(conn, MIGRATIONS, where=self.where))
             except BaseException:
                 self._pool.close()
+                self._watchdog.close()
                 raise
 
     @property
@@ -378,6 +464,7 @@ class PostgresStore:
         for watcher in watchers:
             watcher.stop()
         self._pool.close()
+        self._watchdog.close()
 
     # -- specs ------------------------------------------------------------------------------------
 
@@ -869,15 +956,19 @@ class PostgresStore:
         while True:
             attempt += 1
             conn: Connection | None = None
+            call: _Call | None = None
             try:
-                with self._pool.connection() as conn:
+                with self._pool.connection() as conn, self._watchdog.watch(conn) as call:
                     return body(conn)
             except _AmbiguousCommit as exc:
                 self._pool.discard_idle()
                 cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else None
+                stalled = (
+                    f" (no answer within {self._watchdog.timeout:g}s)" if call is not None and call.severed else ""
+                )
                 raise StoreError(
-                    f"store {self.where}: cannot {doing}: the connection was lost while committing, so "
-                    f"the write may or may not have been applied; reload and check"
+                    f"store {self.where}: cannot {doing}: the connection was lost while committing{stalled}, "
+                    f"so the write may or may not have been applied; reload and check"
                     + (f" ({self._driver_text(cause)})" if cause is not None else "")
                 ) from None
             except psycopg.Error as exc:
@@ -887,6 +978,8 @@ class PostgresStore:
                 retryable = lost or isinstance(exc, _RETRY_ROLLED_BACK)
                 elapsed = time.monotonic() - started
                 if not retryable or attempt >= policy.attempts or elapsed + delay > policy.budget:
+                    if call is not None and call.severed:
+                        raise self._stalled_error(doing, attempt) from None
                     raise self._store_error(doing, exc, lost, attempt) from None
                 log.info("store %s: %s failed (%s); retrying in %.2fs", self.where, doing, type(exc).__name__, delay)
                 time.sleep(delay * (0.5 + random.random() / 2))
@@ -894,6 +987,14 @@ class PostgresStore:
 
     def _driver_text(self, exc: psycopg.Error) -> str:
         return self.target.scrub(" ".join(str(exc).split()))
+
+    def _stalled_error(self, doing: str, attempts: int) -> StoreError:
+        tried = f" (attempt {attempts})" if attempts > 1 else ""
+        return StoreError(
+            f"store {self.where}: cannot {doing}: the PostgreSQL server did not answer within "
+            f"{self._watchdog.timeout:g}s{tried}, so the connection was dropped; check that the server is not "
+            f"hung or overloaded and that {self.target.host}:{self.target.port} is reachable"
+        )
 
     def _store_error(self, doing: str, exc: psycopg.Error, lost: bool, attempts: int) -> StoreError:
         text = self._driver_text(exc)
