@@ -87,6 +87,37 @@ class RegisteredEntity:
 
 
 @dataclass(frozen=True, slots=True)
+class Activation:
+    """Which version of a launch plan is active (at most one per name), since when, and its last tick.
+
+    ``last_tick`` is the newest nominal tick fired for the launch plan name (by any version), read
+    from the record of fired ticks; None before the first.
+    """
+
+    project: str
+    name: str
+    version: str
+    activated_at: float
+    last_tick: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecord:
+    """One nominal tick of a launch plan's schedule that was fired, and the execution it created.
+
+    ``tick`` is the nominal time in whole seconds since the epoch; (project, launchplan, tick) is
+    unique in the store, so a tick can never be fired twice.
+    """
+
+    project: str
+    launchplan: str
+    tick: int
+    version: str
+    execution_id: str
+    fired_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     """An API token as stored: the SHA-256 of its secret, never the secret."""
 
@@ -156,6 +187,18 @@ class Store(Protocol):
     def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity: ...
     def list_entity_versions(self, kind: str, project: str, name: str, limit: int = 100) -> list[RegisteredEntity]: ...
     def list_entities(self, kind: str, project: str, limit: int = 1000) -> list[RegisteredEntity]: ...
+
+    # launch plan activation and the record of fired schedule ticks. Activating a registered version
+    # replaces any other active version of the name (activating the active one changes nothing);
+    # fire_tick records a tick and creates its execution in one transaction, and does neither
+    # (returns False) when the tick was fired already or its version is no longer the active one.
+    # The execution insert is idempotent on its id: an execution with that id already there stands.
+    def activate_launchplan(self, project: str, name: str, version: str, now: float) -> Activation: ...
+    def deactivate_launchplan(self, project: str, name: str) -> bool: ...
+    def get_activation(self, project: str, name: str) -> Activation | None: ...
+    def list_activations(self, project: str | None = None) -> list[Activation]: ...
+    def fire_tick(self, tick: TickRecord, execution: ExecutionRecord, events: Sequence[Event] = ()) -> bool: ...
+    def list_ticks(self, project: str, launchplan: str, limit: int = 20) -> list[TickRecord]: ...
 
     # API tokens
     def put_token(self, token: TokenRecord) -> None: ...

@@ -70,13 +70,16 @@ def launchplan_entity(
     default_inputs: Mapping[str, Any],
     fixed_inputs: Mapping[str, Any],
     now: float,
+    schedule: Mapping[str, Any] | None = None,
 ) -> RegisteredEntity:
+    """A launch plan's entity. Whether a version is active is not part of it: that is state that
+    changes (`Store.activate_launchplan`), while a registered version never does."""
     body = {
         "workflow": workflow.name,
         "workflow_version": workflow.version,
         "default_inputs": dict(default_inputs),
         "fixed_inputs": dict(fixed_inputs),
-        "active": True,
+        "schedule": None if schedule is None else dict(schedule),
     }
     digest = content_digest(body, workflow.spec_digest, workflow.code_digest)
     return RegisteredEntity(
@@ -162,6 +165,10 @@ def discover(targets: Sequence[str]) -> Found:
     return found
 
 
+def _schedule_json(lp: Any) -> dict[str, Any] | None:
+    return None if lp.schedule is None else dict(lp.schedule.to_json())
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     """What a registration will store: the entities, and the spec bodies they pin."""
@@ -189,7 +196,7 @@ def plan(found: Found, project: str, version: str | None, code_digest: str, now:
         code_digest,
         [s.digest for s in specs.values()]
         + [content_digest(t.to_json()) for t in tasks.values()]
-        + [canonical_json([lp.name, lp.workflow.name, *lp.literals()]) for lp in found.launchplans],
+        + [canonical_json([lp.name, lp.workflow.name, *lp.literals(), _schedule_json(lp)]) for lp in found.launchplans],
     )
     entities: list[RegisteredEntity] = [
         task_entity(project, version, t, code_digest, now) for _, t in sorted(tasks.items())
@@ -199,7 +206,9 @@ def plan(found: Found, project: str, version: str | None, code_digest: str, now:
     for lp in found.launchplans:
         defaults, fixed = lp.literals()
         entities.append(
-            launchplan_entity(project, version, lp.name, wf_entities[id(lp.workflow)], defaults, fixed, now)
+            launchplan_entity(
+                project, version, lp.name, wf_entities[id(lp.workflow)], defaults, fixed, now, _schedule_json(lp)
+            )
         )
     bodies = {s.digest: canonical_json(s.to_json()) for s in specs.values()}
     return Planned(version, tuple(entities), bodies)

@@ -1,12 +1,16 @@
 """Launch plans: a workflow with default and fixed inputs, started as its own execution.
 
     nightly = LaunchPlan.get_or_create(train, name="nightly", default_inputs={"epochs": 5},
-                                       fixed_inputs={"dataset": "prod"})
+                                       fixed_inputs={"dataset": "prod"},
+                                       schedule=Cron("0 3 * * *", tz="Europe/Berlin"))
 
 Called inside a workflow, a launch plan starts a **child execution**: its own immutable execution
 (own id, own controller round, own history), linked to the parent (``source_id``, mode
 ``child``) and aborted with it. Subworkflows are inlined (pass by value); launch plans are
 separate executions (pass by reference), as in Flyte.
+
+A launch plan may carry a schedule (`setpoint.schedules.Cron` or `FixedRate`), checked here when it
+is declared; once registered and activated, the scheduler starts it on every tick (docs/schedules.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from setpoint.errors import SpecError
+from setpoint.schedules import Cron, FixedRate, Schedule, check_for_workflow
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import NODE_ID_RE, NodeSpec, check_name
@@ -31,6 +36,7 @@ class LaunchPlan:
         name: str,
         default_inputs: Mapping[str, Any] | None = None,
         fixed_inputs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
     ) -> None:
         if not isinstance(workflow, Workflow):
             raise SpecError(f"a launch plan needs a @workflow, got {type(workflow).__name__}")
@@ -45,6 +51,13 @@ class LaunchPlan:
         both = set(self.default_inputs) & set(self.fixed_inputs)
         if both:
             raise SpecError(f"launch plan '{name}': {', '.join(sorted(both))} cannot be both default and fixed")
+        where = f"launch plan '{name}'"
+        if schedule is not None:
+            if not isinstance(schedule, Cron | FixedRate):
+                raise SpecError(f"{where}: schedule must be a Cron or a FixedRate, got {type(schedule).__name__}")
+            schedule.check(where)
+            check_for_workflow(schedule, workflow.interface, self.default_inputs, self.fixed_inputs, where)
+        self.schedule = schedule
 
     @classmethod
     def get_or_create(
@@ -54,15 +67,22 @@ class LaunchPlan:
         *,
         default_inputs: Mapping[str, Any] | None = None,
         fixed_inputs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
     ) -> LaunchPlan:
         """The launch plan of this name for this workflow; asking again with other inputs is an error."""
         name = name or workflow.name
         key = (f"{workflow.module}.{workflow.name}", name)
-        plan = cls(workflow, name, default_inputs, fixed_inputs)
+        plan = cls(workflow, name, default_inputs, fixed_inputs, schedule)
         existing = cls._known.get(key)
         if existing is not None:
-            if (existing.default_inputs, existing.fixed_inputs) != (plan.default_inputs, plan.fixed_inputs):
-                raise SpecError(f"launch plan '{name}' already exists with other inputs; give it another name")
+            if (existing.default_inputs, existing.fixed_inputs, existing.schedule) != (
+                plan.default_inputs,
+                plan.fixed_inputs,
+                plan.schedule,
+            ):
+                raise SpecError(
+                    f"launch plan '{name}' already exists with other inputs or schedule; give it another name"
+                )
             return existing
         cls._known[key] = plan
         return plan

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from setpoint.adapters.store import codec, registry_rows
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.errors import AlreadyExistsError, StoreError
-from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
+from setpoint.ports import Activation, ExecutionFilter, RegisteredEntity, RoundWrite, TickRecord, TokenRecord
 
 if TYPE_CHECKING:
     from setpoint.ports import Store
@@ -48,6 +48,8 @@ class InMemoryStore:
         self._projects: dict[str, float] = {}
         self._entities: dict[tuple[str, str, str, str], codec.Row] = {}  # (kind, project, name, version)
         self._tokens: dict[str, codec.Row] = {}
+        self._activations: dict[tuple[str, str], codec.Row] = {}  # (project, launch plan name)
+        self._ticks: dict[tuple[str, str, int], codec.Row] = {}  # (project, launch plan, tick)
 
     def __repr__(self) -> str:
         return f"InMemoryStore({len(self._executions)} executions)"
@@ -131,9 +133,7 @@ class InMemoryStore:
             row = self._row(execution_id)
             if row["abort_reason"] is None and row["phase"] in _UNFINISHED:
                 row.update(abort_reason=reason, updated_at=now, version=row["version"] + 1)
-                self._append_events(
-                    execution_id, [codec.event_to_row(codec.abort_event(execution_id, reason, now))]
-                )
+                self._append_events(execution_id, [codec.event_to_row(codec.abort_event(execution_id, reason, now))])
             return codec.execution_from_row(row)
 
     # -- leases -----------------------------------------------------------------------------------
@@ -336,6 +336,62 @@ class InMemoryStore:
             row = self._tokens.get(token_hash)
             return None if row is None else registry_rows.token_from_row(row)
 
+    # -- launch plan activation and schedule ticks --------------------------------------------------
+
+    def _activation(self, key: tuple[str, str]) -> Activation:
+        row = self._activations[key]
+        ticks = [t for (p, n, t) in self._ticks if (p, n) == key]
+        return registry_rows.activation_from_row({**row, "last_tick": max(ticks, default=None)})
+
+    def activate_launchplan(self, project: str, name: str, version: str, now: float) -> Activation:
+        with self._lock:
+            self._check_open()
+            if ("launchplan", project, name, version) not in self._entities:
+                raise registry_rows.entity_not_found("launchplan", project, name, version)
+            key = (project, name)
+            held = self._activations.get(key)
+            if held is None or held["version"] != version:
+                self._activations[key] = {"project": project, "name": name, "version": version, "activated_at": now}
+            return self._activation(key)
+
+    def deactivate_launchplan(self, project: str, name: str) -> bool:
+        with self._lock:
+            self._check_open()
+            if not self._versions("launchplan", project, name):
+                raise registry_rows.entity_not_found("launchplan", project, name, None)
+            return self._activations.pop((project, name), None) is not None
+
+    def get_activation(self, project: str, name: str) -> Activation | None:
+        with self._lock:
+            self._check_open()
+            return self._activation((project, name)) if (project, name) in self._activations else None
+
+    def list_activations(self, project: str | None = None) -> list[Activation]:
+        with self._lock:
+            self._check_open()
+            return [self._activation(k) for k in sorted(self._activations) if project is None or k[0] == project]
+
+    def fire_tick(self, tick: TickRecord, execution: ExecutionRecord, events: Sequence[Event] = ()) -> bool:
+        registry_rows.check_tick(tick, execution.id)
+        row = registry_rows.tick_to_row(tick)
+        with self._lock:
+            self._check_open()
+            key = (tick.project, tick.launchplan, tick.tick)
+            active = self._activations.get((tick.project, tick.launchplan))
+            if key in self._ticks or active is None or active["version"] != tick.version:
+                return False
+            if execution.id not in self._executions:  # idempotent on the execution id, as in SQL
+                self.create_execution(execution, events)
+            self._ticks[key] = row
+            return True
+
+    def list_ticks(self, project: str, launchplan: str, limit: int = 20) -> list[TickRecord]:
+        codec.check_limit(limit)
+        with self._lock:
+            self._check_open()
+            keys = sorted((k for k in self._ticks if k[:2] == (project, launchplan)), key=lambda k: -k[2])
+            return [registry_rows.tick_from_row(self._ticks[k]) for k in keys[:limit]]
+
     # -- catalog ----------------------------------------------------------------------------------
 
     def catalog_get_many(self, project: str, keys: Sequence[str]) -> dict[str, CatalogEntry]:
@@ -345,9 +401,7 @@ class InMemoryStore:
             found = (self._catalog.get((project, key)) for key in dict.fromkeys(keys))
             return {row["key"]: codec.catalog_entry_from_row(row) for row in found if row is not None}
 
-    def catalog_list(
-        self, project: str | None = None, task: str | None = None, limit: int = 100
-    ) -> list[CatalogEntry]:
+    def catalog_list(self, project: str | None = None, task: str | None = None, limit: int = 100) -> list[CatalogEntry]:
         codec.check_limit(limit)
         with self._lock:
             self._check_open()

@@ -74,7 +74,7 @@ from setpoint.adapters.store.migrate import Migration, load_migrations
 from setpoint.adapters.store.sqlite import list_params, load_queries
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.errors import ConflictError, StoreError
-from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
+from setpoint.ports import Activation, ExecutionFilter, RegisteredEntity, RoundWrite, TickRecord, TokenRecord
 
 if TYPE_CHECKING:
     from psycopg.rows import RowMaker
@@ -742,6 +742,71 @@ class PostgresStore:
     def get_token(self, token_hash: str) -> TokenRecord | None:
         row = self._one("read an API token", "get_token", {"token_hash": token_hash})
         return None if row is None else registry_rows.token_from_row(row)
+
+    # -- launch plan activation and schedule ticks --------------------------------------------------
+
+    def activate_launchplan(self, project: str, name: str, version: str, now: float) -> Activation:
+        key = _params({"kind": "launchplan", "project": project, "name": name, "version": version, "now": now})
+        q = self._queries
+
+        def write(conn: Connection) -> dict[str, Any]:
+            if conn.execute(q["get_entity"], key).fetchone() is None:
+                raise registry_rows.entity_not_found("launchplan", project, name, version)
+            conn.execute(q["upsert_activation"], key)
+            row: dict[str, Any] | None = conn.execute(q["get_activation"], key).fetchone()
+            if row is None:  # cannot happen: written in this transaction
+                raise StoreError(f"the activation of launch plan {name!r} vanished while being written")
+            return row
+
+        return registry_rows.activation_from_row(
+            self._write(f"activate launch plan {name!r} version {version!r}", write)
+        )
+
+    def deactivate_launchplan(self, project: str, name: str) -> bool:
+        key = _params({"kind": "launchplan", "project": project, "name": name})
+        q = self._queries
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(q["latest_entity"], key).fetchone() is None:
+                raise registry_rows.entity_not_found("launchplan", project, name, None)
+            return bool(conn.execute(q["delete_activation"], key).rowcount)
+
+        return self._write(f"deactivate launch plan {name!r}", write)
+
+    def get_activation(self, project: str, name: str) -> Activation | None:
+        row = self._one(
+            f"read the activation of launch plan {name!r}", "get_activation", {"project": project, "name": name}
+        )
+        return None if row is None else registry_rows.activation_from_row(row)
+
+    def list_activations(self, project: str | None = None) -> list[Activation]:
+        rows = self._all("list active launch plans", "list_activations", {"project": project})
+        return [registry_rows.activation_from_row(row) for row in rows]
+
+    def fire_tick(self, tick: TickRecord, execution: ExecutionRecord, events: Sequence[Event] = ()) -> bool:
+        registry_rows.check_tick(tick, execution.id)
+        codec.check_events(execution.id, events)
+        tick_row = _params(registry_rows.tick_to_row(tick))
+        row = _params(codec.execution_to_row(execution))
+        event_rows = [_params(codec.event_to_row(ev)) for ev in events]
+        q = self._queries
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(q["insert_tick"], tick_row).rowcount == 0:
+                return False
+            # Idempotent on the (deterministic) execution id: an execution already there stands.
+            if conn.execute(q["insert_execution"], row).rowcount and event_rows:
+                with conn.cursor() as cur:
+                    cur.executemany(q["insert_event"], event_rows)
+            return True
+
+        return self._write(f"fire tick {tick.tick} of launch plan {tick.launchplan!r}", write)
+
+    def list_ticks(self, project: str, launchplan: str, limit: int = 20) -> list[TickRecord]:
+        codec.check_limit(limit)
+        params = {"project": project, "launchplan": launchplan, "limit": limit}
+        rows = self._all(f"list the ticks of launch plan {launchplan!r}", "list_ticks", params)
+        return [registry_rows.tick_from_row(row) for row in rows]
 
     # -- catalog ----------------------------------------------------------------------------------
 

@@ -309,3 +309,47 @@ INSERT INTO api_tokens (token_hash, project, role, created_at) VALUES (:token_ha
 
 -- name: get_token
 SELECT * FROM api_tokens WHERE token_hash = :token_hash;
+
+-- name: upsert_activation
+-- At most one active version per launch plan (the primary key). Activating the active version
+-- again keeps its activation time (rowcount 0); another version replaces it from now on.
+INSERT INTO launchplan_activations (project, name, version, activated_at)
+VALUES (:project, :name, :version, :now)
+ON CONFLICT (project, name) DO UPDATE
+SET version = excluded.version, activated_at = excluded.activated_at
+WHERE launchplan_activations.version <> excluded.version;
+
+-- name: delete_activation
+DELETE FROM launchplan_activations WHERE project = :project AND name = :name;
+
+-- name: get_activation
+SELECT a.project, a.name, a.version, a.activated_at,
+       (SELECT MAX(t.tick) FROM schedule_ticks AS t
+        WHERE t.project = a.project AND t.launchplan = a.name) AS last_tick
+FROM launchplan_activations AS a
+WHERE a.project = :project AND a.name = :name;
+
+-- name: list_activations
+-- What the scheduler reads every pass: each active launch plan with its newest fired tick.
+SELECT a.project, a.name, a.version, a.activated_at,
+       (SELECT MAX(t.tick) FROM schedule_ticks AS t
+        WHERE t.project = a.project AND t.launchplan = a.name) AS last_tick
+FROM launchplan_activations AS a
+WHERE CAST(:project AS TEXT) IS NULL OR a.project = :project
+ORDER BY a.project, a.name;
+
+-- name: insert_tick
+-- A nominal tick fires once: a second insert of the same (project, launch plan, tick) changes
+-- nothing (rowcount 0), and then neither is its execution created. Nor is a tick of a version that
+-- is no longer the active one (deactivated or replaced since the scheduler read it).
+INSERT INTO schedule_ticks (project, launchplan, tick, version, execution_id, fired_at)
+SELECT :project, :launchplan, :tick, :version, :execution_id, :fired_at
+WHERE EXISTS (SELECT 1 FROM launchplan_activations AS a
+              WHERE a.project = :project AND a.name = :launchplan AND a.version = :version)
+ON CONFLICT (project, launchplan, tick) DO NOTHING;
+
+-- name: list_ticks
+-- Newest first.
+SELECT * FROM schedule_ticks
+WHERE project = :project AND launchplan = :launchplan
+ORDER BY tick DESC LIMIT :limit;

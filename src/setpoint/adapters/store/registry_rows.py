@@ -1,4 +1,4 @@
-"""Rows of the registry tables (projects, registered entities, API tokens), shared by every backend.
+"""Rows of the registry tables (projects, registered entities, activations, fired ticks, API tokens).
 
 Like `codec` for executions: the SQL stores and the in-memory fake build and read the very same rows
 here, so they cannot disagree on a column, and argument checks raise the same errors everywhere.
@@ -11,7 +11,7 @@ from typing import Any
 
 from setpoint.adapters.store.codec import Row, RowLike
 from setpoint.errors import InputError, NotFoundError
-from setpoint.ports import ENTITY_KINDS, ROLES, RegisteredEntity, TokenRecord
+from setpoint.ports import ENTITY_KINDS, ROLES, Activation, RegisteredEntity, TickRecord, TokenRecord
 
 KIND_NAMES = {"task": "task", "workflow": "workflow", "launchplan": "launch plan"}
 
@@ -71,3 +71,43 @@ def token_to_row(t: TokenRecord) -> Row:
 
 def token_from_row(row: RowLike) -> TokenRecord:
     return TokenRecord(str(row["token_hash"]), str(row["project"]), str(row["role"]), float(row["created_at"]))
+
+
+def activation_from_row(row: RowLike) -> Activation:
+    last = row["last_tick"]
+    return Activation(
+        project=str(row["project"]),
+        name=str(row["name"]),
+        version=str(row["version"]),
+        activated_at=float(row["activated_at"]),
+        last_tick=None if last is None else int(last),
+    )
+
+
+def tick_to_row(t: TickRecord) -> Row:
+    if isinstance(t.tick, bool) or not isinstance(t.tick, int):
+        raise InputError(f"a schedule tick is whole seconds since the epoch, got {t.tick!r}")
+    return {
+        "project": t.project,
+        "launchplan": t.launchplan,
+        "tick": t.tick,
+        "version": t.version,
+        "execution_id": t.execution_id,
+        "fired_at": t.fired_at,
+    }
+
+
+def tick_from_row(row: RowLike) -> TickRecord:
+    return TickRecord(
+        project=str(row["project"]),
+        launchplan=str(row["launchplan"]),
+        tick=int(row["tick"]),
+        version=str(row["version"]),
+        execution_id=str(row["execution_id"]),
+        fired_at=float(row["fired_at"]),
+    )
+
+
+def check_tick(tick: TickRecord, execution_id: str) -> None:
+    if tick.execution_id != execution_id:
+        raise InputError(f"tick {tick.tick} names execution {tick.execution_id!r} but creates {execution_id!r}")

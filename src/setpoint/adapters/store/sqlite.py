@@ -40,7 +40,7 @@ from setpoint.adapters.store.migrate import load_migrations, migrate
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import ConflictError, StoreError
-from setpoint.ports import ExecutionFilter, RegisteredEntity, RoundWrite, TokenRecord
+from setpoint.ports import Activation, ExecutionFilter, RegisteredEntity, RoundWrite, TickRecord, TokenRecord
 
 if TYPE_CHECKING:
     from setpoint.ports import Store
@@ -445,6 +445,57 @@ class SqliteStore:
         with self._read("read an API token") as conn:
             row = conn.execute(QUERIES["get_token"], {"token_hash": token_hash}).fetchone()
         return None if row is None else registry_rows.token_from_row(row)
+
+    # -- launch plan activation and schedule ticks --------------------------------------------------
+
+    def activate_launchplan(self, project: str, name: str, version: str, now: float) -> Activation:
+        key = {"kind": "launchplan", "project": project, "name": name, "version": version}
+        with self._transaction(f"activate launch plan {name!r} version {version!r}") as conn:
+            if conn.execute(QUERIES["get_entity"], key).fetchone() is None:
+                raise registry_rows.entity_not_found("launchplan", project, name, version)
+            conn.execute(
+                QUERIES["upsert_activation"], {"project": project, "name": name, "version": version, "now": now}
+            )
+            row = conn.execute(QUERIES["get_activation"], {"project": project, "name": name}).fetchone()
+        return registry_rows.activation_from_row(row)
+
+    def deactivate_launchplan(self, project: str, name: str) -> bool:
+        key = {"kind": "launchplan", "project": project, "name": name}
+        with self._transaction(f"deactivate launch plan {name!r}") as conn:
+            if conn.execute(QUERIES["latest_entity"], key).fetchone() is None:
+                raise registry_rows.entity_not_found("launchplan", project, name, None)
+            return bool(conn.execute(QUERIES["delete_activation"], {"project": project, "name": name}).rowcount)
+
+    def get_activation(self, project: str, name: str) -> Activation | None:
+        with self._read(f"read the activation of launch plan {name!r}") as conn:
+            row = conn.execute(QUERIES["get_activation"], {"project": project, "name": name}).fetchone()
+        return None if row is None else registry_rows.activation_from_row(row)
+
+    def list_activations(self, project: str | None = None) -> list[Activation]:
+        with self._read("list active launch plans") as conn:
+            rows = conn.execute(QUERIES["list_activations"], {"project": project}).fetchall()
+        return [registry_rows.activation_from_row(row) for row in rows]
+
+    def fire_tick(self, tick: TickRecord, execution: ExecutionRecord, events: Sequence[Event] = ()) -> bool:
+        registry_rows.check_tick(tick, execution.id)
+        codec.check_events(execution.id, events)
+        tick_row = registry_rows.tick_to_row(tick)
+        row = codec.execution_to_row(execution)
+        event_rows = [codec.event_to_row(ev) for ev in events]
+        with self._transaction(f"fire tick {tick.tick} of launch plan {tick.launchplan!r}") as conn:
+            if conn.execute(QUERIES["insert_tick"], tick_row).rowcount == 0:
+                return False
+            # Idempotent on the (deterministic) execution id: an execution already there stands.
+            if conn.execute(QUERIES["insert_execution"], row).rowcount and event_rows:
+                conn.executemany(QUERIES["insert_event"], event_rows)
+        return True
+
+    def list_ticks(self, project: str, launchplan: str, limit: int = 20) -> list[TickRecord]:
+        codec.check_limit(limit)
+        params = {"project": project, "launchplan": launchplan, "limit": limit}
+        with self._read(f"list the ticks of launch plan {launchplan!r}") as conn:
+            rows = conn.execute(QUERIES["list_ticks"], params).fetchall()
+        return [registry_rows.tick_from_row(row) for row in rows]
 
     # -- catalog ----------------------------------------------------------------------------------
 

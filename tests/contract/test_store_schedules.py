@@ -1,0 +1,164 @@
+"""The Store contract for launch plan activation and the record of fired schedule ticks.
+
+Each test runs once per backend (see conftest.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from setpoint.core.model import Event, ExecutionRecord
+from setpoint.core.phases import ExecutionPhase
+from setpoint.errors import NotFoundError
+from setpoint.ports import RegisteredEntity, Store, TickRecord
+
+from .test_store_catalog import HOSTILE
+
+
+def launchplan(name: str = "nightly", version: str = "v1", project: str = "proj") -> RegisteredEntity:
+    return RegisteredEntity(
+        kind="launchplan",
+        project=project,
+        name=name,
+        version=version,
+        digest="d-" + version,
+        spec_digest="s" * 64,
+        code_digest="c" * 64,
+        body={"schedule": {"kind": "rate", "seconds": 60}},
+        created_at=1.0,
+    )
+
+
+def execution(eid: str, project: str = "proj") -> ExecutionRecord:
+    return ExecutionRecord(
+        id=eid,
+        project=project,
+        workflow="wf",
+        spec_digest="s" * 64,
+        code_digest="c" * 64,
+        inputs={"n": 1},
+        created_at=5.0,
+        updated_at=5.0,
+        mode="scheduled",
+    )
+
+
+def tick(at: int, eid: str, version: str = "v1", name: str = "nightly", project: str = "proj") -> TickRecord:
+    return TickRecord(project, name, at, version, eid, 5.0)
+
+
+def fire(store: Store, at: int, eid: str, **kw: Any) -> bool:
+    event = Event(eid, 5.0, "execution", ExecutionPhase.QUEUED.value, message="scheduled")
+    return store.fire_tick(tick(at, eid, **kw), execution(eid, kw.get("project", "proj")), [event])
+
+
+def test_at_most_one_version_is_active(store: Store) -> None:
+    for v in ("v1", "v2"):
+        store.register_entity(launchplan(version=v))
+    assert store.get_activation("proj", "nightly") is None
+    first = store.activate_launchplan("proj", "nightly", "v1", 10.0)
+    assert (first.version, first.activated_at, first.last_tick) == ("v1", 10.0, None)
+    again = store.activate_launchplan("proj", "nightly", "v1", 20.0)
+    assert again.activated_at == 10.0  # activating the active version changes nothing
+    second = store.activate_launchplan("proj", "nightly", "v2", 30.0)
+    assert (second.version, second.activated_at) == ("v2", 30.0)
+    assert [(a.name, a.version) for a in store.list_activations()] == [("nightly", "v2")]
+    assert store.deactivate_launchplan("proj", "nightly")
+    assert not store.deactivate_launchplan("proj", "nightly")
+    assert store.get_activation("proj", "nightly") is None
+    assert store.list_activations() == []
+
+
+def test_only_registered_launch_plans_can_be_activated(store: Store) -> None:
+    store.register_entity(launchplan())
+    with pytest.raises(NotFoundError, match="launch plan 'nightly' version 'v9' is not registered in project 'proj'"):
+        store.activate_launchplan("proj", "nightly", "v9", 1.0)
+    with pytest.raises(NotFoundError, match="launch plan 'other' is not registered"):
+        store.deactivate_launchplan("proj", "other")
+    with pytest.raises(NotFoundError):
+        store.activate_launchplan("elsewhere", "nightly", "v1", 1.0)
+    assert store.list_activations() == []
+
+
+def test_activations_are_listed_by_project_then_name(store: Store) -> None:
+    for project, name in (("b", "x"), ("a", "z"), ("a", "y"), ("a", HOSTILE[0])):
+        store.register_entity(launchplan(name, project=project))
+        store.activate_launchplan(project, name, "v1", 1.0)
+    assert [(a.project, a.name) for a in store.list_activations()] == [
+        ("a", HOSTILE[0]),
+        ("a", "y"),
+        ("a", "z"),
+        ("b", "x"),
+    ]
+    assert [a.name for a in store.list_activations("b")] == ["x"]
+
+
+def test_a_tick_fires_once_with_its_execution(store: Store) -> None:
+    store.register_entity(launchplan())
+    store.activate_launchplan("proj", "nightly", "v1", 1.0)
+    assert fire(store, 120, "s00000000001")
+    assert store.get_execution("s00000000001").mode == "scheduled"
+    assert [e.message for e in store.events("s00000000001")] == ["scheduled"]
+    # The same tick again, even naming another execution: nothing is recorded or created.
+    assert not fire(store, 120, "s00000000002")
+    with pytest.raises(NotFoundError):
+        store.get_execution("s00000000002")
+    assert [(t.tick, t.execution_id) for t in store.list_ticks("proj", "nightly")] == [(120, "s00000000001")]
+    act = store.get_activation("proj", "nightly")
+    assert act is not None and act.last_tick == 120
+
+
+def test_an_existing_execution_stands_when_its_tick_is_recorded(store: Store) -> None:
+    """Execution creation is idempotent on the deterministic id: the tick is recorded, nothing is duplicated."""
+    store.register_entity(launchplan())
+    store.activate_launchplan("proj", "nightly", "v1", 1.0)
+    store.create_execution(execution("s00000000003"), [Event("s00000000003", 5.0, "execution", "QUEUED", message="x")])
+    assert fire(store, 180, "s00000000003")
+    assert [e.message for e in store.events("s00000000003")] == ["x"]
+    assert [t.tick for t in store.list_ticks("proj", "nightly")] == [180]
+
+
+def test_only_the_active_version_fires(store: Store) -> None:
+    for v in ("v1", "v2"):
+        store.register_entity(launchplan(version=v))
+    assert not fire(store, 60, "s00000000004")  # not active at all
+    store.activate_launchplan("proj", "nightly", "v2", 1.0)
+    assert not fire(store, 60, "s00000000004", version="v1")  # replaced since the scheduler read it
+    assert fire(store, 60, "s00000000004", version="v2")
+    store.deactivate_launchplan("proj", "nightly")
+    assert not fire(store, 120, "s00000000005", version="v2")
+    with pytest.raises(NotFoundError):
+        store.get_execution("s00000000005")
+
+
+def test_ticks_are_listed_newest_first_and_kept_per_launch_plan(store: Store) -> None:
+    for name in ("nightly", "hourly"):
+        store.register_entity(launchplan(name))
+        store.activate_launchplan("proj", name, "v1", 1.0)
+    big = 4_102_444_800  # 2100-01-01: ticks are 64-bit
+    for i, at in enumerate((60, big, 120)):
+        assert fire(store, at, f"s0000000010{i}")
+    assert fire(store, 60, "s00000000200", name="hourly")
+    assert [t.tick for t in store.list_ticks("proj", "nightly")] == [big, 120, 60]
+    assert [t.tick for t in store.list_ticks("proj", "nightly", limit=1)] == [big]
+    assert [t.tick for t in store.list_ticks("proj", "hourly")] == [60]
+    lasts = {a.name: a.last_tick for a in store.list_activations("proj")}
+    assert lasts == {"nightly": big, "hourly": 60}
+    got = store.list_ticks("proj", "nightly")[0]
+    assert (got.project, got.launchplan, got.version, got.execution_id, got.fired_at) == (
+        "proj",
+        "nightly",
+        "v1",
+        "s00000000101",
+        5.0,
+    )
+
+
+def test_a_tick_must_name_the_execution_it_creates(store: Store) -> None:
+    store.register_entity(launchplan())
+    store.activate_launchplan("proj", "nightly", "v1", 1.0)
+    with pytest.raises(Exception, match="names execution"):
+        store.fire_tick(tick(60, "s1"), execution("s2"))
+    assert store.list_ticks("proj", "nightly") == []
