@@ -5,6 +5,7 @@ Importing setpoint registers nothing and starts nothing.
 """
 
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
+from setpoint.schedules import Cron, CronSchedule, FixedRate
 from setpoint.sdk import Resources, Task, Workflow, dynamic, task, workflow
 from setpoint.sdk.conditional import conditional
 from setpoint.sdk.gates import approve, sleep, wait_for_input
@@ -13,8 +14,11 @@ from setpoint.sdk.maptask import map_task
 
 __all__ = [
     "Client",
+    "Cron",
+    "CronSchedule",
     "Directory",
     "File",
+    "FixedRate",
     "LaunchPlan",
     "NonRetryableError",
     "Resources",
@@ -24,6 +28,7 @@ __all__ = [
     "Workflow",
     "approve",
     "conditional",
+    "connect",
     "dynamic",
     "map_task",
     "sleep",
@@ -39,6 +44,10 @@ def __getattr__(name: str) -> object:
         from setpoint.client import Client
 
         return Client
+    if name == "connect":  # a client for a remote `setpoint server`
+        from setpoint.remote import connect
+
+        return connect
     if name in ("File", "Directory"):
         from setpoint.types import files
 

@@ -12,7 +12,7 @@ import json
 import secrets
 import string
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from setpoint.spec.workflow import WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
+    from setpoint.follow import LogChunk
     from setpoint.registry import Registered
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -285,6 +286,32 @@ class Client:
             message=f"created from {KIND_NAMES[kind]} '{name}' version '{launch.entity.version}'",
         )
 
+    def create_from_spec(
+        self,
+        spec: WorkflowSpec,
+        code_digest: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        project: str | None = None,
+        max_parallelism: int = 0,
+        overwrite_cache: bool = False,
+    ) -> str:
+        """An execution of a compiled spec whose code bundle is already in the blob store.
+
+        ``inputs`` are plain JSON values checked against the spec's interface (what the API server
+        does for ``setpoint run --server``: the CLI compiles, uploads the bundle, and sends both).
+        """
+        from setpoint.registry import resolve_inputs
+
+        resolved = resolve_inputs(spec.interface, inputs or {}, f"workflow '{spec.name}'")
+        return self._create(
+            spec,
+            code_digest,
+            resolved,
+            project=project or self.settings.project,
+            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+        )
+
     def run(
         self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any
     ) -> ExecutionRecord:
@@ -511,6 +538,37 @@ class Client:
     def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
         self.get(execution_id)
         return self.store.events(execution_id, after_seq)
+
+    def follow_events(self, execution_id: str, after_seq: int = 0, *, poll_s: float = 0.1) -> Iterator[Event]:
+        """The execution's events from ``after_seq`` on, as they are recorded, until it ends."""
+        import time
+
+        from setpoint.follow import EventFollower
+
+        self.get(execution_id)
+        follower = EventFollower(self.store, execution_id, after_seq)
+        while True:
+            yield from follower.poll()
+            if follower.ended is not None:
+                return
+            time.sleep(poll_s)
+
+    def follow_logs(
+        self, execution_id: str, node_id: str, attempt: int | None = None, *, poll_s: float = 0.2
+    ) -> Iterator[LogChunk]:
+        """A node's stdout and stderr as they grow (a retry's attempt after the last), until it ends."""
+        import time
+
+        from setpoint.follow import LogFollower
+
+        if node_id not in {v.node_id for v in self.nodes(execution_id, children=True)}:
+            raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+        follower = LogFollower(self.store, self.settings.attempts_root, execution_id, node_id, attempt)
+        while True:
+            yield from follower.poll()
+            if follower.ended:
+                return
+            time.sleep(poll_s)
 
     def outputs(self, execution_id: str, wf: Workflow | None = None) -> dict[str, Any]:
         """The execution's outputs: Python values when the workflow is given, else plain JSON."""

@@ -17,8 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 def test_public_exports_are_pinned():
     assert sorted(setpoint.__all__) == [
         "Client",
+        "Cron",
+        "CronSchedule",
         "Directory",
         "File",
+        "FixedRate",
         "LaunchPlan",
         "NonRetryableError",
         "Resources",
@@ -28,6 +31,7 @@ def test_public_exports_are_pinned():
         "Workflow",
         "approve",
         "conditional",
+        "connect",
         "dynamic",
         "map_task",
         "sleep",

@@ -9,13 +9,17 @@ or was aborted; 2 bad input (spec, type, inputs, usage); 3 not found; 4 store or
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
 
 from setpoint.client import Client
+from setpoint.errors import InputError
 from setpoint.settings import Settings
+
+if TYPE_CHECKING:
+    from setpoint.remote import RemoteClient
 
 console = Console()
 err_console = Console(stderr=True)
@@ -31,20 +35,52 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 class Ctx:
-    def __init__(self, home: str | None, db: str | None = None) -> None:
+    def __init__(
+        self,
+        home: str | None,
+        db: str | None = None,
+        *,
+        server: str | None = None,
+        token: str | None = None,
+        project: str | None = None,
+    ) -> None:
         self.home = home
         self.db = db
-        self._client: Client | None = None
+        self.server = server
+        self.token = token
+        self.project = project
+        self._client: Client | RemoteClient | None = None
 
     @property
     def settings(self) -> Settings:
         return self.client.settings
 
     @property
-    def client(self) -> Client:
+    def remote(self) -> bool:
+        """Whether commands talk to a `setpoint server` (``--server``) instead of opening a store."""
+        return bool(self.server)
+
+    @property
+    def client(self) -> Client | RemoteClient:
         if self._client is None:
-            self._client = Client(Settings.from_env(self.home, db_url=self.db))
+            settings = Settings.from_env(self.home, db_url=self.db)
+            if self.project:
+                settings = settings.evolve(project=self.project)
+            if self.server:
+                from setpoint.remote import RemoteClient
+
+                self._client = RemoteClient(self.server, self.token, self.project, settings=settings)
+            else:
+                self._client = Client(settings)
         return self._client
+
+    def embedded(self, what: str) -> Client:
+        """The embedded client, for commands that need the store itself; a clear error with --server."""
+        client = self.client
+        if not isinstance(client, Client):
+            raise InputError(f"{what} works on a local store only; run it without --server / SETPOINT_SERVER")
+        return client
+
 
     def close(self) -> None:
         if self._client is not None:
@@ -77,10 +113,40 @@ output_option = click.option(
     help="A postgresql://user@host:port/db URL to keep executions in PostgreSQL instead of the SQLite "
     "file in the home (blobs and logs stay in the home; env SETPOINT_DB).",
 )
+@click.option(
+    "--server",
+    envvar="SETPOINT_SERVER",
+    default=None,
+    metavar="URL",
+    help="Talk to a `setpoint server` at URL (http://host:port) instead of a local store (env SETPOINT_SERVER).",
+)
+@click.option(
+    "--token",
+    envvar="SETPOINT_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="Bearer token for --server, from `setpoint token create` (env SETPOINT_TOKEN; never printed).",
+)
+@click.option(
+    "--project",
+    "global_project",
+    envvar="SETPOINT_PROJECT",
+    default=None,
+    metavar="NAME",
+    help="The default project of every command (env SETPOINT_PROJECT; with --server and no project, the "
+    "token's own project).",
+)
 @click.version_option(package_name="setpoint")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    home: str | None,
+    db: str | None,
+    server: str | None,
+    token: str | None,
+    global_project: str | None,
+) -> None:
     """setpoint: declarative, level-triggered workflows for ML and data pipelines."""
-    state = Ctx(home, db)
+    state = Ctx(home, db, server=server, token=token, project=global_project)
     ctx.obj = state
     ctx.call_on_close(state.close)

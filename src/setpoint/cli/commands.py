@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.live import Live
@@ -16,10 +16,14 @@ from rich.live import Live
 from setpoint.cli import render
 from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, cli, console, err_console, output_option
 from setpoint.client import Client
+from setpoint.core.model import Event
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, SetpointError
 from setpoint.ports import ExecutionFilter
 from setpoint.sdk.workflow import Workflow
+
+if TYPE_CHECKING:
+    from setpoint.remote import RemoteClient
 
 # ---------------------------------------------------------------------------------------------
 # run
@@ -153,7 +157,7 @@ def run(
     follow_to_the_end(client, eid, state, output)
 
 
-def follow_to_the_end(client: Client, eid: str, state: Ctx, output: str) -> None:
+def follow_to_the_end(client: Client | RemoteClient, eid: str, state: Ctx, output: str) -> None:
     """Show progress until the execution ends (Ctrl-C asks what to do), print it, exit by its phase."""
     try:
         rec = follow(client, eid, live=output == "table" and console.is_terminal)
@@ -162,10 +166,21 @@ def follow_to_the_end(client: Client, eid: str, state: Ctx, output: str) -> None
     finish(client, eid, output, rec.phase)
 
 
-def follow(client: Client, eid: str, *, live: bool) -> Any:
+def follow(client: Client | RemoteClient, eid: str, *, live: bool) -> Any:
     if not live:
         return client.wait(eid)
     with Live(console=console, refresh_per_second=8, transient=False) as view:
+        if not isinstance(client, Client):
+            # Remote: redraw when the server's event stream says something happened (at most 5
+            # times a second; its keep-alive, about once a second, catches up a skipped redraw).
+            drawn = 0.0
+            for _ in client.changes(eid):
+                if time.monotonic() - drawn >= 0.2:
+                    view.update(render.progress_view(client.get(eid), client.nodes(eid)))
+                    drawn = time.monotonic()
+            rec = client.get(eid)
+            view.update(render.progress_view(rec, client.nodes(eid)))
+            return rec
         while True:
             rec = client.get(eid)
             view.update(render.progress_view(rec, client.nodes(eid)))
@@ -174,7 +189,7 @@ def follow(client: Client, eid: str, *, live: bool) -> Any:
             client.wait(eid, timeout=0.25)
 
 
-def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
+def on_interrupt(client: Client | RemoteClient, eid: str, state: Ctx) -> Any:
     choice = "abort"
     if sys.stdin.isatty():
         try:
@@ -185,6 +200,9 @@ def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
             )
         except (KeyboardInterrupt, click.Abort):
             choice = "abort"
+    if choice == "background" and not isinstance(client, Client):
+        err_console.print(f"execution {eid} continues on the server; follow it with: setpoint describe {eid}")
+        sys.exit(0)
     if choice == "background":
         log = client.settings.home / "controller.log"
         with log.open("ab") as fh:
@@ -213,7 +231,7 @@ def on_interrupt(client: Client, eid: str, state: Ctx) -> Any:
     return client.wait(eid, timeout=30)
 
 
-def finish(client: Client, eid: str, output: str, phase: ExecutionPhase) -> None:
+def finish(client: Client | RemoteClient, eid: str, output: str, phase: ExecutionPhase) -> None:
     rec = client.get(eid)
     if output == "json":
         click.echo(json.dumps(render.describe_json(rec, client.nodes(eid), client.blobs), indent=2))
@@ -291,10 +309,25 @@ def describe(state: Ctx, execution: str, children: bool, output: str) -> None:
 @click.argument("node", required=False)
 @click.option("--attempt", type=int, default=None, help="Only this attempt number.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr", "both"]), default="both", show_default=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing NODE's output as it grows, until the node ends.")
 @output_option
 @click.pass_obj
-def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str, output: str) -> None:
+def logs(
+    state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str, follow: bool, output: str
+) -> None:
     """Print the captured stdout and stderr of an execution's attempts (optionally one node's)."""
+    if follow:
+        if node is None:
+            raise InputError("--follow follows one node: give NODE (setpoint logs -f EXECUTION NODE)")
+        for chunk in state.client.follow_logs(execution, node, attempt):
+            if stream not in ("both", chunk.stream):
+                continue
+            if output == "json":
+                row = {"attempt_id": chunk.attempt_id, "stream": chunk.stream, "offset": chunk.offset}
+                click.echo(json.dumps({**row, "text": chunk.text}))
+            else:
+                click.echo(chunk.text, nl=False, err=chunk.stream == "stderr")
+        return
     entries = state.client.logs(execution, node, attempt)
     if output == "json":
         rows = [{"attempt_id": a, "stream": s, "text": t} for a, s, t in entries if stream in ("both", s)]
@@ -314,23 +347,35 @@ def logs(state: Ctx, execution: str, node: str | None, attempt: int | None, stre
 @cli.command()
 @click.argument("execution")
 @click.option("--after", type=int, default=0, help="Only events after this sequence number.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing events as they happen, until the execution ends.")
 @output_option
 @click.pass_obj
-def events(state: Ctx, execution: str, after: int, output: str) -> None:
+def events(state: Ctx, execution: str, after: int, follow: bool, output: str) -> None:
     """Print an execution's event history."""
+    if follow:
+        for e in state.client.follow_events(execution, after):
+            if output == "json":
+                click.echo(json.dumps(e.to_json()))
+            else:
+                _print_event(e)
+        return
     evs = state.client.events(execution, after)
     if output == "json":
         click.echo(json.dumps({"events": [e.to_json() for e in evs]}, indent=2))
         return
     for e in evs:
-        where = e.node_id or ""
-        if e.attempt:
-            where += f"/{e.attempt}"
-        console.print(
-            f"{e.seq:>6} {render.fmt_time(e.ts)} {e.kind:<9} {where:<24} {e.phase:<16} {e.message}",
-            highlight=False,
-            markup=False,
-        )
+        _print_event(e)
+
+
+def _print_event(e: Event) -> None:
+    where = e.node_id or ""
+    if e.attempt:
+        where += f"/{e.attempt}"
+    console.print(
+        f"{e.seq:>6} {render.fmt_time(e.ts)} {e.kind:<9} {where:<24} {e.phase:<16} {e.message}",
+        highlight=False,
+        markup=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,7 +446,7 @@ def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> Non
 @click.pass_obj
 def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
     """Run the controller in the foreground: it takes over every unfinished execution in the store."""
-    client = state.client
+    client = state.embedded("setpoint controller")
     if workers:
         client.settings = client.settings.evolve(workers=workers)
     ctl = client.start_controller()

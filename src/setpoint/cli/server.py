@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from setpoint.cli.app import Ctx, cli, console, err_console, output_option
+from setpoint.client import Client
 from setpoint.errors import InputError
 
 
@@ -87,9 +88,13 @@ def token() -> None:
 @click.pass_obj
 def token_create(state: Ctx, project: str, role: str) -> None:
     """Create a token and print it (only this once: the store keeps its hash)."""
-    from setpoint.server.tokens import create_token
+    client = state.client
+    if isinstance(client, Client):
+        from setpoint.server.tokens import create_token
 
-    click.echo(create_token(state.client.store, project, role))
+        click.echo(create_token(client.store, project, role))
+    else:
+        click.echo(client.create_token(role, project))
     err_console.print(f"[dim]a {role} token for project {project!r}; keep it secret, it is not shown again[/]")
 
 
@@ -109,7 +114,7 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool)
         from setpoint.server.app import create_app
     except ImportError as e:
         raise InputError(f"the server needs its extra: pip install 'setpoint[server]' ({e})") from None
-    client = state.client
+    client = state.embedded("setpoint server")
     if not no_controller:
         client.start_controller()
     app = create_app(client, auth=not no_auth)
@@ -117,4 +122,10 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool)
         f"setpoint server on http://{host}:{port} (home {client.settings.home}; "
         f"{'no auth' if no_auth else 'bearer tokens'}{'' if no_controller else '; controller running'})"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+    )
+    srv = uvicorn.Server(config)
+    # Open event and log streams end as soon as shutdown starts, so they never hold it up.
+    app.state.api.stopping = lambda: bool(srv.should_exit)
+    srv.run()

@@ -57,6 +57,8 @@ class Route:
     status: int = 200
     response_model: Any = None
     text: bool = False  # text/plain instead of JSON
+    responses: dict[int | str, dict[str, Any]] | None = None  # other success responses (event streams)
+    openapi_extra: dict[str, Any] | None = None  # a request body the handler reads itself
 
 
 class Api:
@@ -65,6 +67,8 @@ class Api:
     def __init__(self, client: Client, *, auth: bool) -> None:
         self.client = client
         self.auth = auth
+        # Set by `setpoint server` to its shutdown flag: open streams end when it turns true.
+        self.stopping: Callable[[], bool] = lambda: False
 
     # -- auth ---------------------------------------------------------------------------------
     def principal(self, request: Request, credentials: HTTPAuthorizationCredentials | None, role: str) -> Principal:
@@ -182,8 +186,8 @@ class Api:
             self.client.bundles.path(digest)
         except BlobError:
             raise InputError(
-                f"code bundle {digest[:12]} is not in the blob store; register with `setpoint register` "
-                "(uploading bundles over the API is not supported yet)"
+                f"code bundle {digest[:12]} is not in the blob store; upload it first "
+                f"(PUT {PREFIX}/projects/<project>/bundles/<digest>, as `setpoint --server URL register` does)"
             ) from None
 
     def register_workflow(self, who: Principal, project: str, req: m.RegisterWorkflow) -> dict[str, Any]:
@@ -236,8 +240,12 @@ class Api:
 
     # -- executions ---------------------------------------------------------------------------
     def create_execution(self, who: Principal, project: str, req: m.CreateExecution) -> dict[str, Any]:
-        if (req.workflow is None) == (req.launchplan is None):
-            raise ApiError(*INVALID_REQUEST, "give exactly one of 'workflow' or 'launchplan'")
+        if sum(x is not None for x in (req.workflow, req.launchplan, req.spec)) != 1:
+            raise ApiError(*INVALID_REQUEST, "give exactly one of 'workflow', 'launchplan' or 'spec'")
+        if req.spec is not None:
+            from setpoint.server.remote_api import RemoteApi
+
+            return RemoteApi(self).create_from_spec(project, req)
         kind, name = ("workflow", req.workflow) if req.workflow is not None else ("launchplan", req.launchplan)
         assert name is not None
         eid = self.client.create_registered(
@@ -354,7 +362,15 @@ class Api:
         evs = self.client.store.events(execution_id, after, limit)
         return {
             "events": [
-                {"seq": e.seq, "ts": e.ts, "kind": e.kind, "phase": e.phase, "node_id": e.node_id, "message": e.message}
+                {
+                    "seq": e.seq,
+                    "ts": e.ts,
+                    "kind": e.kind,
+                    "phase": e.phase,
+                    "node_id": e.node_id,
+                    "attempt": e.attempt,
+                    "message": e.message,
+                }
                 for e in evs
             ],
             "next_after": evs[-1].seq if evs else after,
@@ -451,6 +467,9 @@ def routes(api: Api) -> list[Route]:
         Route("GET", f"{E}/lineage", api.lineage, "viewer", response_model=m.LineageList),
         Route("GET", f"{P}/cache", api.cache, "viewer", response_model=m.CacheList),
     ]
+    from setpoint.server.remote_api import remote_routes
+
+    table += remote_routes(api, PREFIX, P)
     return table
 
 
@@ -462,6 +481,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The token's role is not enough"),
         (404, "Not found (or not visible to the token)"),
         (409, "Conflict"),
+        (413, "Too large"),
         (422, "Invalid input"),
         (503, "Store unavailable"),
     )
@@ -537,6 +557,7 @@ def create_app(client: Client, *, auth: bool = True) -> FastAPI:
             status_code=route.status,
             response_model=route.response_model,
             response_class=JSONResponse,
-            responses={**ERROR_RESPONSES, **(TEXT_RESPONSE if route.text else {})},
+            responses={**ERROR_RESPONSES, **(TEXT_RESPONSE if route.text else {}), **(route.responses or {})},
+            openapi_extra=route.openapi_extra,
         )
     return app

@@ -87,6 +87,8 @@ class RegisterLaunchPlan(Strict):
 class CreateExecution(Strict):
     workflow: str | None = None
     launchplan: str | None = None
+    spec: dict[str, Any] | None = Field(default=None, description="a compiled workflow spec (setpoint run --server)")
+    code_digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="with 'spec': its bundle")
     version: str | None = Field(default=None, min_length=1, max_length=100)
     inputs: dict[str, Any] = Field(default_factory=dict)
     max_parallelism: int = Field(default=0, ge=0, le=100_000)
@@ -165,6 +167,7 @@ class EventOut(BaseModel):
     kind: str
     phase: str
     node_id: str | None
+    attempt: int | None = None
     message: str | None
 
 

@@ -1,0 +1,616 @@
+"""The client for a remote `setpoint server`: the same methods and return types as `Client`, over HTTP.
+
+``setpoint --server URL ...`` and ``setpoint.connect(server=URL, token=...)`` use it. Work that
+needs the user's machine happens here: a workflow is imported and compiled locally, its code bundle
+captured and uploaded (content-addressed: a bundle the server has is not sent again), and only then
+is the execution created on the server, which runs it with the uploaded code. Everything else is a
+REST call (`setpoint.server.remote_api`); records come back literals intact (`setpoint.wire`), so
+the CLI renders remote and embedded results with the same code.
+
+Errors the server answers with (``{"error": {"code", "message"}}``) are raised as the exceptions
+the embedded client raises for the same problem, so the CLI's exit codes match; a server that
+cannot be reached is a `ServerUnavailableError` naming the URL. The token is sent as a bearer
+header and appears in no message, log line or ``repr``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from setpoint.core.model import CatalogEntry, Event, ExecutionRecord
+from setpoint.core.recovery import PlanItem
+from setpoint.errors import (
+    AlreadyExistsError,
+    BlobError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    RegistrationConflictError,
+    SetpointError,
+    SpecError,
+    StoreError,
+    UserError,
+)
+from setpoint.ports import ExecutionFilter, RegisteredEntity
+from setpoint.settings import Settings
+
+if typing.TYPE_CHECKING:
+    import httpx
+
+    from setpoint.client import NodeView
+    from setpoint.follow import LogChunk
+    from setpoint.lineage import Consumer, LineageNode
+    from setpoint.registry import Registered
+    from setpoint.sdk.workflow import Workflow
+    from setpoint.spec.workflow import WorkflowSpec
+
+API = "/api/v1"
+STREAM_RETRIES = 30  # reconnections of one stream in a row without receiving anything
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0  # an idle stream gets a ping every second; a plain request answers well before
+
+
+class ServerUnavailableError(StoreError):
+    """The server could not be reached, or answered with something that is not setpoint's API."""
+
+
+class AuthError(UserError):
+    """The server refused the token (401: none or not valid; 403: its role is not enough)."""
+
+    exit_code = 5
+
+
+ERROR_CODES: dict[str, type[SetpointError]] = {
+    "not_found": NotFoundError,
+    "registration_conflict": RegistrationConflictError,
+    "invalid_spec": SpecError,
+    "invalid_input": InputError,
+    "invalid_request": InputError,
+    "digest_mismatch": InputError,
+    "invalid_bundle": InputError,
+    "too_large": InputError,
+    "bad_request": UserError,
+    "method_not_allowed": UserError,
+    "already_exists": AlreadyExistsError,
+    "conflict": ConflictError,
+    "store_unavailable": StoreError,
+    "blob_unavailable": BlobError,
+    "unauthenticated": AuthError,
+    "forbidden": AuthError,
+}
+
+
+def _segment(value: str, what: str) -> str:
+    """``value`` as one URL path segment; a value that cannot be an id of anything is simply not found."""
+    if not value or "/" in value or value in (".", ".."):
+        raise NotFoundError(f"{what} {value!r} not found")
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class SseMessage:
+    event: str  # "event", "log", "end", "error" — or "ping" for a keep-alive comment
+    data: Any
+    id: str | None
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[SseMessage]:
+    """Server-Sent Events from text lines (the subset setpoint's server sends: id, event, data, comments)."""
+    event, mid = "message", None
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data:
+                yield SseMessage(event, json.loads("\n".join(data)), mid)
+            event, data, mid = "message", [], None
+        elif line.startswith(":"):
+            yield SseMessage("ping", None, None)
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+            elif field == "id":
+                mid = value
+
+
+class RemoteClient:
+    """`Client`'s interface against ``server`` (``http://host:port``), for one project."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        project: str | None = None,
+        *,
+        settings: Settings | None = None,
+        timeout: float = READ_TIMEOUT_S,
+    ) -> None:
+        try:
+            import httpx
+        except ImportError as e:  # pragma: no cover - httpx comes with the remote extra
+            raise InputError(f"talking to a server needs httpx: pip install 'setpoint[remote]' ({e})") from None
+        if not server.startswith(("http://", "https://")):
+            raise InputError(f"the server must be an http:// or https:// URL, got {server[:80]!r}")
+        self.url = server.rstrip("/")
+        self.settings = settings or Settings.from_env()
+        self._project = project
+        self.blobs = None  # records come back literals intact; blob payloads stay on the server
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteClient({self.url!r}, project={self._project!r})"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def controller(self) -> None:
+        return None
+
+    def start_controller(self) -> None:
+        """Nothing to start: the server's controller runs the executions."""
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        """The project every call is scoped to: the one given, else the token's only project, else 'default'."""
+        if self._project is None:
+            names = [p["name"] for p in self._call("GET", f"{API}/projects")["projects"]]
+            self._project = names[0] if len(names) == 1 else "default"
+        return self._project
+
+    def _p(self, project: str | None = None) -> str:
+        return f"{API}/projects/{_segment(project or self.project, 'project')}"
+
+    def _e(self, execution_id: str) -> str:
+        return f"{self._p()}/executions/{_segment(execution_id, 'execution')}"
+
+    def _raise(self, resp: httpx.Response, what: str | None) -> typing.NoReturn:
+        try:
+            err = resp.json()["error"]
+            code, message = str(err["code"]), str(err["message"])
+        except (ValueError, KeyError, TypeError):
+            raise ServerUnavailableError(
+                f"{self.url} answered {resp.status_code} with something that is not setpoint's API: {resp.text[:200]!r}"
+            ) from None
+        if code == "not_found" and what is not None and message == "Not Found":
+            message = f"{what} not found"
+        if code == "unauthenticated":
+            message = (
+                f"the server at {self.url} refused the request: {message} (give a token: --token or SETPOINT_TOKEN)"
+            )
+        elif code == "forbidden":
+            message = f"the server at {self.url} refused the request: {message}"
+        elif resp.status_code >= 500 and code not in ERROR_CODES:
+            message = f"the server at {self.url} failed ({resp.status_code} {code}): {message}"
+        raise ERROR_CODES.get(code, SetpointError)(message)
+
+    def _unreachable(self, e: Exception) -> ServerUnavailableError:
+        import httpx
+
+        if isinstance(e, httpx.ConnectError):
+            return ServerUnavailableError(f"cannot reach the setpoint server at {self.url}: connection refused ({e})")
+        if isinstance(e, httpx.TimeoutException):
+            return ServerUnavailableError(
+                f"the setpoint server at {self.url} did not answer in time ({type(e).__name__})"
+            )
+        return ServerUnavailableError(f"the connection to the setpoint server at {self.url} failed: {e}")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        what: str | None = None,
+    ) -> Any:
+        import httpx
+
+        headers = {"content-type": "application/octet-stream"} if content is not None else None
+        try:
+            resp = self._http.request(method, path, json=body, params=params, content=content, headers=headers)
+        except httpx.HTTPError as e:
+            raise self._unreachable(e) from None
+        if resp.status_code >= 400:
+            self._raise(resp, what)
+        try:
+            return resp.json()
+        except ValueError:
+            raise ServerUnavailableError(f"{self.url} answered with something that is not JSON") from None
+
+    def _stream(self, path: str, params: dict[str, Any], what: str, last_id: str | None = None) -> Iterator[SseMessage]:
+        """Messages of an event stream until its ``end``; reconnects (resuming from the last id) when cut."""
+        import httpx
+
+        failures = 0
+        while True:
+            headers = {"Last-Event-ID": last_id} if last_id is not None else {}
+            try:
+                with self._http.stream("GET", path, params=params, headers=headers) as resp:
+                    if resp.status_code >= 400:
+                        resp.read()
+                        self._raise(resp, what)
+                    for msg in parse_sse(resp.iter_lines()):
+                        failures = 0
+                        if msg.event == "error":
+                            raise ERROR_CODES.get(str(msg.data.get("code")), SetpointError)(
+                                str(msg.data.get("message"))
+                            )
+                        if msg.id is not None:
+                            last_id = msg.id
+                        yield msg
+                        if msg.event == "end":
+                            return
+            except httpx.HTTPError as e:
+                failures += 1
+                if failures > STREAM_RETRIES:
+                    raise self._unreachable(e) from None
+                time.sleep(min(1.0, 0.1 * failures))
+            # Closed without an end (the server's timeout, or it restarted): resume where it stopped.
+
+    # -- code bundles ---------------------------------------------------------------------------
+    def upload_bundle(self, digest: str, data: bytes, project: str | None = None) -> bool:
+        """Send a code bundle unless the server has it; True when it was sent."""
+        path = f"{self._p(project)}/bundles/{digest}"
+        if self._call("GET", path)["present"]:
+            return False
+        self._call("PUT", path, content=data)
+        return True
+
+    # -- creating executions --------------------------------------------------------------------
+    def create_execution(
+        self,
+        wf: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        literal_inputs: Mapping[str, Any] | None = None,
+        project: str | None = None,
+        max_parallelism: int = 0,
+        overwrite_cache: bool = False,
+    ) -> str:
+        """Compile here, upload the code bundle, and create the execution on the server."""
+        from setpoint.adapters.bundle import capture
+        from setpoint.client import literal_to_plain
+        from setpoint.types import LiteralContext, to_literal
+
+        spec = wf.compile()
+        where = f"workflow '{wf.name}'"
+        declared = spec.interface.input_map
+        plain: dict[str, Any] = {}
+        hints = typing.get_type_hints(wf.function, include_extras=True)
+        ctx = LiteralContext(blobs=None, workdir=None)
+        for name, value in (inputs or {}).items():
+            if name not in declared:
+                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
+            plain[name] = literal_to_plain(to_literal(value, hints[name], ctx, where=f"{where}, input '{name}'"))
+        for name, lit in (literal_inputs or {}).items():
+            plain[name] = literal_to_plain(lit)
+        bundle = capture({wf.module, *(t.module for t in spec.tasks.values())})
+        self.upload_bundle(bundle.digest, bundle.data, project)
+        made = self._call(
+            "POST",
+            f"{self._p(project)}/executions",
+            body={
+                "spec": spec.to_json(),
+                "code_digest": bundle.digest,
+                "inputs": plain,
+                "max_parallelism": max_parallelism,
+                "overwrite_cache": overwrite_cache,
+            },
+        )
+        return str(made["id"])
+
+    def register(
+        self, targets: Sequence[str], *, project: str | None = None, version: str | None = None
+    ) -> tuple[str, list[Registered]]:
+        """Discover and compile here, upload the code bundle, register everything in one batch."""
+        from setpoint import registry
+        from setpoint.adapters.bundle import capture
+        from setpoint.ports import SystemClock
+
+        found = registry.discover(targets)
+        modules = set(found.modules)
+        for w in found.workflows:
+            modules.update(t.module for t in w.compile().tasks.values())
+        for lp in found.launchplans:
+            modules.update(t.module for t in lp.workflow.compile().tasks.values())
+        bundle = capture(modules)
+        project = project or self.project
+        self.upload_bundle(bundle.digest, bundle.data, project)
+        planned = registry.plan(found, project, version, bundle.digest, SystemClock().now())
+        done = self._call(
+            "POST",
+            f"{self._p(project)}/registrations",
+            body={
+                "code_digest": bundle.digest,
+                "version": planned.version,
+                "tasks": [e.body["spec"] for e in planned.entities if e.kind == "task"],
+                "workflows": [json.loads(body) for body in planned.specs.values()],
+                "launchplans": [
+                    {
+                        "name": e.name,
+                        "workflow": e.body["workflow"],
+                        "default_inputs": e.body["default_inputs"],
+                        "fixed_inputs": e.body["fixed_inputs"],
+                    }
+                    for e in planned.entities
+                    if e.kind == "launchplan"
+                ],
+            },
+        )
+        from setpoint.registry import Registered
+
+        return str(done["version"]), [
+            Registered(RegisteredEntity(**{k: r["entity"][k] for k in _ENTITY_FIELDS}), bool(r["created"]))
+            for r in done["entities"]
+        ]
+
+    def create_registered(
+        self,
+        kind: str,
+        name: str,
+        version: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        project: str | None = None,
+        max_parallelism: int = 0,
+        overwrite_cache: bool = False,
+    ) -> str:
+        if kind not in ("workflow", "launchplan"):
+            raise InputError(f"executions are created from a workflow or a launch plan, not a {kind}")
+        made = self._call(
+            "POST",
+            f"{self._p(project)}/executions",
+            body={
+                kind: name,
+                "version": version,
+                "inputs": dict(inputs or {}),
+                "max_parallelism": max_parallelism,
+                "overwrite_cache": overwrite_cache,
+            },
+        )
+        return str(made["id"])
+
+    def run(
+        self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any
+    ) -> ExecutionRecord:
+        return self.wait(self.create_execution(wf, inputs, **opts), timeout=timeout)
+
+    def relaunch(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> str:
+        made = self._call("POST", f"{self._e(execution_id)}/relaunch", body={"inputs": dict(inputs or {})})
+        return str(made["id"])
+
+    def recover_plan(self, execution_id: str) -> list[PlanItem]:
+        from setpoint.wire import plan_item_from_wire
+
+        got = self._call("GET", f"{self._e(execution_id)}/recovery-plan", what=f"execution '{execution_id}'")
+        return [plan_item_from_wire(i) for i in got["plan"]]
+
+    def recover(self, execution_id: str) -> str:
+        return str(self._call("POST", f"{self._e(execution_id)}/recover")["id"])
+
+    def signal(self, execution_id: str, name: str, value: Any = True) -> None:
+        self._call("POST", f"{self._e(execution_id)}/signals", body={"name": name, "value": value})
+
+    def create_token(self, role: str, project: str | None = None) -> str:
+        return str(self._call("POST", f"{self._p(project)}/tokens", body={"role": role})["token"])
+
+    # -- catalog and lineage -----------------------------------------------------------------------
+    def cache_entries(
+        self, *, project: str | None = None, task: str | None = None, limit: int = 100
+    ) -> list[CatalogEntry]:
+        from setpoint.wire import catalog_entry_from_wire
+
+        params: dict[str, Any] = {"limit": limit}
+        if task is not None:
+            params["task"] = task
+        got = self._call("GET", f"{self._p(project)}/records/cache", params=params)
+        return [catalog_entry_from_wire(e) for e in got["entries"]]
+
+    def cache_evict(
+        self,
+        *,
+        project: str | None = None,
+        keys: Sequence[str] = (),
+        task: str | None = None,
+        execution: str | None = None,
+    ) -> int:
+        body = {"keys": list(keys), "task": task, "execution": execution}
+        return int(self._call("POST", f"{self._p(project)}/cache/evict", body=body)["evicted"])
+
+    def cache_explain(self, execution_id: str, node_id: str) -> dict[str, Any]:
+        got = self._call("GET", f"{self._e(execution_id)}/cache-explain", params={"node": node_id})
+        return dict(got["explanation"])
+
+    def lineage(self, execution_id: str, node_id: str | None = None) -> list[LineageNode]:
+        from setpoint.wire import lineage_from_wire
+
+        params = {"node": node_id} if node_id is not None else None
+        got = self._call("GET", f"{self._e(execution_id)}/lineage/upstream", params=params)
+        return [lineage_from_wire(t) for t in got["lineage"]]
+
+    def consumers(self, execution_id: str, node_id: str, output: str | None = None) -> list[Consumer]:
+        from setpoint.wire import consumer_from_wire
+
+        params = {"node": node_id, **({"output": output} if output is not None else {})}
+        got = self._call("GET", f"{self._e(execution_id)}/lineage/consumers", params=params)
+        return [consumer_from_wire(c) for c in got["consumers"]]
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, execution_id: str) -> ExecutionRecord:
+        from setpoint.wire import execution_from_wire
+
+        path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}"
+        return execution_from_wire(self._call("GET", path, what=f"execution '{execution_id}'"))
+
+    def executions(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
+        from setpoint.wire import execution_from_wire
+
+        flt = flt or ExecutionFilter()
+        params: dict[str, Any] = {"limit": flt.limit, "phase": [p.value for p in flt.phases]}
+        if flt.workflow is not None:
+            params["workflow"] = flt.workflow
+        if flt.before is not None:
+            params["before"] = flt.before
+        got = self._call("GET", f"{self._p(flt.project)}/records/executions", params=params)
+        return [execution_from_wire(e) for e in got["executions"]]
+
+    def spec(self, execution_id: str) -> WorkflowSpec:
+        from setpoint.spec.workflow import WorkflowSpec
+
+        got = self._call("GET", f"{self._e(execution_id)}/spec", what=f"execution '{execution_id}'")
+        return WorkflowSpec.from_json(got["spec"])
+
+    def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
+        from setpoint.client import NodeView
+        from setpoint.wire import attempt_from_wire, node_from_wire
+
+        path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}/nodes"
+        got = self._call("GET", path, params={"children": children}, what=f"execution '{execution_id}'")
+        return [
+            NodeView(
+                v["node_id"],
+                v["task"],
+                tuple(v["upstream"]),
+                node_from_wire(v["record"]),
+                tuple(attempt_from_wire(a) for a in v["attempts"]),
+            )
+            for v in got["nodes"]
+        ]
+
+    def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
+        """Block until the execution ends (or ``timeout`` passes), on the server's event stream."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        path = f"{self._e(execution_id)}/events/stream"
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return self.get(execution_id)
+            # Only the end matters here: start after any event there could be.
+            params = {"after": 2**62, "timeout": min(left, 300.0) if left is not None else 300.0}
+            for msg in self._stream(path, params, f"execution '{execution_id}'"):
+                if msg.event == "end":
+                    return self.get(execution_id)
+            if left is not None and left <= params["timeout"]:
+                return self.get(execution_id)
+
+    def changes(self, execution_id: str) -> Iterator[Event | None]:
+        """Each new event as it is recorded, and None about once a second while idle; ends with the execution."""
+        from setpoint.wire import event_from_wire
+
+        path = f"{self._e(execution_id)}/events/stream"
+        for msg in self._stream(path, {"after": 0}, f"execution '{execution_id}'"):
+            if msg.event == "event":
+                yield event_from_wire(execution_id, msg.data)
+            elif msg.event == "ping":
+                yield None
+
+    def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
+        from setpoint.wire import event_from_wire
+
+        out: list[Event] = []
+        while True:
+            got = self._call(
+                "GET",
+                f"{self._e(execution_id)}/events",
+                params={"after": after_seq, "limit": 10_000},
+                what=f"execution '{execution_id}'",
+            )
+            out += [
+                event_from_wire(execution_id, {**e, "node": e.get("node_id"), "attempt": e.get("attempt")})
+                for e in got["events"]
+            ]
+            if len(got["events"]) < 10_000:
+                return out
+            after_seq = got["next_after"]
+
+    def follow_events(self, execution_id: str, after_seq: int = 0) -> Iterator[Event]:
+        from setpoint.wire import event_from_wire
+
+        path = f"{self._e(execution_id)}/events/stream"
+        for msg in self._stream(path, {"after": after_seq}, f"execution '{execution_id}'"):
+            if msg.event == "event":
+                yield event_from_wire(execution_id, msg.data)
+
+    def follow_logs(self, execution_id: str, node_id: str, attempt: int | None = None) -> Iterator[LogChunk]:
+        from setpoint.follow import LogChunk
+
+        path = f"{self._e(execution_id)}/logs/stream"
+        params: dict[str, Any] = {"node": node_id}
+        if attempt is not None:
+            params["attempt"] = attempt
+        for msg in self._stream(path, params, f"execution '{execution_id}'"):
+            if msg.event == "log":
+                d = msg.data
+                yield LogChunk(d["attempt_id"], d["stream"], d["offset"], d["text"], msg.id or "")
+
+    def outputs(self, execution_id: str, wf: Workflow | None = None) -> dict[str, Any]:
+        if wf is None:
+            return dict(
+                self._call("GET", f"{self._e(execution_id)}/outputs", what=f"execution '{execution_id}'")["outputs"]
+            )
+        from setpoint.types import LiteralContext, from_literal
+
+        rec = self.get(execution_id)
+        if rec.outputs is None:
+            raise SetpointError(f"execution '{execution_id}' has no outputs (phase {rec.phase.value})")
+        hints = typing.get_type_hints(wf.function, include_extras=True)
+        ret = hints.get("return")
+        ctx = LiteralContext(blobs=None, workdir=None)
+        if set(rec.outputs) == {"o0"}:
+            return {"o0": from_literal(rec.outputs["o0"], ret, ctx, where="output 'o0'")}
+        fields = typing.get_type_hints(ret) if ret is not None else {}
+        return {k: from_literal(v, fields[k], ctx, where=f"output '{k}'") for k, v in rec.outputs.items()}
+
+    def terminate(self, execution_id: str, reason: str = "terminated by the user") -> ExecutionRecord:
+        self._call("POST", f"{self._e(execution_id)}/terminate", body={"reason": reason})
+        return self.get(execution_id)
+
+    def logs(
+        self, execution_id: str, node_id: str | None = None, attempt: int | None = None
+    ) -> list[tuple[str, str, str]]:
+        params: dict[str, Any] = {}
+        if node_id is not None:
+            params["node"] = node_id
+        if attempt is not None:
+            params["attempt"] = attempt
+        got = self._call(
+            "GET", f"{self._e(execution_id)}/log-entries", params=params, what=f"execution '{execution_id}'"
+        )
+        return [(r["attempt_id"], r["stream"], r["text"]) for r in got["logs"]]
+
+
+_ENTITY_FIELDS = ("kind", "project", "name", "version", "digest", "spec_digest", "code_digest", "body", "created_at")
+
+
+def connect(server: str, token: str | None = None, project: str | None = None) -> RemoteClient:
+    """A client for the `setpoint server` at ``server`` (``http://host:port``).
+
+    ``with setpoint.connect("http://ci:8800", token=...) as c: c.run(pipeline, n=10)`` creates and
+    waits for an execution there; every `Client` reading method works the same way.
+    """
+    return RemoteClient(server, token, project)
