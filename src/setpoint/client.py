@@ -107,12 +107,12 @@ def open_store(settings: Settings) -> Store:
 
 class Client:
     def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
-        from setpoint.adapters.blobs.local import LocalBlobStore
+        from setpoint.adapters.blobs import open_blob_store
 
         self.settings = settings or Settings.from_env(home)
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
-        self.blobs = LocalBlobStore(self.settings.blob_root)
+        self.blobs = open_blob_store(self.settings.blob_location)
         self.bundles = BundleCache(self.settings.bundles_root, self.blobs)
         self._controller: Controller | None = None
         self._executor: Any = None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from setpoint.adapters.blobs.local import LocalBlobStore
+from setpoint.adapters.blobs import open_blob_store
 from setpoint.errors import InputError, SpecError, TypeMismatchError
 from setpoint.spec.workflow import TaskSpec
 from setpoint.types.context import DEFAULT_OFFLOAD_THRESHOLD, LiteralContext, describe
@@ -103,7 +103,7 @@ def store_outputs(
 def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
     """Run one task attempt and return ``{"outputs": {name: literal}}``.
 
-    ``payload``: ``task`` (TaskSpec JSON), ``inputs`` (name -> literal), ``blob_root``,
+    ``payload``: ``task`` (TaskSpec JSON), ``inputs`` (name -> literal), ``blob_root`` (a path or URL),
     ``offload_threshold`` and ``allow_pickle``. Files are materialised under ``attempt_dir/work``.
     """
     task = TaskSpec.from_json(payload["task"], "task")
@@ -111,7 +111,7 @@ def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
     fn = resolve_task_function(task.module, task.qualname)
     workdir = Path(attempt_dir) / "work"  # created on first use (files materialise under it)
     ctx = LiteralContext(
-        blobs=LocalBlobStore(Path(payload["blob_root"])),
+        blobs=open_blob_store(payload["blob_root"]),
         workdir=workdir,
         offload_threshold=int(payload.get("offload_threshold", DEFAULT_OFFLOAD_THRESHOLD)),
         allow_pickle=bool(payload.get("allow_pickle", False)),

@@ -18,6 +18,7 @@ from setpoint.errors import InputError
 
 HOME_ENV = "SETPOINT_HOME"
 DB_ENV = "SETPOINT_DB"
+BLOBS_ENV = "SETPOINT_BLOBS"
 DEFAULT_HOME = Path("~/.setpoint")
 
 
@@ -45,6 +46,10 @@ class Settings:
     # ``postgresql://`` URL for a shared PostgreSQL database (blobs, bundles and attempt folders
     # stay under ``home`` either way).
     db_url: str | None = None
+    # Where blobs (payloads, files, code bundles) live: None for the folder under ``home``; a path
+    # or an fsspec URL (``file:///shared``, ``s3://bucket/prefix``) for storage workers elsewhere
+    # can reach. Every process of a deployment (clients, controllers, workers) must name the same.
+    blobs_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -53,6 +58,11 @@ class Settings:
     @property
     def blob_root(self) -> Path:
         return self.home / "blobs"
+
+    @property
+    def blob_location(self) -> str:
+        """The blob store as a path or URL, what `open_blob_store` takes and workers are sent."""
+        return self.blobs_url or str(self.blob_root)
 
     @property
     def attempts_root(self) -> Path:
@@ -67,7 +77,11 @@ class Settings:
 
     @staticmethod
     def from_env(
-        home: str | Path | None = None, env: Mapping[str, str] | None = None, *, db_url: str | None = None
+        home: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        db_url: str | None = None,
+        blobs_url: str | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
         chosen = Path(home) if home else Path(env.get(HOME_ENV, "") or DEFAULT_HOME)
@@ -82,6 +96,7 @@ class Settings:
             executor_mode=env.get("SETPOINT_EXECUTOR_MODE", "fork"),
             crash_at=env.get("SETPOINT_CRASH_AT") or None,
             db_url=db_url or env.get(DB_ENV) or None,
+            blobs_url=blobs_url or env.get(BLOBS_ENV) or None,
             reconcile=reconcile,
             leases=_switch(env, "SETPOINT_LEASES", default=True),
             db_timeout_s=_positive(env, "SETPOINT_DB_TIMEOUT_S", default=30.0),

@@ -102,3 +102,14 @@ def daemonise(pidfile: str) -> int:
 @workflow
 def daemon_wf(pidfile: str) -> int:
     return daemonise(pidfile=pidfile)
+
+
+@task
+def bulky(x: int, n: int) -> list[int]:
+    return [x] * n
+
+
+@workflow
+def disk_wf(seconds: float = 1.0, n: int = 10) -> list[int]:
+    """A sleeping task, then one whose output is ``2 n`` bytes of JSON (a blob from 64 KiB on)."""
+    return bulky(x=nap(x=1, i=0, seconds=seconds), n=n)

@@ -39,6 +39,7 @@ class Ctx:
         self,
         home: str | None,
         db: str | None = None,
+        blobs: str | None = None,
         *,
         server: str | None = None,
         token: str | None = None,
@@ -46,6 +47,7 @@ class Ctx:
     ) -> None:
         self.home = home
         self.db = db
+        self.blobs = blobs
         self.server = server
         self.token = token
         self.project = project
@@ -63,7 +65,7 @@ class Ctx:
     @property
     def client(self) -> Client | RemoteClient:
         if self._client is None:
-            settings = Settings.from_env(self.home, db_url=self.db)
+            settings = Settings.from_env(self.home, db_url=self.db, blobs_url=self.blobs)
             if self.project:
                 settings = settings.evolve(project=self.project)
             if self.server:
@@ -80,7 +82,6 @@ class Ctx:
         if not isinstance(client, Client):
             raise InputError(f"{what} works on a local store only; run it without --server / SETPOINT_SERVER")
         return client
-
 
     def close(self) -> None:
         if self._client is not None:
@@ -114,6 +115,14 @@ output_option = click.option(
     "file in the home (blobs and logs stay in the home; env SETPOINT_DB).",
 )
 @click.option(
+    "--blobs",
+    envvar="SETPOINT_BLOBS",
+    default=None,
+    metavar="URL",
+    help="Where payloads, files and code bundles live: a folder, or an fsspec URL such as "
+    "s3://bucket/prefix or file:///shared/path (default: blobs/ in the home; env SETPOINT_BLOBS).",
+)
+@click.option(
     "--server",
     envvar="SETPOINT_SERVER",
     default=None,
@@ -142,11 +151,12 @@ def cli(
     ctx: click.Context,
     home: str | None,
     db: str | None,
+    blobs: str | None,
     server: str | None,
     token: str | None,
     global_project: str | None,
 ) -> None:
     """setpoint: declarative, level-triggered workflows for ML and data pipelines."""
-    state = Ctx(home, db, server=server, token=token, project=global_project)
+    state = Ctx(home, db, blobs, server=server, token=token, project=global_project)
     ctx.obj = state
     ctx.call_on_close(state.close)

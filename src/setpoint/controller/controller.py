@@ -600,7 +600,7 @@ class Controller:
         payload = {
             "task": task_json,
             "inputs": action.inputs,
-            "blob_root": str(self.settings.blob_root),
+            "blob_root": self.settings.blob_location,  # a path or URL: the worker opens the same store
             "offload_threshold": self.settings.offload_threshold,
             "allow_pickle": task.unsafe_pickle,
         }

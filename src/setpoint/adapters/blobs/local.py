@@ -28,9 +28,9 @@ URI_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 _CHUNK = 1 << 20
 
 
-def _hex_of(ref: BlobRef) -> str:
+def hex_of(ref: BlobRef) -> str:
     """The digest named by a reference, after checking that its URI is well formed."""
-    m = URI_RE.match(ref.uri) if isinstance(ref.uri, str) else None
+    m = URI_RE.fullmatch(ref.uri) if isinstance(ref.uri, str) else None  # not match: "$" allows a final newline
     if m is None:
         raise BlobError(f"invalid blob uri {str(ref.uri)[:100]!r}: expected 'sha256:' and 64 hex digits")
     if ref.sha256 != m.group(1):
@@ -65,7 +65,7 @@ class LocalBlobStore:
 
     def local_path(self, ref: BlobRef) -> Path:
         """Where a blob lives on disk (read-only: never write to it). Raises if it is missing."""
-        path = self._path(_hex_of(ref))
+        path = self._path(hex_of(ref))
         if not path.is_file():
             raise BlobError(f"blob {ref.uri} is missing from {self.root}")
         return path
@@ -134,7 +134,7 @@ class LocalBlobStore:
 
     # -- reading ------------------------------------------------------------------------------
     def get_bytes(self, ref: BlobRef) -> bytes:
-        path = self._path(_hex_of(ref))
+        path = self._path(hex_of(ref))
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -157,7 +157,7 @@ class LocalBlobStore:
 
     def get_file(self, ref: BlobRef, dest: Path) -> Path:
         """Copy a blob to ``dest`` (atomically, streaming), verifying its checksum on the way."""
-        src_path = self._path(_hex_of(ref))
+        src_path = self._path(hex_of(ref))
         dest = Path(dest)
         h = hashlib.sha256()
         size = 0
@@ -186,13 +186,13 @@ class LocalBlobStore:
     def exists(self, ref: BlobRef) -> bool:
         """Present with the right size (cheap; `verify` does the full hash)."""
         try:
-            return self._path(_hex_of(ref)).stat().st_size == ref.size
+            return self._path(hex_of(ref)).stat().st_size == ref.size
         except FileNotFoundError:
             return False
 
     def verify(self, ref: BlobRef) -> bool:
         """Present and its bytes hash to the reference's digest."""
-        path = self._path(_hex_of(ref))
+        path = self._path(hex_of(ref))
         h = hashlib.sha256()
         size = 0
         try:
@@ -207,4 +207,4 @@ class LocalBlobStore:
     def delete(self, ref: BlobRef) -> None:
         """Remove a blob (garbage collection and tests); a missing blob is not an error."""
         with contextlib.suppress(FileNotFoundError):
-            self._path(_hex_of(ref)).unlink()
+            self._path(hex_of(ref)).unlink()

@@ -27,6 +27,7 @@ This module is imported inside every attempt process, so it stays on the standar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -51,6 +52,11 @@ ERROR = "error.json"
 EXIT = "exit.json"
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
+
+# Exit codes of an attempt process that could record neither its outputs nor its error (every
+# write failed, so the exit code is the only channel left); a task's own sys.exit(73) reads the same.
+EXIT_NO_SPACE = 73  # no space left on the attempt's file system (ENOSPC, EDQUOT)
+EXIT_UNRECORDED = 74  # another I/O error
 
 # One path component of an attempt id. A leading dot is refused too: it excludes "." and ".."
 # and keeps attempt directories apart from the temporary files written next to them.
@@ -82,12 +88,17 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        _write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a half-written file must not keep a full disk full
+            os.unlink(tmp)
+        raise
 
 
 def create_exclusive(path: Path, data: bytes, *, durable: bool = False) -> bool:
@@ -99,11 +110,16 @@ def create_exclusive(path: Path, data: bytes, *, durable: bool = False) -> bool:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.claim")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        _write_all(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            _write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -120,10 +136,17 @@ def create_marker(path: Path, data: bytes) -> bool:
     except FileExistsError:
         return False
     try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        # Ours (O_EXCL) and nothing was started from it: take it back, so the attempt reads as
+        # never launched rather than as a launch whose process went missing.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
     return True
 
 
@@ -376,6 +399,19 @@ def finished(
     if returncode == 0:
         return failed(
             ErrorKind.USER, "NoOutputs", "the attempt process exited 0 without writing valid outputs"
+        )
+    if returncode == EXIT_NO_SPACE:
+        return failed(
+            ErrorKind.SYSTEM,
+            "NoSpace",
+            f"the attempt could record neither its outputs nor its error: no space left on device "
+            f"(ENOSPC) under {attempt_dir}; free space there, then recover or relaunch",
+        )
+    if returncode == EXIT_UNRECORDED:
+        return failed(
+            ErrorKind.SYSTEM,
+            "Unrecorded",
+            f"the attempt could record neither its outputs nor its error: an I/O error under {attempt_dir}",
         )
     return failed(
         ErrorKind.USER,

@@ -22,6 +22,7 @@ an interpreter that already imported setpoint and the task's ``preload`` modules
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -42,7 +43,8 @@ from setpoint.adapters.executor import attempt_dir as files
 from setpoint.adapters.executor.attempt_dir import ProcessClaim, read_launch_log
 from setpoint.adapters.executor.forkserver import ForkServerClient, ServerKey
 from setpoint.adapters.executor.worker import ATTEMPT_DIR_ENV
-from setpoint.core.model import AttemptObservation, Observed
+from setpoint.core.model import AttemptObservation, ErrorInfo, Observed
+from setpoint.core.phases import ErrorKind
 from setpoint.errors import SetpointError
 from setpoint.ports import Clock, LaunchRequest, SystemClock
 
@@ -55,6 +57,12 @@ _WORKER = "setpoint.adapters.executor.worker"
 _PENDING = AttemptObservation(Observed.PENDING)
 _UNKNOWN = AttemptObservation(Observed.UNKNOWN)
 _TERMINAL = (Observed.SUCCEEDED, Observed.FAILED)
+
+
+def _could_not_prepare(path: Path, exc: OSError) -> AttemptObservation:
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = f"could not prepare the attempt's folder {path}: {f'{name}, ' if name else ''}{exc.strerror or exc}"
+    return AttemptObservation(Observed.FAILED, error=ErrorInfo(ErrorKind.SYSTEM, "LaunchFailed", reason))
 _DONE_CACHE = 100_000  # terminal observations kept in memory
 
 
@@ -228,7 +236,7 @@ class LocalExecutor:
 
     def _start(self, aid: str, body: bytes, live: _Live) -> None:
         path = self._path(aid)
-        marked = False
+        marked = spawning = False
         try:
             path.mkdir(parents=True, exist_ok=True)
             marker = {
@@ -242,16 +250,32 @@ class LocalExecutor:
                 return
             marked = True
             files.write_atomic(path / files.REQUEST, body)
+            spawning = True
             if self._mode == "spawn":
                 self._spawn(aid, path, live)
             else:
                 self._fork(aid, json.loads(body), path, live)
         except Exception as exc:
             log.exception("could not start attempt %s", aid)
-            if marked:
+            if isinstance(exc, OSError) and not spawning and self._unmark(path, marked):
+                # Nothing was started and nothing can start now: a definite failure (a full disk,
+                # a read-only or missing attempts folder), retried by the controller under a new id.
+                self._release(aid, _could_not_prepare(path, exc), pump=False)
+            elif marked:
                 self._launch_failed(aid, path, f"could not start the attempt process: {exc}", pump=False)
             else:
                 self._release(aid, None, pump=False)
+
+    @staticmethod
+    def _unmark(path: Path, marked: bool) -> bool:
+        """Take back this launcher's own marker (no process was started from it); False if it stays."""
+        if not marked:
+            return True
+        try:
+            (path / files.MARKER).unlink()
+        except OSError:
+            return False
+        return True
 
     def _spawn(self, aid: str, path: Path, live: _Live) -> None:
         with open(path / files.STDOUT, "ab") as out, open(path / files.STDERR, "ab") as err:
@@ -412,7 +436,12 @@ class LocalExecutor:
                 f"marked as launched {age:.0f}s ago but no attempt process ever started "
                 "(the launcher probably crashed in between); it will not run under this id"
             )
-            if files.claim_lost(path, reason):
+            try:
+                fenced = files.claim_lost(path, reason)
+            except OSError as exc:  # a full disk: cannot fence yet, so it may still start; look again later
+                log.warning("cannot fence attempt %s yet: %s", path, exc)
+                return _PENDING, None
+            if fenced:
                 return files.launch_lost(reason), None
             claim = files.read_claim(path)  # the attempt process claimed it just now
             if claim is None:

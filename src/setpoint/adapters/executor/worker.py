@@ -15,6 +15,7 @@ tests count.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import os
@@ -88,7 +89,11 @@ def _call_entrypoint(attempt_dir: Path, attempt_id: str, started_at: float) -> i
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_TASK_FAILED)
     except BaseException as exc:
-        _record_error(attempt_dir, exc, started_at)
+        try:
+            _record_error(attempt_dir, exc, started_at)
+        except OSError as unrecorded:  # the disk is full (or gone): the exit code says which
+            full = unrecorded.errno in (errno.ENOSPC, errno.EDQUOT)
+            return files.EXIT_NO_SPACE if full else files.EXIT_UNRECORDED
         return EXIT_TASK_FAILED
     return EXIT_OK
 
@@ -97,7 +102,8 @@ def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> N
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     tb = "".join(traceback.format_exception(exc))
-    sys.stderr.write(tb)
+    with contextlib.suppress(OSError, ValueError):  # stderr.log may sit on a full disk too
+        sys.stderr.write(tb)
     record = {
         "type": name,
         "message": str(exc),
@@ -106,7 +112,12 @@ def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> N
         "started_at": started_at,
         "finished_at": time.time(),
     }
-    files.write_atomic(attempt_dir / files.ERROR, files.dump(record), durable=True)
+    try:
+        files.write_atomic(attempt_dir / files.ERROR, files.dump(record), durable=True)
+    except OSError:  # short of space: the record without its traceback may still fit
+        del record["traceback"]
+        record["message"] = str(exc)[:2000]
+        files.write_atomic(attempt_dir / files.ERROR, files.dump(record), durable=True)
 
 
 def _load(entrypoint: str) -> Callable[[dict[str, Any], Path], Any]:
