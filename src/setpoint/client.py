@@ -105,6 +105,34 @@ def open_store(settings: Settings) -> Store:
     )
 
 
+EXECUTORS = ("local", "ray")
+
+
+def check_executors(spec: WorkflowSpec, default: str, settings: Settings) -> None:
+    """Refuse, before anything is created, an execution whose tasks name an executor that cannot run here."""
+    where = f"workflow '{spec.name}'"
+    wanted: dict[str, str] = {}
+    for task in spec.tasks.values():
+        wanted.setdefault(task.executor or default, f"task '{task.name}'")
+    wanted.setdefault(default, "the execution's default executor")
+    for name, who in wanted.items():
+        if name not in EXECUTORS:
+            raise InputError(f"{where}: {who} asks for executor '{name}'; known executors: {', '.join(EXECUTORS)}")
+    if "ray" in wanted:
+        who = wanted["ray"]
+        if not settings.ray_address:
+            raise InputError(
+                f"{where}: {who} runs on executor 'ray' but no Ray cluster is configured "
+                "(set SETPOINT_RAY_ADDRESS to the cluster's address, e.g. 'head-node:6379')"
+            )
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise InputError(
+                f"{where}: {who} runs on executor 'ray' but Ray is not installed: pip install 'setpoint[ray]'"
+            )
+
+
 class Client:
     def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
         from setpoint.adapters.blobs import open_blob_store
@@ -116,6 +144,7 @@ class Client:
         self.bundles = BundleCache(self.settings.bundles_root, self.blobs)
         self._controller: Controller | None = None
         self._executor: Any = None
+        self._ray: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start_controller(self) -> Controller:
@@ -129,7 +158,12 @@ class Client:
                 mode=self.settings.executor_mode,
                 max_workers=self.settings.executor_slots,
             )
-            self._controller = Controller(self.store, {"local": self._executor}, self.bundles, self.settings).start()
+            executors: dict[str, Any] = {"local": self._executor}
+            if self.settings.ray_address:  # connects to the cluster on first use, not here
+                from setpoint.adapters.executor.ray import RayExecutor
+
+                self._ray = executors["ray"] = RayExecutor(self.settings.ray_address, self.settings.attempts_root)
+            self._controller = Controller(self.store, executors, self.bundles, self.settings).start()
         return self._controller
 
     @property
@@ -143,6 +177,9 @@ class Client:
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None
         self.store.close()
 
     def __enter__(self) -> Client:
@@ -161,8 +198,12 @@ class Client:
         project: str | None = None,
         max_parallelism: int = 0,
         overwrite_cache: bool = False,
+        executor: str | None = None,
     ) -> str:
-        """Compile, snapshot the code, record an immutable execution, and wake the controller."""
+        """Compile, snapshot the code, record an immutable execution, and wake the controller.
+
+        ``executor``: where tasks that name no executor run ("local", "ray"); default: the settings'.
+        """
         from setpoint.types import LiteralContext, to_literal, validate_literal
 
         spec = wf.compile()
@@ -188,7 +229,11 @@ class Client:
             bundle.digest,
             resolved,
             project=project or self.settings.project,
-            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+            config=ExecutionConfig(
+                max_parallelism=max_parallelism,
+                executor=executor or self.settings.default_executor,
+                overwrite_cache=overwrite_cache,
+            ),
         )
 
     def _create(
@@ -206,6 +251,7 @@ class Client:
     ) -> str:
         from setpoint.ports import SystemClock
 
+        check_executors(spec, config.executor, self.settings)
         now = SystemClock().now()
         self.store.put_spec(spec.digest, canonical_json(spec.to_json()))
         eid = new_execution_id()
@@ -282,7 +328,11 @@ class Client:
             launch.code_digest,
             launch.inputs,
             project=project,
-            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+            config=ExecutionConfig(
+                max_parallelism=max_parallelism,
+                executor=self.settings.default_executor,
+                overwrite_cache=overwrite_cache,
+            ),
             message=f"created from {KIND_NAMES[kind]} '{name}' version '{launch.entity.version}'",
         )
 

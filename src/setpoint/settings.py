@@ -19,6 +19,8 @@ from setpoint.errors import InputError
 HOME_ENV = "SETPOINT_HOME"
 DB_ENV = "SETPOINT_DB"
 BLOBS_ENV = "SETPOINT_BLOBS"
+RAY_ADDRESS_ENV = "SETPOINT_RAY_ADDRESS"
+DEFAULT_EXECUTOR_ENV = "SETPOINT_DEFAULT_EXECUTOR"
 DEFAULT_HOME = Path("~/.setpoint")
 
 
@@ -50,6 +52,10 @@ class Settings:
     # or an fsspec URL (``file:///shared``, ``s3://bucket/prefix``) for storage workers elsewhere
     # can reach. Every process of a deployment (clients, controllers, workers) must name the same.
     blobs_url: str | None = None
+    # The Ray cluster for tasks with executor="ray" (``head:6379`` or ``ray://head:10001``); None:
+    # no Ray executor. The attempts folder must then be on storage the Ray nodes mount at the same path.
+    ray_address: str | None = None
+    default_executor: str = "local"  # for tasks that name none, unless an execution chooses another
 
     @property
     def db_path(self) -> Path:
@@ -97,6 +103,8 @@ class Settings:
             crash_at=env.get("SETPOINT_CRASH_AT") or None,
             db_url=db_url or env.get(DB_ENV) or None,
             blobs_url=blobs_url or env.get(BLOBS_ENV) or None,
+            ray_address=env.get(RAY_ADDRESS_ENV) or None,
+            default_executor=env.get(DEFAULT_EXECUTOR_ENV) or "local",
             reconcile=reconcile,
             leases=_switch(env, "SETPOINT_LEASES", default=True),
             db_timeout_s=_positive(env, "SETPOINT_DB_TIMEOUT_S", default=30.0),

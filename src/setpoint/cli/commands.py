@@ -113,16 +113,24 @@ def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dic
 @click.option("--max-parallelism", type=int, default=0, help="Attempts in flight at once (0: default).")
 @click.option("--detach", is_flag=True, help="Create the execution and return; a controller runs it.")
 @click.option("--overwrite-cache", is_flag=True, help="Run cached tasks anyway and replace their catalog entries.")
+@click.option(
+    "--executor",
+    default=None,
+    metavar="NAME",
+    help="Where tasks that name no executor run: local or ray (default: env SETPOINT_DEFAULT_EXECUTOR, else local).",
+)
 @output_option
 @click.pass_context
 def run(
     ctx: click.Context,
     target: str,
+    *,
     inputs_file: str | None,
     project: str | None,
     max_parallelism: int,
     detach: bool,
     overwrite_cache: bool,
+    executor: str | None,
     output: str,
 ) -> None:
     """Run a workflow: setpoint run FILE.py:WORKFLOW --input value ...
@@ -141,13 +149,25 @@ def run(
     client = state.client
     if not detach:
         client.start_controller()
-    eid = client.create_execution(
-        wf,
-        literal_inputs=literals,
-        project=project,
-        max_parallelism=max_parallelism,
-        overwrite_cache=overwrite_cache,
-    )
+    if isinstance(client, Client):
+        eid = client.create_execution(
+            wf,
+            literal_inputs=literals,
+            project=project,
+            max_parallelism=max_parallelism,
+            overwrite_cache=overwrite_cache,
+            executor=executor,
+        )
+    else:
+        if executor:
+            raise InputError("--executor applies to executions created here; a server runs its own default executor")
+        eid = client.create_execution(
+            wf,
+            literal_inputs=literals,
+            project=project,
+            max_parallelism=max_parallelism,
+            overwrite_cache=overwrite_cache,
+        )
     if detach:
         if output == "json":
             click.echo(json.dumps({"execution": {"id": eid, "phase": "QUEUED"}}))

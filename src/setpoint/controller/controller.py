@@ -603,6 +603,7 @@ class Controller:
             "blob_root": self.settings.blob_location,  # a path or URL: the worker opens the same store
             "offload_threshold": self.settings.offload_threshold,
             "allow_pickle": task.unsafe_pickle,
+            "code_digest": state.execution.code_digest,  # workers on other machines fetch the bundle by it
         }
         return LaunchRequest(
             attempt_id=action.attempt_id,
