@@ -121,3 +121,11 @@ def test_permanent_errors_are_not_retried() -> None:
 )
 def test_which_errors_are_transient(error: Exception, transient: bool) -> None:
     assert is_transient(error) is transient
+
+
+def test_warm_workers_preload_the_backend_of_a_remote_store(tmp_path: Path) -> None:
+    from setpoint.adapters.blobs import preload_modules
+
+    assert preload_modules(tmp_path) == preload_modules(str(tmp_path)) == preload_modules(f"file://{tmp_path}") == ()
+    assert preload_modules("s3://b/p") == ("setpoint.adapters.blobs.fsspec_store", "fsspec", "s3fs")
+    assert preload_modules("memory://x") == ("setpoint.adapters.blobs.fsspec_store", "fsspec")

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from setpoint.adapters.blobs import preload_modules
 from setpoint.adapters.bundle import BundleCache
 from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionRecord
 from setpoint.core.phases import (
@@ -611,7 +612,7 @@ class Controller:
             payload=payload,
             sys_path=(str(bundle_dir),),
             # the runtime and the task's module are imported once by the warm worker, not per attempt
-            preload=(RUNTIME_ENTRYPOINT.split(":", 1)[0], task.module),
+            preload=(RUNTIME_ENTRYPOINT.split(":", 1)[0], task.module, *preload_modules(self.settings.blob_location)),
         )
 
     @staticmethod

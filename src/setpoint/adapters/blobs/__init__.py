@@ -17,7 +17,30 @@ from setpoint.adapters.blobs.local import LocalBlobStore
 from setpoint.errors import BlobError
 from setpoint.ports import BlobStore
 
-__all__ = ["open_blob_store"]
+__all__ = ["open_blob_store", "preload_modules"]
+
+# fsspec protocol -> the package that implements it (importing s3fs alone takes most of a second)
+_BACKENDS = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
+
+
+def preload_modules(location: str | Path) -> tuple[str, ...]:
+    """Modules a warm worker should import before forking attempts that open the store at ``location``."""
+    text = str(location)
+    if isinstance(location, Path) or "://" not in text:
+        return ()
+    scheme = urlsplit(text).scheme.lower()
+    if scheme in ("file", "local"):
+        return ()
+    backend = _BACKENDS.get(scheme)
+    return ("setpoint.adapters.blobs.fsspec_store", "fsspec", *((backend,) if backend else ()))
 
 
 def open_blob_store(location: str | Path, *, storage_options: Mapping[str, Any] | None = None) -> BlobStore:
