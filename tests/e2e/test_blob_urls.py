@@ -106,3 +106,47 @@ def test_a_missing_bucket_stops_the_run_before_it_starts(s3_env: S3Server, tmp_p
     assert proc.returncode == 4, proc.stderr
     assert "s3://no-such-bucket/x" in proc.stderr and "bucket does not exist" in proc.stderr
     assert s3_env.env()["AWS_SECRET_ACCESS_KEY"] not in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_a_background_controller_keeps_the_blob_store_given_as_an_option(tmp_path: Path) -> None:
+    """Ctrl-C, then "background": the controller started for the rest of the run uses ``--blobs`` too."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.e2e.cli_util import FAST_ENV, REPO
+    from tests.e2e.test_interrupt import read_until
+
+    home, pidfile, shared = tmp_path / "home", tmp_path / "pid", tmp_path / "shared"
+    url = f"file://{shared}"
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("SETPOINT_BLOBS", "SETPOINT_HOME")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "--blobs", url, "run",
+         "tests/e2e/wf_blobs.py:interrupted", "--pidfile", str(pidfile), "--seconds", "3"],
+        cwd=REPO, env={**env, **FAST_ENV, "COLUMNS": "120"},
+        stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True,
+    )  # fmt: skip
+    os.close(secondary)
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        read_until(primary, b"\0", timeout=0.1)  # keep draining the terminal
+    os.killpg(proc.pid, signal.SIGINT)
+    assert b"background?" in read_until(primary, b"background?")
+    os.write(primary, b"background\n")
+    assert b"continues in the background" in read_until(primary, b"continues in the background")
+    assert proc.wait(timeout=30) == 0
+    eid = setpoint_json(home, "--blobs", url, "get", "executions")["executions"][0]["id"]
+    phase, deadline = "", time.monotonic() + 60
+    while time.monotonic() < deadline:
+        phase = setpoint_json(home, "--blobs", url, "describe", eid)["execution"]["phase"]
+        if phase in ("SUCCEEDED", "FAILED", "ABORTED"):
+            break
+        time.sleep(0.2)
+    assert phase == "SUCCEEDED", "the background controller should have sent its tasks to the --blobs store"
+    assert setpoint_json(home, "--blobs", url, "describe", eid)["execution"]["outputs"] == {"o0": 2 * N}
+    _no_local_blobs(home)

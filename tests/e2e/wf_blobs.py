@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,3 +53,23 @@ def pipeline(n: int = 20_000, shards: int = 3) -> Results:
     report = write_report(rows=rows)
     parts = write_shards(rows=rows, shards=shards)
     return Results(rows=rows, report=report, shards=parts, total=check(rows=rows, report=report, shards=parts))
+
+
+@task
+def pause(rows: list[float], pidfile: str, seconds: float) -> int:
+    """Runs after the rows are offloaded; publishes its pid so a test can interrupt the run meanwhile."""
+    Path(pidfile).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return len(rows)
+
+
+@task
+def count(rows: list[float], seen: int) -> int:
+    return len(rows) + seen
+
+
+@workflow
+def interrupted(pidfile: str, seconds: float = 3.0, n: int = 20_000) -> int:
+    """The last task starts after an interruption: its offloaded input must come from the same store."""
+    rows = make_rows(n=n)
+    return count(rows=rows, seen=pause(rows=rows, pidfile=pidfile, seconds=seconds))

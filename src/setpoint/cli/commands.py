@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -240,6 +241,13 @@ def on_interrupt(client: Client | RemoteClient, eid: str, state: Ctx) -> Any:
                 stderr=fh,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                # the same database and blob store as this process, even when given as options
+                # (through the environment: a database URL may hold a password, argv is public)
+                env={
+                    **os.environ,
+                    **({"SETPOINT_DB": client.settings.db_url} if client.settings.db_url else {}),
+                    **({"SETPOINT_BLOBS": client.settings.blobs_url} if client.settings.blobs_url else {}),
+                },
             )
         err_console.print(
             f"execution {eid} continues in the background (controller log: {log}); "
