@@ -362,6 +362,45 @@ class Client:
             config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
         )
 
+    # -- launch plan schedules --------------------------------------------------------------------
+    def activate_launchplan(
+        self, name: str, version: str | None = None, *, project: str | None = None
+    ) -> dict[str, Any]:
+        """Make ``version`` (default: the latest) the one active version of launch plan ``name``."""
+        from setpoint.ports import SystemClock
+        from setpoint.scheduler import status
+
+        project = project or self.settings.project
+        version = version or self.store.get_entity("launchplan", project, name).version
+        now = SystemClock().now()
+        self.store.activate_launchplan(project, name, version, now)
+        return status(self.store, project, name, now)
+
+    def deactivate_launchplan(self, name: str, *, project: str | None = None) -> dict[str, Any]:
+        """No version of launch plan ``name`` is active any more: its schedule stops firing."""
+        from setpoint.ports import SystemClock
+        from setpoint.scheduler import status
+
+        project = project or self.settings.project
+        self.store.deactivate_launchplan(project, name)
+        return status(self.store, project, name, SystemClock().now())
+
+    def launchplan_status(self, name: str, *, project: str | None = None) -> dict[str, Any]:
+        """Schedule, active version, next ticks and recent ticks of launch plan ``name``."""
+        from setpoint.ports import SystemClock
+        from setpoint.scheduler import status
+
+        return status(self.store, project or self.settings.project, name, SystemClock().now())
+
+    def launchplan_statuses(self, *, project: str | None = None) -> list[dict[str, Any]]:
+        """`launchplan_status` of every launch plan registered in the project, by name."""
+        from setpoint.ports import SystemClock
+        from setpoint.scheduler import status
+
+        project = project or self.settings.project
+        now = SystemClock().now()
+        return [status(self.store, project, e.name, now) for e in self.store.list_entities("launchplan", project)]
+
     def run(
         self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any
     ) -> ExecutionRecord:

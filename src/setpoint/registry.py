@@ -169,6 +169,24 @@ def _schedule_json(lp: Any) -> dict[str, Any] | None:
     return None if lp.schedule is None else dict(lp.schedule.to_json())
 
 
+def checked_schedule(
+    data: Mapping[str, Any] | None,
+    iface: Interface,
+    defaults: Iterable[str],
+    fixed: Iterable[str],
+    name: str,
+) -> dict[str, Any] | None:
+    """A schedule sent over the API (JSON) checked as `LaunchPlan` checks it at declaration, normalised."""
+    from setpoint.schedules import check_for_workflow, schedule_from_json
+
+    where = f"launch plan '{name}'"
+    schedule = schedule_from_json(data, where)
+    if schedule is None:
+        return None
+    check_for_workflow(schedule, iface, set(defaults), set(fixed), where)
+    return schedule.to_json()
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     """What a registration will store: the entities, and the spec bodies they pin."""

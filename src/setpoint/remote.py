@@ -395,6 +395,25 @@ class RemoteClient:
         )
         return str(made["id"])
 
+    # -- launch plan schedules (as `Client`) -----------------------------------------------------------
+    def _lp(self, name: str, project: str | None) -> str:
+        return f"{self._p(project)}/launchplans/{_segment(name, 'launch plan')}"
+
+    def activate_launchplan(
+        self, name: str, version: str | None = None, *, project: str | None = None
+    ) -> dict[str, Any]:
+        return dict(self._call("POST", f"{self._lp(name, project)}/activate", body={"version": version}))
+
+    def deactivate_launchplan(self, name: str, *, project: str | None = None) -> dict[str, Any]:
+        return dict(self._call("POST", f"{self._lp(name, project)}/deactivate"))
+
+    def launchplan_status(self, name: str, *, project: str | None = None) -> dict[str, Any]:
+        return dict(self._call("GET", f"{self._lp(name, project)}/schedule"))
+
+    def launchplan_statuses(self, *, project: str | None = None) -> list[dict[str, Any]]:
+        listed = self._call("GET", f"{self._p(project)}/launchplans")
+        return [self.launchplan_status(e["name"], project=project) for e in listed["entities"]]
+
     def run(
         self, wf: Workflow, inputs: Mapping[str, Any] | None = None, *, timeout: float | None = None, **opts: Any
     ) -> ExecutionRecord:

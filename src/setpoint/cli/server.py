@@ -105,9 +105,12 @@ def token_create(state: Ctx, project: str, role: str) -> None:
 @click.option(
     "--no-controller", is_flag=True, help="Serve the API only; a separate `setpoint controller` runs executions."
 )
+@click.option(
+    "--no-scheduler", is_flag=True, help="Do not fire launch plan schedules here; a `setpoint scheduler` does."
+)
 @click.pass_obj
-def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool) -> None:
-    """Run the REST API (OpenAPI at /openapi.json) and a controller in one process."""
+def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool, no_scheduler: bool) -> None:
+    """Run the REST API (OpenAPI at /openapi.json), a controller and the scheduler in one process."""
     try:
         import uvicorn
 
@@ -115,12 +118,17 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool)
     except ImportError as e:
         raise InputError(f"the server needs its extra: pip install 'setpoint[server]' ({e})") from None
     client = state.embedded("setpoint server")
-    if not no_controller:
-        client.start_controller()
+    ctl = None if no_controller else client.start_controller()
+    scheduler = None
+    if not no_scheduler:
+        from setpoint.scheduler import Scheduler
+
+        scheduler = Scheduler(client.store, on_created=ctl.submit if ctl is not None else None).start()
     app = create_app(client, auth=not no_auth)
     err_console.print(
         f"setpoint server on http://{host}:{port} (home {client.settings.home}; "
-        f"{'no auth' if no_auth else 'bearer tokens'}{'' if no_controller else '; controller running'})"
+        f"{'no auth' if no_auth else 'bearer tokens'}{'' if no_controller else '; controller running'}"
+        f"{'' if no_scheduler else '; scheduler running'})"
     )
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
@@ -128,4 +136,8 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool)
     srv = uvicorn.Server(config)
     # Open event and log streams end as soon as shutdown starts, so they never hold it up.
     app.state.api.stopping = lambda: bool(srv.should_exit)
-    srv.run()
+    try:
+        srv.run()
+    finally:
+        if scheduler is not None:
+            scheduler.stop()

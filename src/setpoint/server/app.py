@@ -232,9 +232,13 @@ class Api:
                     raise InputError(f"{where}: workflow '{wf.name}' has no input '{k}'")
                 out[k] = literal_from_json_value(v, declared[k].type, where=f"{where}, {what} input '{k}'")
             literals.append(out)
-        version = req.version or registry.content_digest(req.name, wf.digest, literals)[: registry.VERSION_LENGTH]
+        schedule = registry.checked_schedule(
+            req.schedule, spec.interface, req.default_inputs, req.fixed_inputs, req.name
+        )
+        digest_parts: list[Any] = [req.name, wf.digest, literals] + ([schedule] if schedule is not None else [])
+        version = req.version or registry.content_digest(*digest_parts)[: registry.VERSION_LENGTH]
         entity = registry.launchplan_entity(
-            project, version, req.name, wf, literals[0], literals[1], SystemClock().now()
+            project, version, req.name, wf, literals[0], literals[1], SystemClock().now(), schedule
         )
         return self._registered(project, entity, {})
 
@@ -468,8 +472,10 @@ def routes(api: Api) -> list[Route]:
         Route("GET", f"{P}/cache", api.cache, "viewer", response_model=m.CacheList),
     ]
     from setpoint.server.remote_api import remote_routes
+    from setpoint.server.schedule_api import schedule_routes
 
     table += remote_routes(api, PREFIX, P)
+    table += schedule_routes(api, P)
     return table
 
 

@@ -82,6 +82,11 @@ class RegisterLaunchPlan(Strict):
     version: str | None = Field(default=None, min_length=1, max_length=100)
     default_inputs: dict[str, Any] = Field(default_factory=dict)
     fixed_inputs: dict[str, Any] = Field(default_factory=dict)
+    schedule: dict[str, Any] | None = Field(
+        default=None,
+        description='{"kind": "cron", "cron": "0 3 * * *", "tz": "Europe/Berlin"} or {"kind": "rate", "seconds": 60}; '
+        'both take "catch_up" (all | latest | none) and "kickoff_time_input_arg"',
+    )
 
 
 class CreateExecution(Strict):

@@ -1,0 +1,87 @@
+"""Routes for launch plan schedules: activate or deactivate a version, and see what the scheduler will do.
+
+A launch plan name has at most one active version; the scheduler in `setpoint server` (or
+`setpoint scheduler`) starts an execution on every tick of the active version's schedule
+(docs/schedules.md). Activation is an editor's act, reading the schedule a viewer's.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the handlers' parameter types
+# through `setpoint.server.app`'s wrapper, so they must be real objects, not names to resolve.
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from setpoint.ports import SystemClock
+from setpoint.scheduler import status
+
+if TYPE_CHECKING:
+    from setpoint.server.app import Api, Principal, Route
+
+
+class Activate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str | None = Field(
+        default=None, min_length=1, max_length=100, description="the version to activate (default: the latest)"
+    )
+
+
+class Tick(BaseModel):
+    tick: str
+    version: str
+    execution_id: str
+    fired_at: float
+
+
+class ScheduleStatus(BaseModel):
+    project: str
+    name: str
+    latest_version: str
+    active_version: str | None
+    activated_at: float | None
+    schedule: dict[str, Any] | None
+    schedule_text: str | None
+    next_ticks: list[str] = Field(description="the next nominal ticks of the active version (ISO 8601, UTC)")
+    recent_ticks: list[Tick] = Field(description="the ticks fired most recently, newest first")
+
+
+class ScheduleList(BaseModel):
+    launchplans: list[ScheduleStatus]
+
+
+class ScheduleApi:
+    def __init__(self, api: "Api") -> None:
+        self.api = api
+
+    @property
+    def store(self) -> Any:
+        return self.api.client.store
+
+    def status(self, who: "Principal", project: str, name: str) -> dict[str, Any]:
+        return status(self.store, project, name, SystemClock().now())
+
+    def activate(self, who: "Principal", project: str, name: str, req: Activate) -> dict[str, Any]:
+        version = req.version or self.store.get_entity("launchplan", project, name).version
+        self.store.activate_launchplan(project, name, version, SystemClock().now())
+        return status(self.store, project, name, SystemClock().now())
+
+    def deactivate(self, who: "Principal", project: str, name: str) -> dict[str, Any]:
+        self.store.deactivate_launchplan(project, name)
+        return status(self.store, project, name, SystemClock().now())
+
+    def active(self, who: "Principal", project: str) -> dict[str, Any]:
+        now = SystemClock().now()
+        return {"launchplans": [status(self.store, project, a.name, now) for a in self.store.list_activations(project)]}
+
+
+def schedule_routes(api: "Api", project_prefix: str) -> "list[Route]":
+    from setpoint.server.app import Route
+
+    s = ScheduleApi(api)
+    L = f"{project_prefix}/launchplans/{{name}}"
+    return [
+        Route("GET", f"{project_prefix}/schedules", s.active, "viewer", response_model=ScheduleList),
+        Route("GET", f"{L}/schedule", s.status, "viewer", response_model=ScheduleStatus),
+        Route("POST", f"{L}/activate", s.activate, "editor", response_model=ScheduleStatus),
+        Route("POST", f"{L}/deactivate", s.deactivate, "editor", response_model=ScheduleStatus),
+    ]
