@@ -356,6 +356,7 @@ class RemoteClient:
                         "workflow": e.body["workflow"],
                         "default_inputs": e.body["default_inputs"],
                         "fixed_inputs": e.body["fixed_inputs"],
+                        "schedule": e.body.get("schedule"),
                     }
                     for e in planned.entities
                     if e.kind == "launchplan"

@@ -196,8 +196,14 @@ class RemoteApi:
             wf = workflows.get(lp.workflow)
             if wf is None:
                 raise InputError(f"launch plan '{lp.name}' names workflow '{lp.workflow}', which is not in this batch")
+            spec = WorkflowSpec.from_json(json.loads(specs[wf.spec_digest]))
+            schedule = registry.checked_schedule(
+                lp.schedule, spec.interface, lp.default_inputs, lp.fixed_inputs, lp.name
+            )
             entities.append(
-                registry.launchplan_entity(project, req.version, lp.name, wf, lp.default_inputs, lp.fixed_inputs, now)
+                registry.launchplan_entity(
+                    project, req.version, lp.name, wf, lp.default_inputs, lp.fixed_inputs, now, schedule
+                )
             )
         if not entities:
             raise InputError("nothing to register: give at least one task, workflow or launch plan")

@@ -31,6 +31,7 @@ class BatchLaunchPlan(Strict):
     workflow: str = NAME
     default_inputs: dict[str, Any] = Field(default_factory=dict, description="literals")
     fixed_inputs: dict[str, Any] = Field(default_factory=dict, description="literals")
+    schedule: dict[str, Any] | None = Field(default=None, description="as in a launch plan's body (docs/schedules.md)")
 
 
 class RegisterBatch(Strict):
