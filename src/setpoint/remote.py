@@ -242,8 +242,12 @@ class RemoteClient:
         except ValueError:
             raise ServerUnavailableError(f"{self.url} answered with something that is not JSON") from None
 
-    def _stream(self, path: str, params: dict[str, Any], what: str, last_id: str | None = None) -> Iterator[SseMessage]:
-        """Messages of an event stream until its ``end``; reconnects (resuming from the last id) when cut."""
+    def _stream(self, path: str, params: dict[str, Any], what: str, *, reconnect: bool = True) -> Iterator[SseMessage]:
+        """Messages of an event stream until its ``end``; reconnects (resuming from the last id) when cut.
+
+        With ``reconnect=False`` it also returns when the server closes the stream at its ``timeout``.
+        """
+        last_id: str | None = None
         import httpx
 
         failures = 0
@@ -265,6 +269,8 @@ class RemoteClient:
                         yield msg
                         if msg.event == "end":
                             return
+                if not reconnect:
+                    return
             except httpx.HTTPError as e:
                 failures += 1
                 if failures > STREAM_RETRIES:
@@ -276,7 +282,7 @@ class RemoteClient:
     def upload_bundle(self, digest: str, data: bytes, project: str | None = None) -> bool:
         """Send a code bundle unless the server has it; True when it was sent."""
         path = f"{self._p(project)}/bundles/{digest}"
-        if self._call("GET", path)["present"]:
+        if self._call("GET", path, params={"size": len(data)})["present"]:
             return False
         self._call("PUT", path, content=data)
         return True
@@ -532,7 +538,7 @@ class RemoteClient:
                 return self.get(execution_id)
             # Only the end matters here: start after any event there could be.
             params = {"after": 2**62, "timeout": min(left, 300.0) if left is not None else 300.0}
-            for msg in self._stream(path, params, f"execution '{execution_id}'"):
+            for msg in self._stream(path, params, f"execution '{execution_id}'", reconnect=False):
                 if msg.event == "end":
                     return self.get(execution_id)
             if left is not None and left <= params["timeout"]:

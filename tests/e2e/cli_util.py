@@ -14,15 +14,39 @@ REPO = Path(__file__).resolve().parents[2]
 FAST_ENV = {"SETPOINT_RETRY_BACKOFF_S": "0.05"}
 
 
+class RemoteHome(type(Path())):  # type: ignore[misc]
+    """A home for a CLI that talks to a `setpoint server` (``--server``) in a project of its own.
+
+    The e2e tests marked ``remote`` get one of these as ``home`` in their second run: the helpers
+    below then add the server and project, so the same test body checks both modes.
+    """
+
+    server: str
+    project: str
+
+
+def cli_argv(home: Path, *args: str) -> list[str]:
+    """The command line of ``setpoint`` on ``home`` (and its server and project, when remote)."""
+    argv = [sys.executable, "-m", "setpoint.cli.main", "--home", str(home)]
+    if isinstance(home, RemoteHome):
+        argv += ["--server", home.server, "--project", home.project]
+    return [*argv, *args]
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    full_env = {**os.environ, **FAST_ENV, **(env or {})}
+    for name in ("SETPOINT_HOME", "SETPOINT_SERVER", "SETPOINT_TOKEN", "SETPOINT_PROJECT"):
+        full_env.pop(name, None)
+    return full_env
+
+
 def setpoint(
     home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **FAST_ENV, **(env or {})}
-    full_env.pop("SETPOINT_HOME", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), *args],
+        cli_argv(home, *args),
         cwd=REPO,
-        env=full_env,
+        env=cli_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 from setpoint.client import Client
 from setpoint.core.reconcile import ReconcileConfig
 from setpoint.settings import Settings
+from tests.e2e.cli_util import RemoteHome
+from tests.support.server_proc import ServerProcess, start_server
 
 
 def fast_settings(home: Path, **kw: object) -> Settings:
@@ -22,8 +25,29 @@ def fast_settings(home: Path, **kw: object) -> Settings:
     return base.evolve(**kw)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked `remote` run twice: embedded, and through a `setpoint server` process.
+    if "home" in metafunc.fixturenames and metafunc.definition.get_closest_marker("remote"):
+        metafunc.parametrize("home", ["embedded", "remote"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One `setpoint server --no-auth` for the session's remote CLI tests (each has its own project)."""
+    server = start_server(tmp_path_factory.mktemp("server") / "home", "--no-auth")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if getattr(request, "param", "embedded") == "remote":
+        remote = RemoteHome(tmp_path / "home")
+        remote.server = request.getfixturevalue("cli_server").url
+        remote.project = "t-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[-60:].strip("-")
+        return remote
     return tmp_path / "home"
 
 

@@ -39,8 +39,9 @@ def status(out: dict) -> str:
     return out["nodes"][0]["cache_status"]
 
 
-def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(tmp_path: Path):
-    home, proj = tmp_path / "home", tmp_path / "proj"
+@pytest.mark.remote
+def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(home: Path, tmp_path: Path):
+    proj = tmp_path / "proj"
     write(proj)
     assert status(run(home, proj)) == "PUT"
     assert status(run(home, proj)) == "HIT"
@@ -55,20 +56,22 @@ def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(tmp_pat
     assert "the task's code" in text
 
 
-def test_version_only_keys_ignore_code_edits(tmp_path: Path):
-    home, proj = tmp_path / "home", tmp_path / "proj"
+@pytest.mark.remote
+def test_version_only_keys_ignore_code_edits(home: Path, tmp_path: Path):
+    proj = tmp_path / "proj"
     write(proj, code_in_key=False)
     run(home, proj)
     write(proj, body="x * 3", code_in_key=False)
     assert status(run(home, proj)) == "HIT"  # Flyte's behaviour, chosen explicitly
 
 
+@pytest.mark.remote
 @pytest.mark.parametrize(
     ("change", "kw"),
     [("input type", {"in_type": "float", "body": "int(x * 2)"}), ("output type", {"out_type": "float"})],
 )
-def test_changing_an_interface_type_misses(tmp_path: Path, change: str, kw: dict):
-    home, proj = tmp_path / "home", tmp_path / "proj"
+def test_changing_an_interface_type_misses(home: Path, tmp_path: Path, change: str, kw: dict):
+    proj = tmp_path / "proj"
     write(proj, code_in_key=False, body="int(x * 2)")
     run(home, proj)
     write(proj, code_in_key=False, **{"body": "int(x * 2)", **kw})
@@ -93,8 +96,8 @@ def test_cache_ls_evict_and_project_scoping(tmp_path: Path):
     assert first["execution"]["id"]
 
 
-def test_lineage_and_recover_commands(tmp_path: Path):
-    home = tmp_path / "home"
+@pytest.mark.remote
+def test_lineage_and_recover_commands(home: Path, tmp_path: Path):
     counters, marker = tmp_path / "counts", tmp_path / "fail"
     counters.mkdir()
     marker.write_text("x")
@@ -123,8 +126,9 @@ def test_lineage_and_recover_commands(tmp_path: Path):
     assert {(c["execution"], c["node"]) for c in consumers if c["depth"] == 1} >= {(eid, "left"), (eid, "right")}
 
 
-def test_relaunch_runs_the_captured_code_even_after_the_files_change(tmp_path: Path):
-    home, proj = tmp_path / "home", tmp_path / "proj"
+@pytest.mark.remote
+def test_relaunch_runs_the_captured_code_even_after_the_files_change(home: Path, tmp_path: Path):
+    proj = tmp_path / "proj"
     write(proj, body="x * 2", code_in_key=True)
     first = run(home, proj, "--x", "5")
     assert first["execution"]["outputs"] == {"o0": 10}

@@ -1,23 +1,23 @@
-"""The `setpoint` CLI end to end, in subprocesses, on the embedded default."""
+"""The `setpoint` CLI end to end, in subprocesses: on the embedded default, and (tests marked
+`remote`) again through a `setpoint server` process with ``--server``."""
 
 from __future__ import annotations
 
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_util import REPO, setpoint, setpoint_json
+from tests.e2e.cli_util import REPO, cli_argv, cli_env, setpoint, setpoint_json
 
 pytestmark = pytest.mark.timeout(120)
 
 WF = "tests/e2e/wf_basic.py"
 
-
+@pytest.mark.remote
 def test_run_prints_outputs_and_execution_id_as_json(home: Path):
     out = setpoint_json(home, "run", f"{WF}:chain", "--n", "10")
     ex = out["execution"]
@@ -27,7 +27,7 @@ def test_run_prints_outputs_and_execution_id_as_json(home: Path):
     assert [n["phase"] for n in out["nodes"]] == ["SUCCEEDED"] * 5
     assert all(n["attempts"] == 1 for n in out["nodes"])
 
-
+@pytest.mark.remote
 def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path):
     ok = setpoint(home, "run", f"{WF}:chain", "--n", "1")
     assert ok.returncode == 0, ok.stderr
@@ -37,7 +37,7 @@ def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path):
     assert "failed" in bad.stdout and "flaky failure" in bad.stdout
     assert "setpoint logs" in bad.stdout
 
-
+@pytest.mark.remote
 def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_path: Path):
     out = setpoint_json(home, "run", f"{WF}:typed", "--values", "[1, 2, 3.5]", "--label", "cli")
     assert out["execution"]["outputs"] == {"o0": {"count": 3, "mean": 6.5 / 3, "label": "cli"}}
@@ -47,6 +47,7 @@ def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_p
     assert out["execution"]["outputs"]["o0"]["mean"] == 5.0
 
 
+@pytest.mark.remote
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -62,6 +63,7 @@ def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str],
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.remote
 @pytest.mark.parametrize(
     ("target", "message"),
     [
@@ -76,7 +78,7 @@ def test_bad_targets_exit_2(home: Path, target: str, message: str):
     assert proc.returncode == 2
     assert message in proc.stderr
 
-
+@pytest.mark.remote
 def test_read_commands(home: Path):
     ran = setpoint_json(home, "run", f"{WF}:shout_wf", "--msg", "yo")
     eid = ran["execution"]["id"]
@@ -95,13 +97,13 @@ def test_read_commands(home: Path):
     evs = setpoint_json(home, "events", eid)["events"]
     assert evs[0]["phase"] == "QUEUED" and evs[-1]["phase"] == "SUCCEEDED"
 
-
+@pytest.mark.remote
 def test_not_found_exits_3(home: Path):
     proc = setpoint(home, "describe", "nosuchexec")
     assert proc.returncode == 3
     assert "execution 'nosuchexec' not found" in proc.stderr
 
-
+@pytest.mark.remote
 def test_relaunch_and_terminate_of_a_finished_execution(home: Path):
     eid = setpoint_json(home, "run", f"{WF}:chain", "--n", "2")["execution"]["id"]
     again = setpoint_json(home, "relaunch", eid, "--n", "4")
@@ -119,24 +121,13 @@ def test_detached_run_is_finished_by_a_separate_controller(home: Path):
     assert "no unfinished executions" in ctl.stderr
     assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": sum(i * i for i in range(30)) + 5}
 
-
+@pytest.mark.remote
 def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path):
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "setpoint.cli.main",
-            "--home",
-            str(home),
-            "run",
-            f"{WF}:sleeper_wf",
-            "--pidfile",
-            str(pidfile),
-            "-o",
-            "json",
-        ],
+        cli_argv(home, "run", f"{WF}:sleeper_wf", "--pidfile", str(pidfile), "-o", "json"),
         cwd=REPO,
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,22 +142,13 @@ def test_terminate_from_another_process_aborts_a_running_execution(home: Path, t
     assert json.loads(out)["execution"]["phase"] == "ABORTED"
     assert json.loads(out)["execution"]["abort_reason"] == "test says stop"
 
-
+@pytest.mark.remote
 def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "setpoint.cli.main",
-            "--home",
-            str(home),
-            "run",
-            f"{WF}:sleeper_wf",
-            "--pidfile",
-            str(pidfile),
-        ],
+        cli_argv(home, "run", f"{WF}:sleeper_wf", "--pidfile", str(pidfile)),
         cwd=REPO,
+        env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -208,7 +190,7 @@ def test_broken_store_exits_4_naming_the_file(home: Path):
     assert str(db) in proc.stderr
     assert "Traceback" not in proc.stderr
 
-
+@pytest.mark.remote
 def test_hostile_execution_ids_are_just_not_found(home: Path):
     setpoint(home, "run", f"{WF}:chain", "--n", "1", check=True)
     for hostile in ("../../etc/passwd", "x' OR '1'='1", "a/b/c"):

@@ -492,6 +492,25 @@ def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
 
 @cli.command()
 @click.argument("execution")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Give up after this many seconds.")
+@output_option
+@click.pass_obj
+def wait(state: Ctx, execution: str, timeout: float | None, output: str) -> None:
+    """Wait for an execution to end; print it like `run` does and exit by its phase (1 unless it SUCCEEDED)."""
+    rec = state.client.wait(execution, timeout=timeout)
+    finish(state.client, execution, output, rec.phase)
+
+
+@cli.command()
+@click.argument("execution")
+@click.pass_obj
+def outputs(state: Ctx, execution: str) -> None:
+    """Print a SUCCEEDED execution's outputs as one JSON object (plain JSON values)."""
+    click.echo(json.dumps(state.client.outputs(execution)))
+
+
+@cli.command()
+@click.argument("execution")
 @click.argument("name")
 @click.argument("value", required=False)
 @click.option("--reject", is_flag=True, help="For an approve gate: reject instead of approve.")

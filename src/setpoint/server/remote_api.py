@@ -135,17 +135,19 @@ class RemoteApi:
         self.client = api.client
 
     # -- code bundles ---------------------------------------------------------------------------
-    def bundle_status(self, who: "Principal", project: str, digest: str) -> dict[str, Any]:
+    def bundle_status(
+        self, who: "Principal", project: str, digest: str, size: Annotated[int, Query(ge=0, le=MAX_BUNDLE_BYTES)]
+    ) -> dict[str, Any]:
+        """Whether the server has this bundle (``size``: its length in bytes, as the client captured it)."""
         digest = self._digest(digest)
-        present = self.client.blobs.exists(BlobRef(f"sha256:{digest}", digest, -1))
+        present = self.client.blobs.exists(BlobRef(f"sha256:{digest}", digest, size))
         return {"digest": digest, "present": present}
 
     def upload_bundle(self, who: "Principal", project: str, digest: str, request: Request) -> dict[str, Any]:
         digest = self._digest(digest)
-        ref = BlobRef(f"sha256:{digest}", digest, -1)
         data = anyio.from_thread.run(_read_limited, request, MAX_BUNDLE_BYTES)
         check_bundle_archive(digest, data)
-        if self.client.blobs.exists(ref):
+        if self.client.blobs.exists(BlobRef(f"sha256:{digest}", digest, len(data))):
             return {"digest": digest, "size": len(data), "created": False}
         stored = self.client.blobs.put_bytes(data)
         if stored.sha256 != digest:  # put_bytes hashes again; cannot differ after the check above
