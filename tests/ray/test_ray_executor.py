@@ -31,7 +31,7 @@ from setpoint.errors import InputError
 from setpoint.ports import LaunchRequest
 from setpoint.settings import Settings
 from tests.ray import wf_ray
-from tests.ray.conftest import RayCluster
+from tests.ray.cluster import RayCluster
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -145,6 +145,34 @@ def test_a_lost_ray_worker_is_retried_under_a_new_attempt_id(
     lost = node.attempts[0].error
     assert lost is not None and lost.kind.value == "SYSTEM" and lost.code == "ProcessLost"
     assert "Ray worker" in lost.message
+    assert marker.read_text() == f"{eid}/slow/2"
+    assert_each_attempt_ran_once(ray_settings)
+
+
+def test_a_lost_launcher_takes_its_attempts_with_it_and_they_are_retried(
+    ray_settings: Settings, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    import ray
+
+    from setpoint.adapters.executor.ray_node import LAUNCHER_NAME, NAMESPACE
+
+    marker = tmp_path / "done"
+    with Client(ray_settings) as client:
+        client.start_controller()
+        eid = client.create_execution(wf_ray.one_slow, {"seconds": 120.0, "marker": str(marker)})
+        place = wait_for(
+            lambda: running_ray_attempts(ray_settings, eid) and placements(ray_settings, eid).get(f"{eid}/slow/1"),
+            60,
+            "the first attempt to start on Ray",
+        )
+        launcher = ray.get_actor(LAUNCHER_NAME, namespace=NAMESPACE)
+        os.kill(ray.get(launcher.pid.remote(), timeout=30), signal.SIGKILL)
+        rec = client.wait(eid, timeout=120)
+        assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+        (node,) = client.nodes(eid)
+    assert [a.phase for a in node.attempts] == [AttemptPhase.FAILED, AttemptPhase.SUCCEEDED]
+    assert node.attempts[0].error is not None and node.attempts[0].error.code == "ProcessLost"
+    wait_for(lambda: not psutil.pid_exists(place["pid"]), 30, "Ray to stop the orphaned attempt's worker")
     assert marker.read_text() == f"{eid}/slow/2"
     assert_each_attempt_ran_once(ray_settings)
 

@@ -387,7 +387,8 @@ class RayExecutor:
             return files.launch_lost(claim)
         if claim is None:
             return files.launch_lost("the attempt's pid file vanished")
-        obs = files.finished(path, claim, None, self._clock.now())
+        code = result.get("code") if status.get("state") == "done" else None
+        obs = files.finished(path, claim, code if isinstance(code, int) else None, self._clock.now())
         if obs.error is not None and obs.error.code == "ProcessLost":
             where = (self.placement("/".join(path.parts[-3:])) or {}).get("node_id", "?")
             message = (

@@ -105,9 +105,10 @@ def run_attempt_on_node(attempt_dir: str, code_digest: str, blob_location: str, 
             os.close(new)
         sys.path.insert(0, str(bundle))
         os.chdir(path)
+        # The exit code travels back as the task's result, not as exit.json: Ray stops a worker
+        # whose owner died by raising SystemExit in it, which the harness reports like a task's
+        # own sys.exit; only a result that reached the launcher is the attempt's real end.
         code = worker.run_attempt(path, redirect_stdio=False)
-        with contextlib.suppress(OSError):
-            files.record_exit(path, os.getpid(), code)
     finally:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()
@@ -201,6 +202,9 @@ class Launcher:
 
     async def cursor(self) -> int:
         return self._seq
+
+    async def pid(self) -> int:
+        return os.getpid()
 
 
 def _first_line(exc: BaseException) -> str:
