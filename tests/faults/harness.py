@@ -184,7 +184,7 @@ class ApiServer:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn's clean shutdown
+            self.proc.send_signal(signal.SIGTERM)  # uvicorn's graceful shutdown
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -325,6 +325,16 @@ def claim_lost(attempt_dir: Path, reason: str) -> bool:
     return create_exclusive(attempt_dir / PID, dump({"lost": reason}))
 
 
+def no_space(attempt_dir: Path, started_at: float | None, finished_at: float) -> AttemptObservation:
+    """An attempt process that ran out of room in its folder before it could record an outcome."""
+    reason = (
+        f"no space left on device (ENOSPC) under {attempt_dir}: the attempt process could not record "
+        "its outputs or its error; free space there, then recover or relaunch"
+    )
+    info = ErrorInfo(ErrorKind.SYSTEM, "NoSpace", reason)
+    return AttemptObservation(Observed.FAILED, started_at, finished_at, error=info)
+
+
 def launch_lost(reason: str) -> AttemptObservation:
     return AttemptObservation(Observed.FAILED, error=ErrorInfo(ErrorKind.SYSTEM, "LaunchLost", reason))
 
@@ -401,12 +411,7 @@ def finished(
             ErrorKind.USER, "NoOutputs", "the attempt process exited 0 without writing valid outputs"
         )
     if returncode == EXIT_NO_SPACE:
-        return failed(
-            ErrorKind.SYSTEM,
-            "NoSpace",
-            f"the attempt could record neither its outputs nor its error: no space left on device "
-            f"(ENOSPC) under {attempt_dir}; free space there, then recover or relaunch",
-        )
+        return no_space(attempt_dir, claim.started_at, finished_at)
     if returncode == EXIT_UNRECORDED:
         return failed(
             ErrorKind.SYSTEM,

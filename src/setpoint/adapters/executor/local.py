@@ -73,6 +73,7 @@ class _Live:
     server: ForkServerClient | None = None
     pid: int | None = None
     started_at: float | None = None
+    sends: int = 0  # requests sent to fork servers: more than one may have forked twice
 
 
 class LocalExecutor:
@@ -307,6 +308,7 @@ class LocalExecutor:
             with self._lock:
                 self._live[aid] = live  # back in, if the old server's reader already let it go
                 live.server = server
+            live.sends += 1
             if server.send({"id": aid, "dir": str(path)}):
                 return
         # Both servers refused. Resending is safe even if one of them did fork: only one process
@@ -369,6 +371,14 @@ class LocalExecutor:
             self._release(aid, files.finished(path, claim, code, self._clock.now()), pump=True)
             return
         if claim is None:  # it died before it could claim the attempt, so nothing ever ran
+            with self._lock:
+                live = self._live.get(aid)
+                only = live is not None and live.sends == 1 and self._mode == "fork"
+            if code == files.EXIT_NO_SPACE and only:
+                # The one process ever started for it could not even claim the attempt (a full
+                # disk): no other can claim it later, so no fence is needed (none could be written).
+                self._release(aid, files.no_space(path, None, self._clock.now()), pump=True)
+                return
             reason = f"the attempt process exited with code {code} before starting the task (see its stderr)"
             self._launch_failed(aid, path, reason, pump=True)
             return

@@ -47,10 +47,16 @@ def run_attempt(attempt_dir: Path, *, redirect_stdio: bool) -> int:
     """
     if redirect_stdio:
         _redirect_stdio(attempt_dir)
+    try:
+        return _run_claimed(attempt_dir, started_at=time.time())
+    except OSError as exc:  # the attempt folder's file system is full (or failing) before the task ran
+        return files.EXIT_NO_SPACE if exc.errno in (errno.ENOSPC, errno.EDQUOT) else files.EXIT_UNRECORDED
+
+
+def _run_claimed(attempt_dir: Path, *, started_at: float) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)  # logs readable while the task runs
-    started_at = time.time()
     try:
         if not _claim(attempt_dir, started_at):
             return EXIT_NOT_CLAIMED
@@ -142,7 +148,10 @@ def _redirect_stdio(attempt_dir: Path) -> None:
         (1, attempt_dir / files.STDOUT, os.O_WRONLY | os.O_CREAT | os.O_APPEND),
         (2, attempt_dir / files.STDERR, os.O_WRONLY | os.O_CREAT | os.O_APPEND),
     ):
-        new = os.open(path, flags, 0o644)
+        try:
+            new = os.open(path, flags, 0o644)
+        except OSError:  # no room for the log file: run without its output rather than not at all
+            new = os.open(os.devnull, os.O_WRONLY if fd else os.O_RDONLY)
         os.dup2(new, fd)
         os.close(new)
 
