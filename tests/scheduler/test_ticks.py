@@ -13,6 +13,8 @@ import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from setpoint.errors import SpecError
 from setpoint.schedules import (
@@ -275,3 +277,43 @@ def test_macros_and_json_round_trips() -> None:
         schedule_from_json({"kind": "weekly"})
     with pytest.raises(SpecError, match="needs 'seconds'"):
         schedule_from_json({"kind": "rate", "seconds": "10"})
+
+
+# -- the level-triggered loop under random clock moves ------------------------------------------------
+
+FALL_BACK = int(dt.datetime(2024, 10, 27, 0, 0, tzinfo=ZoneInfo("Europe/Berlin")).timestamp())
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(
+    policy=st.sampled_from(["all", "latest", "none"]),
+    cron=st.booleans(),
+    rate=st.sampled_from([60, 600, 3600]),
+    moves=st.lists(st.integers(-4 * 3600, 4 * 3600), min_size=1, max_size=25),
+)
+def test_random_clock_moves_never_fire_a_tick_twice(policy: str, cron: bool, rate: int, moves: list[int]) -> None:
+    """Drive `due_ticks` like the scheduler does (the record is the list of ticks fired) through jumps both ways."""
+    schedule: Cron | FixedRate = (
+        Cron("*/10 1-3 * * *", "Europe/Berlin", catch_up=policy) if cron else FixedRate(seconds=rate, catch_up=policy)
+    )
+    activated = FALL_BACK
+    now = float(activated)
+    highest = now
+    fired: list[int] = []
+    for move in moves:
+        now += move
+        highest = max(highest, now)
+        due = due_ticks(
+            schedule, activated_at=activated, last_fired=fired[-1] if fired else None, now=now, grace=60, limit=10_000
+        )
+        for t in due.fire:
+            assert activated < t <= now
+            assert not fired or t > fired[-1]  # never again, never out of order
+            if policy == "none":
+                assert now - t <= 60
+        if policy != "all":
+            assert len(due.fire) <= 1
+            assert not due.fire or due.fire[0] == latest_tick(schedule, now)
+        fired += due.fire
+    if policy == "all":  # every tick up to the furthest the clock went, each once
+        assert fired == ticks_after(schedule, activated, highest, 100_000)
