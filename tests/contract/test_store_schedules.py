@@ -5,15 +5,23 @@ Each test runs once per backend (see conftest.py).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from setpoint.core.model import Event, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
-from setpoint.errors import NotFoundError
+from setpoint.errors import NotFoundError, SetpointError
 from setpoint.ports import RegisteredEntity, Store, TickRecord
 
+from .conftest import BACKENDS, StoreFactory
 from .test_store_catalog import HOSTILE
 
 
@@ -162,3 +170,78 @@ def test_a_tick_must_name_the_execution_it_creates(store: Store) -> None:
     with pytest.raises(Exception, match="names execution"):
         store.fire_tick(tick(60, "s1"), execution("s2"))
     assert store.list_ticks("proj", "nightly") == []
+
+
+# -- the fake and the real backends agree on random activation and tick operations -------------------
+
+LP_PROJECTS = st.sampled_from(["p", "q"])
+LP_NAMES = st.sampled_from(["a", "b"])
+LP_VERSIONS = st.sampled_from(["v1", "v2", "v3"])
+TICKS = st.sampled_from([60, 120, 180])
+TICK_EIDS = st.sampled_from(["s1", "s2", "s3"])  # few ids: creating an execution that exists is exercised
+
+
+class SchedulesAgree(RuleBasedStateMachine):
+    factory: StoreFactory
+    backends: tuple[str, ...] = BACKENDS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="setpoint-schedules-"))
+        self.now = 1.0
+        names = ("memory", *[b for b in self.backends if b != "memory"])
+        self.stores = [self.factory(name, self.tmp / name) for name in names]
+
+    def teardown(self) -> None:
+        for s in self.stores:
+            s.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def same(self, op: Callable[[Store], Any]) -> None:
+        outcomes = []
+        for s in self.stores:
+            try:
+                outcomes.append(("ok", op(s)))
+            except SetpointError as exc:
+                outcomes.append((type(exc).__name__, str(exc)))
+        assert all(o == outcomes[0] for o in outcomes[1:]), outcomes
+
+    @rule(project=LP_PROJECTS, name=LP_NAMES, version=LP_VERSIONS)
+    def register(self, project: str, name: str, version: str) -> None:
+        self.same(lambda s: s.register_entity(launchplan(name, version, project))[1])
+
+    @rule(project=LP_PROJECTS, name=LP_NAMES, version=LP_VERSIONS)
+    def activate(self, project: str, name: str, version: str) -> None:
+        self.now += 1
+        self.same(lambda s: s.activate_launchplan(project, name, version, self.now))
+
+    @rule(project=LP_PROJECTS, name=LP_NAMES)
+    def deactivate(self, project: str, name: str) -> None:
+        self.same(lambda s: s.deactivate_launchplan(project, name))
+
+    @rule(project=LP_PROJECTS, name=LP_NAMES, version=LP_VERSIONS, at=TICKS, eid=TICK_EIDS)
+    def fire(self, project: str, name: str, version: str, at: int, eid: str) -> None:
+        self.same(lambda s: fire(s, at, eid, version=version, name=name, project=project))
+
+    @invariant()
+    def agree(self) -> None:
+        self.same(lambda s: s.list_activations())
+        for project in ("p", "q"):
+            for name in ("a", "b"):
+                self.same(lambda s: (s.get_activation(project, name), s.list_ticks(project, name, 5)))  # noqa: B023
+        for eid in ("s1", "s2", "s3"):
+            self.same(lambda s: s.get_execution(eid))  # noqa: B023
+
+
+def test_backends_agree_on_random_schedule_operations(
+    store_factory: StoreFactory, available_backends: tuple[str, ...]
+) -> None:
+    machine = type(
+        "Machine", (SchedulesAgree,), {"factory": staticmethod(store_factory), "backends": available_backends}
+    )
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=30, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )
