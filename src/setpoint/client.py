@@ -162,7 +162,13 @@ class Client:
             if self.settings.ray_address:  # connects to the cluster on first use, not here
                 from setpoint.adapters.executor.ray import RayExecutor
 
-                self._ray = executors["ray"] = RayExecutor(self.settings.ray_address, self.settings.attempts_root)
+                pending = self.settings.ray_pending_timeout_s
+                self._ray = executors["ray"] = RayExecutor(
+                    self.settings.ray_address,
+                    self.settings.attempts_root,
+                    check_feasible=pending is None,
+                    pending_timeout=pending,
+                )
             self._controller = Controller(self.store, executors, self.bundles, self.settings).start()
         return self._controller
 

@@ -56,6 +56,9 @@ class Settings:
     # no Ray executor. The attempts folder must then be on storage the Ray nodes mount at the same path.
     ray_address: str | None = None
     default_executor: str = "local"  # for tasks that name none, unless an execution chooses another
+    # For autoscaling Ray clusters: submit requests no current node can satisfy, and fail an attempt
+    # that has not started after this many seconds instead (None: refuse such requests at launch).
+    ray_pending_timeout_s: float | None = None
 
     @property
     def db_path(self) -> Path:
@@ -105,6 +108,11 @@ class Settings:
             blobs_url=blobs_url or env.get(BLOBS_ENV) or None,
             ray_address=env.get(RAY_ADDRESS_ENV) or None,
             default_executor=env.get(DEFAULT_EXECUTOR_ENV) or "local",
+            ray_pending_timeout_s=(
+                _positive(env, "SETPOINT_RAY_PENDING_TIMEOUT_S", default=0.0)
+                if env.get("SETPOINT_RAY_PENDING_TIMEOUT_S")
+                else None
+            ),
             reconcile=reconcile,
             leases=_switch(env, "SETPOINT_LEASES", default=True),
             db_timeout_s=_positive(env, "SETPOINT_DB_TIMEOUT_S", default=30.0),

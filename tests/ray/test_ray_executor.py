@@ -239,6 +239,24 @@ def test_a_request_no_node_can_satisfy_fails_with_the_reason(ray_settings: Setti
     assert [a.error.code for a in node.attempts if a.error] == ["Unschedulable"]  # not retried
 
 
+def test_with_a_pending_timeout_an_impossible_request_waits_then_fails(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    env = {
+        "SETPOINT_RETRY_BACKOFF_S": "0.1",
+        "SETPOINT_RAY_ADDRESS": ray_cluster.address,
+        "SETPOINT_RAY_PENDING_TIMEOUT_S": "2",
+    }
+    settings = Settings.from_env(tmp_path / "home", env=env)
+    with Client(settings) as client:
+        rec = client.run(wf_ray.unschedulable, timeout=90)
+        (node,) = client.nodes(rec.id)
+    assert rec.phase is ExecutionPhase.FAILED
+    codes = [a.error.code for a in node.attempts if a.error]
+    assert codes and set(codes) == {"PendingTimeout"}
+    assert len(codes) == settings.reconcile.max_system_retries + 1  # a system error: retried, then failed
+    assert rec.error is not None and "not started on the Ray cluster after" in rec.error.message
+    assert not placements(settings, rec.id)  # none of them ever started
+
+
 def test_abort_kills_the_ray_attempt(ray_settings: Settings, ray_cluster: RayCluster, tmp_path: Path) -> None:
     marker = tmp_path / "done"
     with Client(ray_settings) as client:

@@ -8,8 +8,8 @@ How it keeps the executor's promises:
   a task runs in one of Ray's pooled worker processes, an actor needs a fresh process (about ten
   times the start-up cost per attempt here). The launcher, not the controller, owns the tasks,
   so a controller that dies leaves them running (Ray kills what a dead owner started), and the
-  next controller asks the launcher about attempt ids (`status`) and follows their ends through
-  a cursor over its log of finished attempts (`changes`, a long poll, watched by one thread).
+  next controller asks the launcher about attempt ids (`status`) and follows their starts and
+  ends through a cursor over its log of changes (`changes`, a long poll, watched by one thread).
 * **At most one launch per attempt id.** As for local attempts, ``launch.json`` is created with
   O_EXCL in the attempt directory before anything is submitted, and the task claims the
   attempt's ``pid`` file before it runs anything: a repeated launch, a second controller, or a
@@ -321,6 +321,9 @@ class RayExecutor:
             return AttemptObservation(Observed.RUNNING, started_at=claim.started_at)
         if isinstance(claim, str):
             return self._remember(aid, files.launch_lost(claim))
+        placed = self.placement(aid)  # the task started on a node and is about to claim the attempt
+        if placed is not None and isinstance(placed.get("at"), int | float):
+            return AttemptObservation(Observed.RUNNING, started_at=float(placed["at"]))
         if self._pending_timeout is not None:
             age = self._age(path)
             if age is not None and age > self._pending_timeout:
@@ -464,6 +467,9 @@ class RayExecutor:
                 with self._lock:
                     if aid not in self._inflight:
                         continue
+                if status.get("state") == "running":
+                    self._notify(aid)  # started: observe() now reads its placement
+                    continue
                 try:
                     outcome = self._ended(self._path(aid), status)
                 except Exception:

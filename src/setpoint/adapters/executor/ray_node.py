@@ -63,7 +63,9 @@ def _forget_bundle_modules(bundle_root: str) -> None:
             del sys.modules[name]
 
 
-def run_attempt_on_node(attempt_dir: str, code_digest: str, blob_location: str, bundle_cache: str) -> dict[str, Any]:
+def run_attempt_on_node(
+    attempt_dir: str, code_digest: str, blob_location: str, bundle_cache: str, launcher: Any = None
+) -> dict[str, Any]:
     """Run one attempt in this Ray worker; return ``{"code", "node_id", "pid"}``.
 
     Anything that goes wrong before the harness claims the attempt (the bundle cannot be
@@ -84,6 +86,8 @@ def run_attempt_on_node(attempt_dir: str, code_digest: str, blob_location: str, 
         "at": time.time(),
     }
     files.write_atomic(path / PLACEMENT, files.dump(placement))
+    if launcher is not None:
+        launcher.started.remote("/".join(path.parts[-3:]))  # a hint: the controller records RUNNING now
     saved_path = list(sys.path)
     saved_env = dict(os.environ)
     saved_cwd = os.getcwd()
@@ -137,15 +141,18 @@ class Launcher:
     def __init__(self) -> None:
         self._running: dict[str, Any] = {}  # attempt id -> ObjectRef of its task
         self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._log: list[tuple[int, str]] = []  # (seq, attempt id), oldest first
+        self._log: list[tuple[int, str, str]] = []  # (seq, attempt id, "started" | "ended"), oldest first
         self._seq = 0
         self._changed: asyncio.Event | None = None
+        self._self: Any = None
 
     async def launch(self, aid: str, options: dict[str, Any], args: list[str]) -> bool:
         """Submit the attempt's task unless this launcher already knows the attempt id."""
         if aid in self._running or aid in self._done:
             return False
-        ref = attempt_task.options(name=aid, **options).remote(*args)
+        if self._self is None:
+            self._self = ray.get_runtime_context().current_actor
+        ref = attempt_task.options(name=aid, **options).remote(*args, launcher=self._self)
         self._running[aid] = ref
         asyncio.get_running_loop().create_task(self._follow(aid, ref))
         return True
@@ -160,8 +167,16 @@ class Launcher:
         self._done[aid] = outcome
         while len(self._done) > _LOG_KEEP:
             self._done.popitem(last=False)
+        self._append(aid, "ended")
+
+    async def started(self, aid: str) -> None:
+        """Called by the attempt's task as it starts: followers hear of it (a hint, like the end)."""
+        if aid in self._running:
+            self._append(aid, "started")
+
+    def _append(self, aid: str, kind: str) -> None:
         self._seq += 1
-        self._log.append((self._seq, aid))
+        self._log.append((self._seq, aid, kind))
         if len(self._log) > 2 * _LOG_KEEP:
             del self._log[:_LOG_KEEP]
         changed, self._changed = self._changed, None
@@ -187,7 +202,10 @@ class Launcher:
         return True
 
     async def changes(self, after: int, timeout: float) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-        """Attempts that finished after cursor ``after`` (waits up to ``timeout`` s for one)."""
+        """Attempts that started or ended after cursor ``after`` (waits up to ``timeout`` s for one).
+
+        An end comes with the outcome; a start as ``{"state": "running"}``.
+        """
         if self._seq <= after:
             if self._changed is None:
                 self._changed = asyncio.Event()
@@ -197,7 +215,11 @@ class Launcher:
         if after + 1 < first and self._seq > after:
             after = first - 1  # the cursor fell behind the kept log: the controller's resync covers the gap
         start = max(0, after + 1 - first)  # the log's seqs are consecutive
-        entries = [(aid, self._done.get(aid, {"state": "unknown"})) for _, aid in self._log[start:]]
+        running = {"state": "running"}
+        entries = [
+            (aid, running if kind == "started" else self._done.get(aid, {"state": "unknown"}))
+            for _, aid, kind in self._log[start:]
+        ]
         return self._seq, entries
 
     async def cursor(self) -> int:
