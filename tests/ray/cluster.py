@@ -9,6 +9,7 @@ descendants, by pid (``ray stop`` would kill every Ray process on the machine).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -56,7 +57,7 @@ def _ray_bin() -> str:
     return str(found) if found.exists() else (shutil.which("ray") or "ray")
 
 
-def _start_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _start_node(args: list[str], log: Path, env: dict[str, str] | None) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             [_ray_bin(), "start", "--block", *args],
@@ -64,6 +65,7 @@ def _start_node(args: list[str], log: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -104,8 +106,12 @@ def _kill_tree(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait(timeout=10)
 
 
-def start(node_cpus: int = NODE_CPUS, timeout: float = 90) -> RayCluster:
-    """A head node and a second node joined to it; RuntimeError with their logs if they do not come up."""
+def start(node_cpus: int = NODE_CPUS, timeout: float = 90, env: dict[str, str] | None = None) -> RayCluster:
+    """A head node and a second node joined to it; RuntimeError with their logs if they do not come up.
+
+    ``env`` is added to the nodes' environment, which their worker processes inherit (how a real
+    cluster's nodes get, say, credentials for an object store).
+    """
     # a short path: Ray's unix sockets live under it and socket paths are limited to ~107 bytes
     temp_dir = Path(tempfile.mkdtemp(prefix="spray-", dir="/tmp"))
     port = _free_port()
@@ -128,12 +134,15 @@ def start(node_cpus: int = NODE_CPUS, timeout: float = 90) -> RayCluster:
             *common,
         ],
         temp_dir / "head.log",
+        env,
     )
     procs = [head]
     try:
         deadline = time.monotonic() + timeout
         _wait_nodes(address, 1, procs, deadline)
-        worker = _start_node([f"--address={address}", '--resources={"second": 1}', *common], temp_dir / "worker.log")
+        worker = _start_node(
+            [f"--address={address}", '--resources={"second": 1}', *common], temp_dir / "worker.log", env
+        )
         procs.append(worker)
         _wait_nodes(address, 2, procs, deadline)
     except BaseException as exc:

@@ -15,6 +15,7 @@ import pytest
 from setpoint.settings import Settings
 from tests.ray import cluster
 from tests.ray.cluster import RayCluster
+from tests.support.s3 import s3_server as s3_server  # noqa: PLC0414 (the session fixture)
 
 
 def _skip_or_fail(reason: str) -> None:
@@ -23,14 +24,26 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _s3_available() -> bool:
+    try:
+        import moto.server
+        import s3fs
+    except ImportError:
+        return False
+    return moto.server is not None and s3fs is not None
+
+
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
+def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
     try:
         import ray
     except ImportError:
         _skip_or_fail("Ray is not installed (pip install -e '.[ray]')")
+    # The nodes get the S3 test server's credentials and endpoint in their environment, as a real
+    # cluster's nodes get theirs, for the test that keeps blobs in s3:// (where moto is installed).
+    env = request.getfixturevalue("s3_server").env() if _s3_available() else None
     try:
-        running = cluster.start()
+        running = cluster.start(env=env)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -228,6 +229,68 @@ def test_a_mixed_workflow_passes_data_between_local_and_ray_tasks(
     assert set(placements(ray_settings, rec.id)) == {f"{rec.id}/make_rows/1", f"{rec.id}/count_lines/1"}
     assert logs[(f"{rec.id}/make_rows/1", "stdout")] == f"making {n} rows on ray\n"
     assert "$ref" in json.dumps(node.record.outputs)  # offloaded, not inline
+
+
+S3_WORKFLOW = """
+from pathlib import Path
+
+from setpoint import File, task, workflow
+
+SALT = {salt!r}  # a module no earlier run has seen: its code bundle is on no Ray node yet
+
+
+@task(executor="ray")
+def rows(n: int) -> list[float]:
+    return [float(i) for i in range(n)]
+
+
+@task
+def save(rows: list[float]) -> File:
+    Path("rows.txt").write_text("\\n".join(map(str, rows)))
+    return File(Path("rows.txt"))
+
+
+@task(executor="ray")
+def count(f: File, rows: list[float]) -> str:
+    return f"{{SALT}}:{{len(Path(f.path).read_text().splitlines())}}:{{sum(rows)}}"
+
+
+@workflow
+def through_s3(n: int = 20000) -> str:
+    r = rows(n=n)
+    return count(f=save(rows=r), rows=r)
+"""
+
+
+def test_code_and_data_reach_ray_workers_through_an_s3_blob_store(
+    ray_cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import importlib
+    import uuid
+
+    server = request.getfixturevalue("s3_server")  # the same server the cluster's nodes were given
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    salt = uuid.uuid4().hex
+    module = f"wf_s3_{salt[:8]}"
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / f"{module}.py").write_text(S3_WORKFLOW.format(salt=salt))
+    monkeypatch.syspath_prepend(str(code_dir))
+    wf = importlib.import_module(module).through_s3
+    url = f"s3://{server.new_bucket()}/setpoint"
+    env = {"SETPOINT_RAY_ADDRESS": ray_cluster.address, "SETPOINT_BLOBS": url}
+    settings = Settings.from_env(tmp_path / "home", env=env)
+    with Client(settings) as client:
+        rec = client.run(wf, {"n": 20_000}, timeout=120)
+        assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+        assert client.outputs(rec.id) == {"o0": f"{salt}:20000:{float(sum(range(20_000)))}"}
+        code_digest = rec.code_digest
+    ran = placements(settings, rec.id)
+    assert set(ran) == {f"{rec.id}/rows/1", f"{rec.id}/count/1"}
+    assert not (settings.home / "blobs").exists()  # every payload, file and the bundle went to S3
+    bundle_on_node = Path(tempfile.gettempdir()) / "setpoint-ray-bundles" / code_digest
+    assert (bundle_on_node / f"{module}.py").read_text() == S3_WORKFLOW.format(salt=salt)
 
 
 def test_a_request_no_node_can_satisfy_fails_with_the_reason(ray_settings: Settings, ray_cluster: RayCluster) -> None:

@@ -332,10 +332,12 @@ class RayExecutor:
                     "no node had the resources free"
                 )
                 if files.claim_lost(path, reason):
+                    info = ErrorInfo(ErrorKind.SYSTEM, "PendingTimeout", reason)
+                    # remembered before the cancel: the cancelled task's end must not be read as another outcome
+                    outcome = self._remember(aid, AttemptObservation(Observed.FAILED, error=info))
                     with contextlib.suppress(Exception):
                         self._connect().cancel.remote(aid)
-                    info = ErrorInfo(ErrorKind.SYSTEM, "PendingTimeout", reason)
-                    return self._remember(aid, AttemptObservation(Observed.FAILED, error=info))
+                    return outcome
         return _PENDING
 
     def _observe_cold(self, aid: str, path: Path) -> AttemptObservation:
