@@ -33,7 +33,7 @@ def _s3_available() -> bool:
     return moto.server is not None and s3fs is not None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once tests/ray is done, not at the end of the whole suite
 def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
     try:
         import ray

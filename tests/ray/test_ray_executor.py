@@ -113,6 +113,29 @@ def test_ml_pipeline_runs_on_ray_from_the_cli(ray_settings: Settings, ray_cluste
     assert "trained svm on" in text  # MODELS[2]
 
 
+def test_dynamic_tasks_build_their_sub_workflows_on_ray(ray_settings: Settings, ray_cluster: RayCluster) -> None:
+    proc = cli(
+        ray_settings,
+        "run",
+        "examples/control_flow/dynamic.py:refine",
+        "--executor",
+        "ray",
+        "--output",
+        "json",
+        ray_address=ray_cluster.address,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    result = json.loads(out)
+    assert abs(result["execution"]["outputs"]["o0"] - 2**0.5) < 1e-6
+    eid = result["execution"]["id"]
+    with Client(ray_settings) as reader:
+        attempts = [a for n in reader.nodes(eid, children=True) for a in n.attempts]
+    assert len(attempts) > 3 and {a.executor for a in attempts} == {"ray"}
+    assert len(placements(ray_settings, eid)) == len(attempts)  # each one ran on a Ray node
+    assert_each_attempt_ran_once(ray_settings)
+
+
 def test_a_500_element_map_runs_on_both_nodes(ray_settings: Settings, ray_cluster: RayCluster) -> None:
     with Client(ray_settings) as client:
         rec = client.run(wf_ray.fan, {"n": 500}, timeout=150)
@@ -379,3 +402,28 @@ def test_ray_tasks_are_refused_early_without_a_cluster(tmp_path: Path) -> None:
         client.create_execution(wf_ray.fan, {"n": 3})
     with Client(settings) as client, pytest.raises(InputError, match="known executors: local, ray"):
         client.create_execution(wf_ray.mixed, executor="gpu-farm")
+
+
+def test_resource_requests_map_to_ray_options_and_bad_ones_are_named() -> None:
+    from setpoint.adapters.executor.ray import infeasible, parse_memory, ray_options
+    from setpoint.errors import SetpointError
+
+    assert parse_memory("512Mi", "t") == 512 * 1024**2
+    assert parse_memory("1.5G", "t") == 1_500_000_000
+    assert parse_memory("2gi", "t") == 2 * 1024**3
+    assert parse_memory("1000", "t") == 1000
+    assert ray_options({"cpu": "0.5", "mem": "1Gi", "gpu": "1"}, "task 'fit'", 1.0) == {
+        "num_cpus": 0.5,
+        "memory": 1024**3,
+        "num_gpus": 1.0,
+    }
+    assert ray_options({}, "task 'fit'", 1.0) == {"num_cpus": 1.0}
+    with pytest.raises(SetpointError, match=r"task 'fit': mem='lots' is not a quantity like '512Mi'"):
+        ray_options({"mem": "lots"}, "task 'fit'", 1.0)
+    with pytest.raises(SetpointError, match=r"task 'fit': unknown resource request 'disk'"):
+        ray_options({"disk": "1"}, "task 'fit'", 1.0)
+    nodes = [{"CPU": 2.0, "memory": 8 * 1024**3}, {"CPU": 4.0, "memory": 4 * 1024**3}]
+    assert infeasible({"num_cpus": 4.0, "memory": 2 * 1024**3}, nodes) is None
+    reason = infeasible({"num_cpus": 4.0, "memory": 6 * 1024**3}, nodes)  # no single node has both
+    assert reason is not None and "CPU=4, memory=6.00Gi" in reason and "2 alive nodes" in reason
+    assert infeasible({"num_cpus": 1.0, "num_gpus": 1.0}, nodes) is not None
