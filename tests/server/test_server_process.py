@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -78,3 +79,16 @@ def test_register_token_and_run_through_a_server_process(server: tuple[str, Path
     proc.terminate()
     _, err = proc.communicate(timeout=30)
     assert token not in err
+    assert proc.returncode == 0, f"SIGTERM is a clean stop, got exit {proc.returncode}: {err}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_the_server_cleanly(server: tuple[str, Path, subprocess.Popen[str]], sig: int) -> None:
+    url, _home, proc = server
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, f"exit {proc.returncode} after {signal.Signals(sig).name}: {err}"
+    assert "Traceback" not in err and "Aborted" not in err
+    # it is really gone: nothing answers on its port any more
+    with httpx.Client() as c, pytest.raises(httpx.TransportError):
+        c.get(f"{url}/openapi.json", timeout=2)

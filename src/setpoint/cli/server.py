@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,26 @@ def token_create(state: Ctx, project: str, role: str) -> None:
     err_console.print(f"[dim]a {role} token for project {project!r}; keep it secret, it is not shown again[/]")
 
 
+def _graceful_server_class() -> Any:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """Stops on SIGINT/SIGTERM like uvicorn, then returns instead of re-raising the signal.
+
+        uvicorn re-raises a caught signal once it has shut down, which kills the process (SIGTERM)
+        or surfaces as KeyboardInterrupt (SIGINT) before the scheduler and controller are stopped.
+        A stop signal is the normal way to end `setpoint server`: it exits 0 after cleaning up.
+        """
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+            else:
+                self.should_exit = True
+
+    return GracefulServer
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8800, show_default=True)
@@ -133,7 +154,7 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool,
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
     )
-    srv = uvicorn.Server(config)
+    srv = _graceful_server_class()(config)
     # Open event and log streams end as soon as shutdown starts, so they never hold it up.
     app.state.api.stopping = lambda: bool(srv.should_exit)
     try:
