@@ -365,7 +365,11 @@ class Client:
             code_digest,
             resolved,
             project=project or self.settings.project,
-            config=ExecutionConfig(max_parallelism=max_parallelism, overwrite_cache=overwrite_cache),
+            config=ExecutionConfig(
+                max_parallelism=max_parallelism,
+                executor=self.settings.default_executor,
+                overwrite_cache=overwrite_cache,
+            ),
         )
 
     # -- launch plan schedules --------------------------------------------------------------------
