@@ -275,11 +275,15 @@ class Client:
             config=config,
         )
         message = message or (f"{mode} of {source_id}" if source_id else "created")
-        self.store.create_execution(
-            record,
-            [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)],
-            nodes(eid, now) if nodes is not None else (),
-        )
+        initial = nodes(eid, now) if nodes is not None else []
+        # Nodes an execution starts with (RECOVERED ones) get their event too: the history tells
+        # every node's phase, and `setpoint events` shows where each recovered value came from.
+        events = [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)]
+        events += [
+            Event(eid, now, "node", n.phase.value, node_id=n.node_id, message=f"outputs of {source_id}")
+            for n in initial
+        ]
+        self.store.create_execution(record, events, initial)
         if self._controller is not None:
             self._controller.submit(eid)
         return eid

@@ -160,8 +160,6 @@ def check(
             problems.append(f"{eid}: row says {rec.phase.value}, last event says {last_exec[-1]}")
         last_node = {e.node_id: e.phase for e in events if e.kind == "node"}
         for n in nodes:
-            if n.phase is NodePhase.RECOVERED and n.node_id not in last_node and n.version == 1:
-                continue  # written RECOVERED with the execution by `recover`, never changed since
             if last_node.get(n.node_id, NodePhase.PENDING.value) != n.phase.value:
                 problems.append(f"{eid}: node {n.node_id} row {n.phase.value} != last event {last_node.get(n.node_id)}")
         last_att = {(e.node_id, e.attempt): e.phase for e in events if e.kind == "attempt"}

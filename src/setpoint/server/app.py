@@ -272,6 +272,13 @@ class Api:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         before: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
     ) -> dict[str, Any]:
+        records, nxt = self.execution_page(project, phase, workflow, limit, before)
+        return {"executions": [self.execution_json(r) for r in records], "next": nxt}
+
+    def execution_page(
+        self, project: str, phase: list[str] | None, workflow: str | None, limit: int, before: str | None
+    ) -> tuple[list[ExecutionRecord], str | None]:
+        """One page of a project's executions, newest first, and the cursor of the next page (or None)."""
         phases = []
         for p in phase or ():
             try:
@@ -280,15 +287,12 @@ class Api:
                 known = ", ".join(x.value for x in ExecutionPhase)
                 raise InputError(f"unknown phase {p[:40]!r} (phases: {known})") from None
         if before is not None:
-            self.execution(project, before)
+            self.execution(project, before)  # a cursor from another project is not found, like any id
         flt = ExecutionFilter(tuple(phases), project=project, workflow=workflow, limit=limit + 1, before=before)
         records = self.client.executions(flt)
         more = len(records) > limit
         records = records[:limit]
-        return {
-            "executions": [self.execution_json(r) for r in records],
-            "next": records[-1].id if more and records else None,
-        }
+        return records, records[-1].id if more and records else None
 
     def get_execution(self, who: Principal, project: str, execution_id: str) -> dict[str, Any]:
         return self.execution_json(self.execution(project, execution_id))

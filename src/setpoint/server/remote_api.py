@@ -33,10 +33,9 @@ from fastapi.responses import StreamingResponse
 
 from setpoint import wire
 from setpoint.adapters.bundle import MAX_BUNDLE_BYTES
-from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, NotFoundError, SetpointError
 from setpoint.follow import EventFollower, LogFollower
-from setpoint.ports import BlobRef, ExecutionFilter, RegisteredEntity, SystemClock
+from setpoint.ports import BlobRef, RegisteredEntity, SystemClock
 from setpoint.server import models as m
 from setpoint.server import remote_models as rm
 from setpoint.server.errors import ApiError, classify
@@ -244,23 +243,8 @@ class RemoteApi:
         limit: Annotated[int, Query(ge=1, le=1000)] = 20,
         before: str | None = None,
     ) -> dict[str, Any]:
-        phases = []
-        for p in phase or ():
-            try:
-                phases.append(ExecutionPhase(p))
-            except ValueError:
-                known = ", ".join(x.value for x in ExecutionPhase)
-                raise InputError(f"unknown phase {p[:40]!r} (phases: {known})") from None
-        if before is not None:
-            self.api.execution(project, before)
-        flt = ExecutionFilter(tuple(phases), project=project, workflow=workflow, limit=limit + 1, before=before)
-        records = self.client.executions(flt)
-        more = len(records) > limit
-        records = records[:limit]
-        return {
-            "executions": [wire.execution_to_wire(r) for r in records],
-            "next": records[-1].id if more and records else None,
-        }
+        records, nxt = self.api.execution_page(project, phase, workflow, limit, before)
+        return {"executions": [wire.execution_to_wire(r) for r in records], "next": nxt}
 
     def record(self, who: "Principal", project: str, execution_id: str) -> dict[str, Any]:
         return wire.execution_to_wire(self.api.execution(project, execution_id))
