@@ -43,6 +43,10 @@ def test_recover_reuses_succeeded_nodes_and_runs_only_the_rest(client: Client, t
     assert phases == {"source": NodePhase.RECOVERED, "left": NodePhase.RECOVERED,
                       "right": NodePhase.SUCCEEDED, "join": NodePhase.SUCCEEDED}
     assert recovered.source_id == failed.id and recovered.mode == "recover"
+    # the history names each recovered node and where its outputs came from
+    recovered_events = {(e.node_id, e.message) for e in client.events(recovered.id)
+                        if e.kind == "node" and e.phase == "RECOVERED"}
+    assert recovered_events == {("source", f"outputs of {failed.id}"), ("left", f"outputs of {failed.id}")}
     # the source execution is untouched
     assert client.get(failed.id).phase is ExecutionPhase.FAILED
     assert {n.node_id: n.record for n in client.nodes(failed.id)} == before_source_rows
