@@ -20,6 +20,7 @@ from typing import Any
 from setpoint.adapters.bundle import BundleCache, capture
 from setpoint.adapters.bundle import store as store_bundle
 from setpoint.core.cachekey import explain
+from setpoint.core.graph import Graph
 from setpoint.core.model import (
     AttemptRecord,
     CacheStatus,
@@ -475,10 +476,11 @@ class Client:
         from setpoint.types import literal_from_json_value
 
         rec = self.get(execution_id)
-        spec = self.spec(execution_id)
+        # gates of the declared spec and of every sub-workflow a dynamic node has built so far
+        graph, _ = self._graph(self.spec(execution_id), self._node_records(execution_id), children=True)
         gates = {
             str((n.config or {}).get("name")): n
-            for n in spec.nodes
+            for n in graph.node_map.values()
             if n.kind == "gate" and (n.config or {}).get("name")
         }
         gate = gates.get(name)
@@ -601,16 +603,11 @@ class Client:
             time.sleep(delay)
             delay = min(0.5, delay * 1.5)
 
-    def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
-        """The execution's nodes in spec order; ``children=True`` adds the nodes that map and
-        dynamic nodes expanded into, each right after its parent."""
-        from setpoint.core.graph import Graph
-
-        spec = self.spec(execution_id)
-        records = {n.node_id: n for n in self.store.load_nodes(execution_id)}
-        attempts: dict[str, list[AttemptRecord]] = {}
-        for a in self.store.load_attempts(execution_id):
-            attempts.setdefault(a.node_id, []).append(a)
+    def _graph(
+        self, spec: WorkflowSpec, records: Mapping[str, NodeRecord], *, children: bool
+    ) -> tuple[Graph, list[str]]:
+        """The execution's graph and node order; with ``children``, grown by every recorded expansion
+        (map elements, dynamic sub-workflows), each expansion's nodes right after their parent."""
         graph = Graph(spec)
         order = [n.id for n in spec.nodes]
         if children:
@@ -624,6 +621,17 @@ class Client:
                 ids = graph.add_children(rec.node_id, child, rec.inputs or {})
                 at = order.index(rec.node_id) + 1
                 order[at:at] = ids
+        return graph, order
+
+    def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
+        """The execution's nodes in spec order; ``children=True`` adds the nodes that map and
+        dynamic nodes expanded into, each right after its parent."""
+        spec = self.spec(execution_id)
+        records = {n.node_id: n for n in self.store.load_nodes(execution_id)}
+        attempts: dict[str, list[AttemptRecord]] = {}
+        for a in self.store.load_attempts(execution_id):
+            attempts.setdefault(a.node_id, []).append(a)
+        graph, order = self._graph(spec, records, children=children)
         views = []
         for node_id in order:
             n = graph.node_map[node_id]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from setpoint.client import Client
@@ -188,6 +190,20 @@ def test_wait_for_input_takes_a_typed_value(client: Client):
         client.signal(eid, "factor", 22)
     rec = client.wait(eid, timeout=30)
     assert client.outputs(rec.id) == {"o0": 42}
+
+
+def test_a_gate_inside_a_dynamic_sub_workflow_takes_its_signal(client: Client):
+    eid = client.create_execution(wc.dynamic_gate, {"n": 3})
+    with pytest.raises(InputError, match=r"has no gate waiting for a signal 'release_dynamic' \(signals: none\)"):
+        client.signal(eid, "release_dynamic", True)  # not built yet: the dynamic node has not run
+    deadline = time.monotonic() + 30
+    while "release_dynamic" not in str([n.node_id for n in client.nodes(eid, children=True)]):
+        assert time.monotonic() < deadline, "the dynamic node never built its sub-workflow"
+        time.sleep(0.05)
+    client.signal(eid, "release_dynamic", True)
+    rec = client.wait(eid, timeout=30)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": 10}
 
 
 def test_gate_timeout_fails_with_a_reason(client: Client):

@@ -384,3 +384,15 @@ def explode(x: int) -> int:
 @workflow(on_failure=report_failure)
 def guarded(x: int, report: str) -> int:
     return explode(x=x)
+
+
+@dynamic
+def gated_steps(n: int) -> int:
+    """A gate built at run time: the approval exists only once this dynamic node has run."""
+    total = square_it(x=n)
+    return inc(x=approve(total, "release_dynamic", timeout=timedelta(seconds=60)))
+
+
+@workflow
+def dynamic_gate(n: int = 3) -> int:
+    return gated_steps(n=n)
