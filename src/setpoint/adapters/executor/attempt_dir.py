@@ -385,6 +385,10 @@ def finished(
     if err is not None:
         finished_at = _float(err.get("finished_at"), now)
         message = f"{err.get('type', 'Exception')}: {err.get('message', '')}"
+        if err.get("no_space"):
+            # A full disk is the environment's failure, not the task's: a system error, retried
+            # under the system budget (the space may be back by then).
+            return failed(ErrorKind.SYSTEM, "NoSpace", f"no space left on device: {message}")
         return failed(ErrorKind.USER, "TaskRaised", message, bool(err.get("retryable", True)))
     if returncode is None:
         try:

@@ -104,6 +104,18 @@ def _call_entrypoint(attempt_dir: Path, attempt_id: str, started_at: float) -> i
     return EXIT_OK
 
 
+def _no_space(exc: BaseException) -> bool:
+    """Whether a full disk (ENOSPC, EDQUOT) caused ``exc``, directly or down its chain of causes."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> None:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
@@ -115,6 +127,7 @@ def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> N
         "message": str(exc),
         "traceback": tb,
         "retryable": bool(getattr(exc, "retryable", True)),
+        "no_space": _no_space(exc),
         "started_at": started_at,
         "finished_at": time.time(),
     }
