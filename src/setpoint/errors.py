@@ -70,6 +70,23 @@ class BlobError(SetpointError):
     exit_code = 4
 
 
+# How the REST API reports each error: (exception class, HTTP status, stable code). The server
+# classifies with it (the first match wins, so subclasses come first) and a remote client maps the
+# code back to the class, so the two ends cannot drift apart.
+API_ERRORS: tuple[tuple[type[SetpointError], int, str], ...] = (
+    (RegistrationConflictError, 409, "registration_conflict"),
+    (NotFoundError, 404, "not_found"),
+    (SpecError, 422, "invalid_spec"),
+    (InputError, 422, "invalid_input"),
+    (UserError, 400, "bad_request"),
+    (AlreadyExistsError, 409, "already_exists"),
+    (ConflictError, 409, "conflict"),
+    (StoreError, 503, "store_unavailable"),
+    (BlobError, 503, "blob_unavailable"),
+    (SetpointError, 409, "not_available"),
+)
+
+
 class TaskError(Exception):
     """Raise from a task to fail the attempt with a clear message.
 

@@ -26,14 +26,10 @@ from urllib.parse import quote
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord
 from setpoint.core.recovery import PlanItem
 from setpoint.errors import (
-    AlreadyExistsError,
-    BlobError,
-    ConflictError,
+    API_ERRORS,
     InputError,
     NotFoundError,
-    RegistrationConflictError,
     SetpointError,
-    SpecError,
     StoreError,
     UserError,
 )
@@ -67,20 +63,13 @@ class AuthError(UserError):
 
 
 ERROR_CODES: dict[str, type[SetpointError]] = {
-    "not_found": NotFoundError,
-    "registration_conflict": RegistrationConflictError,
-    "invalid_spec": SpecError,
-    "invalid_input": InputError,
+    **{code: cls for cls, _, code in API_ERRORS},
+    # codes the server raises itself, for requests that never reach setpoint's own errors
     "invalid_request": InputError,
     "digest_mismatch": InputError,
     "invalid_bundle": InputError,
     "too_large": InputError,
-    "bad_request": UserError,
     "method_not_allowed": UserError,
-    "already_exists": AlreadyExistsError,
-    "conflict": ConflictError,
-    "store_unavailable": StoreError,
-    "blob_unavailable": BlobError,
     "unauthenticated": AuthError,
     "forbidden": AuthError,
 }

@@ -8,32 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from setpoint.errors import (
-    AlreadyExistsError,
-    BlobError,
-    ConflictError,
-    InputError,
-    NotFoundError,
-    RegistrationConflictError,
-    SetpointError,
-    SpecError,
-    StoreError,
-    UserError,
-)
-
-# (exception class, HTTP status, code): the first match wins, so subclasses come first.
-ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
-    (RegistrationConflictError, 409, "registration_conflict"),
-    (NotFoundError, 404, "not_found"),
-    (SpecError, 422, "invalid_spec"),
-    (InputError, 422, "invalid_input"),
-    (UserError, 400, "bad_request"),
-    (AlreadyExistsError, 409, "already_exists"),
-    (ConflictError, 409, "conflict"),
-    (StoreError, 503, "store_unavailable"),
-    (BlobError, 503, "blob_unavailable"),
-    (SetpointError, 409, "not_available"),
-)
+from setpoint.errors import API_ERRORS
 
 # Codes raised by the server itself.
 UNAUTHENTICATED = (401, "unauthenticated")
@@ -53,7 +28,7 @@ class ApiError(Exception):
 
 
 def classify(exc: Exception) -> tuple[int, str]:
-    for cls, status, code in ERROR_TABLE:
+    for cls, status, code in API_ERRORS:
         if isinstance(exc, cls):
             return status, code
     return INTERNAL
