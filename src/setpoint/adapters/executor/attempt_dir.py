@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
 import sys
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -427,6 +430,44 @@ def finished(
         "NonZeroExit",
         f"the attempt process exited with code {returncode} without reporting an error",
     )
+
+
+class Outcomes:
+    """An executor's memory of terminal observations: the first one recorded for an attempt stands.
+
+    Bounded: the oldest are forgotten past ``limit`` (the attempt's folder still holds the truth,
+    and is re-read). Not locked: callers hold their executor's lock.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._done: OrderedDict[str, AttemptObservation] = OrderedDict()
+
+    def get(self, attempt_id: str) -> AttemptObservation | None:
+        return self._done.get(attempt_id)
+
+    def __contains__(self, attempt_id: object) -> bool:
+        return attempt_id in self._done
+
+    def remember(self, attempt_id: str, outcome: AttemptObservation) -> AttemptObservation:
+        """Keep ``outcome`` unless one is already known; returns the one that stands."""
+        known = self._done.get(attempt_id)
+        if known is not None:
+            return known
+        self._done[attempt_id] = outcome
+        if len(self._done) > self._limit:
+            self._done.popitem(last=False)
+        return outcome
+
+
+def notify(listener: Callable[[str], None] | None, attempt_id: str, log: logging.Logger) -> None:
+    """Tell an executor's listener (the controller) that an attempt changed; it must not raise here."""
+    if listener is None:
+        return
+    try:
+        listener(attempt_id)
+    except Exception:
+        log.exception("the executor listener raised for %s", attempt_id)
 
 
 def _float(value: Any, default: float) -> float:

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +62,6 @@ def _could_not_prepare(path: Path, exc: OSError) -> AttemptObservation:
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = f"could not prepare the attempt's folder {path}: {f'{name}, ' if name else ''}{exc.strerror or exc}"
     return AttemptObservation(Observed.FAILED, error=ErrorInfo(ErrorKind.SYSTEM, "LaunchFailed", reason))
-_DONE_CACHE = 100_000  # terminal observations kept in memory
 
 
 @dataclass(slots=True)
@@ -109,7 +107,7 @@ class LocalExecutor:
         self._queue: dict[str, bytes] = {}  # attempt id -> request.json, oldest first
         self._live: dict[str, _Live] = {}
         self._adopted: dict[str, ProcessClaim] = {}  # running attempts found on disk, polled
-        self._done: OrderedDict[str, AttemptObservation] = OrderedDict()  # bounded: files keep the truth
+        self._done = files.Outcomes()  # bounded: the attempt folders keep the truth
         self._aborting: set[str] = set()
         self._servers_lock = threading.Lock()  # taken after _closed is set, so close() misses none
         self._servers: dict[ServerKey, ForkServerClient] = {}
@@ -487,13 +485,7 @@ class LocalExecutor:
 
     def _remember(self, aid: str, outcome: AttemptObservation) -> AttemptObservation:
         """Cache a terminal outcome (the first one wins); call with the lock held."""
-        known = self._done.get(aid)
-        if known is not None:
-            return known
-        self._done[aid] = outcome
-        if len(self._done) > _DONE_CACHE:
-            self._done.popitem(last=False)  # forgotten outcomes are re-read from their directory
-        return outcome
+        return self._done.remember(aid, outcome)
 
     def _known(self, aid: str) -> bool:
         return aid in self._queue or aid in self._live or aid in self._adopted or aid in self._done
@@ -501,12 +493,7 @@ class LocalExecutor:
     def _notify(self, aid: str) -> None:
         with self._lock:
             listener = None if self._closed else self._listener
-        if listener is None:
-            return
-        try:
-            listener(aid)
-        except Exception:
-            log.exception("the executor listener raised for %s", aid)
+        files.notify(listener, aid, log)
 
 
 # -- processes -------------------------------------------------------------------------------------

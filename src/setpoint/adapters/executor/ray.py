@@ -36,7 +36,6 @@ import re
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ UNSCHEDULABLE = "unschedulable.json"  # why no node could ever run the attempt (
 _PENDING = AttemptObservation(Observed.PENDING)
 _UNKNOWN = AttemptObservation(Observed.UNKNOWN)
 _TERMINAL = (Observed.SUCCEEDED, Observed.FAILED)
-_DONE_CACHE = 100_000
 _UNITS = {
     "": 1,
     "k": 1000,
@@ -172,7 +170,7 @@ class RayExecutor:
         self._owns_ray = False
         self._launcher: Any = None
         self._inflight: set[str] = set()  # launched or adopted here; their ends come through the watcher
-        self._done: OrderedDict[str, AttemptObservation] = OrderedDict()
+        self._done = files.Outcomes()  # bounded: the attempt folders keep the truth
         self._nodes: tuple[float, list[dict[str, float]]] = (0.0, [])
         self._listener: Callable[[str], None] | None = None
         self._closed = False
@@ -506,23 +504,12 @@ class RayExecutor:
             return self._remember_locked(aid, outcome)
 
     def _remember_locked(self, aid: str, outcome: AttemptObservation) -> AttemptObservation:
-        known = self._done.get(aid)
-        if known is not None:
-            return known
-        self._done[aid] = outcome
-        if len(self._done) > _DONE_CACHE:
-            self._done.popitem(last=False)
-        return outcome
+        return self._done.remember(aid, outcome)
 
     def _notify(self, aid: str) -> None:
         with self._lock:
             listener = None if self._closed else self._listener
-        if listener is None:
-            return
-        try:
-            listener(aid)
-        except Exception:
-            log.exception("the executor listener raised for %s", aid)
+        files.notify(listener, aid, log)
 
     def _path(self, attempt_id: str) -> Path:
         return files.attempt_path(self._root, attempt_id)
