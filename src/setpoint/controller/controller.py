@@ -164,6 +164,7 @@ class Controller:
         self._stop = threading.Event()
         self._unwatch: Any = None
         self._illegal: dict[str, int] = {}  # execution -> consecutive rounds refused as illegal
+        self._blob_preload = preload_modules(settings.blob_location)  # the blob store's client library
         self._finished = threading.Condition()
         self.rounds = 0
         for ex in self.executors.values():
@@ -612,7 +613,7 @@ class Controller:
             payload=payload,
             sys_path=(str(bundle_dir),),
             # the runtime and the task's module are imported once by the warm worker, not per attempt
-            preload=(RUNTIME_ENTRYPOINT.split(":", 1)[0], task.module, *preload_modules(self.settings.blob_location)),
+            preload=(RUNTIME_ENTRYPOINT.split(":", 1)[0], task.module, *self._blob_preload),
         )
 
     @staticmethod
