@@ -68,7 +68,7 @@ def home_base() -> str:
 
 def settings(home: Path, **changes: Any) -> Any:
     """The default settings (fork-mode local executor, SQLite under ``home``), optionally changed."""
-    from setpoint.settings import Settings
+    from setpoint.config.settings import Settings
 
     return Settings(home=home).evolve(**changes)
 
@@ -156,7 +156,7 @@ EXPERIMENTS = (
 def apply_experiment(name: str | None) -> None:
     """Patch setpoint *in this process only* to measure a suggested fix (nothing in src/ changes).
 
-    ``preload-runtime``: the fork server also imports ``setpoint.runtime`` (the attempt entrypoint)
+    ``preload-runtime``: the fork server also imports ``setpoint.adapters.executor.runtime`` (the attempt entrypoint)
     before it forks, so attempt processes do not import it each time.
     ``no-marker-fsync``: the local executor creates ``launch.json`` (O_EXCL) without fsync-ing it,
     to measure what that fsync costs on the launch path (not a recommendation by itself).
@@ -187,7 +187,7 @@ def _preload_runtime() -> None:
 
     def patched(self: Any, state: Any, action: Any) -> Any:
         req = original(self, state, action)
-        return replace(req, preload=("setpoint.runtime", *req.preload))
+        return replace(req, preload=("setpoint.adapters.executor.runtime", *req.preload))
 
     Controller._launch_request = patched  # type: ignore[method-assign]
 

@@ -237,7 +237,7 @@ def main() -> None:
 
     import httpx
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
     from setpoint.server.tokens import create_token
 
     header(f"REST API: a `setpoint server` process, {a.clients} client threads, {'PostgreSQL' if a.db else 'SQLite'}")

@@ -71,7 +71,7 @@ def run_figures(name: str, base_url: str | None, runs: int) -> dict[str, Any]:
     """Each run gets an empty store (its own prefix), so nothing is deduplicated across runs."""
     from tests.e2e import wf_blobs
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
     from setpoint.core.phases import ExecutionPhase
 
     walls = []

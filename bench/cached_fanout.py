@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cached_workflows import make_cached_fanout
 
-from setpoint.client import Client
-from setpoint.settings import Settings
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 
 
 def main() -> None:

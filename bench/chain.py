@@ -18,7 +18,7 @@ store and the default fork-mode local executor in a fresh temporary setpoint hom
 
 A second, warm run of the same workflow on the same client (fork server already started) is
 reported too. ``--experiment preload-runtime`` patches the controller (in this process only) so
-the fork server imports ``setpoint.runtime`` before forking; it exists to measure a suggested fix.
+the fork server imports ``setpoint.adapters.executor.runtime`` before forking; it exists to measure a suggested fix.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def step_metrics(client: Any, eid: str, n: int) -> dict[str, Any]:
 def run(n: int, quick: bool, experiment: str | None) -> None:
     import workflows as w
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     apply_experiment(experiment)
     header(f"chain: {n} dependent steps (add(x=prev, y=1)), local executor (fork), SQLite")

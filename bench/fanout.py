@@ -104,7 +104,7 @@ def cpu_seconds() -> tuple[float, float]:
 def run(n: int, quick: bool, experiment: str | None) -> None:
     import workflows as w
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     apply_experiment(experiment)
     launch_path = instrument_launch_path()

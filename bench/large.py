@@ -51,7 +51,7 @@ def run_local(wf: Any) -> dict[str, Any]:
     from controller import Timings
 
     import setpoint.controller.controller as ctl_mod
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     tm = Timings()
     original = ctl_mod.reconcile

@@ -234,7 +234,7 @@ def run_transitions(kind: str, replicas: int, wf: Any, inputs: dict[str, Any], c
 def run_e2e(kind: str, n: int) -> dict:
     import workflows as w
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     wf = w.make_fanout(n)
     with fresh_home(f"pg-e2e-{kind}") as home, contextlib.ExitStack() as stack:

@@ -57,7 +57,7 @@ def run_once(client: Any, wf: Any, executor: str) -> tuple[str, float]:
 def bench_executor(executor: str, address: str, chain_n: int, fanout_n: int, quick: bool) -> dict[str, Any]:
     from workflows import make_chain, make_fanout
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     out: dict[str, Any] = {"executor": executor}
     with fresh_home(f"ray-{executor}") as home, Client(settings(home, ray_address=address)) as client:

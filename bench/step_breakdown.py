@@ -172,7 +172,7 @@ def main() -> None:
     apply_experiment(a.experiment)
     import workflows as w
 
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     header(f"step breakdown: chain of {n}, local executor (fork), SQLite; experiment={a.experiment}")
     log = Log()

@@ -5,7 +5,7 @@ Importing setpoint registers nothing and starts nothing.
 """
 
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
-from setpoint.schedules import Cron, CronSchedule, FixedRate
+from setpoint.scheduling.ticks import Cron, CronSchedule, FixedRate
 from setpoint.sdk import Resources, Task, Workflow, dynamic, task, workflow
 from setpoint.sdk.conditional import conditional
 from setpoint.sdk.gates import approve, sleep, wait_for_input
@@ -41,11 +41,11 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # Lazy: the client pulls in the store and executor; File/Directory pull in the type engine.
     if name == "Client":
-        from setpoint.client import Client
+        from setpoint.client.embedded import Client
 
         return Client
     if name == "connect":  # a client for a remote `setpoint server`
-        from setpoint.remote import connect
+        from setpoint.client.remote import connect
 
         return connect
     if name in ("File", "Directory"):

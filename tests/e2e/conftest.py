@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.core.reconcile import ReconcileConfig
-from setpoint.settings import Settings
 from tests.e2e.cli_util import RemoteHome
 from tests.support.server_proc import ServerProcess, start_server
 

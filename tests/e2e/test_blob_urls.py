@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.phases import ExecutionPhase
 from setpoint.types.files import Directory, File
 from tests.e2e import wf_blobs

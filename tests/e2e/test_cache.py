@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.model import CacheStatus
 from setpoint.core.phases import ExecutionPhase
 from tests.e2e import wf_cache as wc

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from setpoint.adapters.executor.local import read_launch_log
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from setpoint.errors import InputError, TypeMismatchError
 from tests.e2e import wf_basic as wb

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.errors import InputError, UserError
 from tests.e2e import wf_control as wc

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.errors import UserError
 from tests.e2e import wf_cache as wc

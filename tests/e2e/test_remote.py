@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 import setpoint as sp
+from setpoint.client.remote import AuthError, parse_sse
 from setpoint.errors import NotFoundError
-from setpoint.remote import AuthError, parse_sse
 from tests.e2e import wf_remote
 from tests.e2e.cli_util import REPO, RemoteHome, cli_argv, cli_env, setpoint, setpoint_json
 from tests.support.server_proc import ServerProcess, start_server

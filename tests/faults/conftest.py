@@ -54,7 +54,7 @@ def node_outputs(client: Any, eid: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """Fault-free runs, one per workflow the scenarios compare with: {"big": {...}, "small": {...}}."""
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
 
     home = tmp_path_factory.mktemp("reference") / "home"
     out: dict[str, dict[str, Any]] = {}

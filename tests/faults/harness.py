@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.core.reconcile import ReconcileConfig
-from setpoint.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("SETPOINT_FAULTS_FULL") == "1"

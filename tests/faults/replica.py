@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.core.reconcile import ReconcileConfig
 from setpoint.errors import ConflictError, SetpointError
-from setpoint.settings import Settings
 
 
 def settings(args: argparse.Namespace) -> Settings:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from setpoint.adapters.executor import attempt_dir as files
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.phases import AttemptPhase, ExecutionPhase
 from tests.faults import wf_faults as wf
 from tests.faults.harness import FULL, Replica, fast_settings, report, wait_until

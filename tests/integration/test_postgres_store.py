@@ -611,8 +611,8 @@ def test_the_pool_never_opens_more_than_its_size(url: str) -> None:
 
 
 def test_settings_choose_the_store(url: str, tmp_path: Path) -> None:
-    from setpoint.client import open_store
-    from setpoint.settings import Settings
+    from setpoint.client.embedded import open_store
+    from setpoint.config.settings import Settings
 
     assert Settings.from_env(tmp_path, env={}).db_url is None
     assert Settings.from_env(tmp_path, env={"SETPOINT_DB": "postgresql://a@b/c"}).db_url == "postgresql://a@b/c"

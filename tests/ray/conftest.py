@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.settings import Settings
+from setpoint.config.settings import Settings
 from tests.ray import cluster
 from tests.ray.cluster import RayCluster
 from tests.support.s3 import s3_server as s3_server  # noqa: PLC0414 (the session fixture)

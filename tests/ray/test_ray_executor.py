@@ -25,12 +25,12 @@ from setpoint.adapters.bundle import capture
 from setpoint.adapters.bundle import store as store_bundle
 from setpoint.adapters.executor.attempt_dir import read_launch_log
 from setpoint.adapters.executor.ray import RayExecutor
-from setpoint.client import Client
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.core.model import Observed
 from setpoint.core.phases import AttemptPhase, ExecutionPhase
 from setpoint.errors import InputError
 from setpoint.ports import LaunchRequest
-from setpoint.settings import Settings
 from tests.ray import wf_ray
 from tests.ray.cluster import RayCluster
 

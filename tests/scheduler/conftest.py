@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from setpoint import registry
 from setpoint.ports import Store
 from setpoint.sdk.launchplan import LaunchPlan
+from setpoint.service import registry
 from tests.contract.conftest import make_store
 from tests.support import pg
 from tests.support.pg import pg_session_fixture  # noqa: F401 (the pg_session_url fixture)

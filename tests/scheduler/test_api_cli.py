@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.server.app import create_app
 from setpoint.server.tokens import create_token
 from tests.e2e.cli_util import setpoint, setpoint_json

@@ -14,9 +14,9 @@ import pytest
 
 from setpoint.errors import StoreError
 from setpoint.ports import Store, TickRecord
-from setpoint.scheduler import Scheduler, status, tick_execution_id
-from setpoint.schedules import Cron, FixedRate, Schedule
+from setpoint.scheduling.ticks import Cron, FixedRate, Schedule
 from setpoint.sdk.launchplan import LaunchPlan
+from setpoint.service.scheduler import Scheduler, status, tick_execution_id
 from tests.contract.conftest import make_store
 from tests.support import pg
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from setpoint.scheduler import tick_execution_id
+from setpoint.service.scheduler import tick_execution_id
 from tests.e2e.cli_util import FAST_ENV, REPO, setpoint, setpoint_json
 from tests.server.test_server_process import free_port
 
@@ -111,7 +111,7 @@ def test_remote_registration_keeps_the_schedule_and_the_cli_activates_through_th
 
 
 def test_setpoint_scheduler_alone_fires_ticks(tmp_path: Path) -> None:
-    from setpoint.client import Client
+    from setpoint.client.embedded import Client
     from tests.e2e.conftest import fast_settings
 
     home = tmp_path / "home"

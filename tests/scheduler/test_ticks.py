@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from setpoint.errors import SpecError
-from setpoint.schedules import (
+from setpoint.scheduling.ticks import (
     Cron,
     FixedRate,
     due_ticks,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.ports import ROLES
 from setpoint.server.app import Route, create_app
 from setpoint.server.tokens import allows, create_token

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.errors import InputError, NotFoundError, RegistrationConflictError
 from setpoint.ports import ExecutionFilter
 from tests.e2e.cli_util import setpoint, setpoint_json
@@ -124,7 +124,7 @@ def test_same_version_with_other_content_is_refused_with_a_diff(tmp_path: Path) 
 
 
 def test_the_diff_names_interface_tasks_and_nodes(client: Client, version: str) -> None:
-    from setpoint import registry
+    from setpoint.service import registry
     from tests.server import wf_registry
 
     found = registry.discover([WF])

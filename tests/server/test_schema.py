@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.server.app import create_app
 from tests.e2e.conftest import fast_settings
 

@@ -10,8 +10,8 @@ import pytest
 from setpoint.adapters.blobs import open_blob_store
 from setpoint.adapters.blobs.fsspec_store import FsspecBlobStore, is_transient, redact
 from setpoint.adapters.blobs.local import LocalBlobStore
+from setpoint.config.settings import Settings
 from setpoint.errors import BlobError
-from setpoint.settings import Settings
 
 
 def test_paths_and_file_urls_open_the_local_store(tmp_path: Path) -> None:

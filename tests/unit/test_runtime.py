@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from setpoint.adapters.blobs.local import LocalBlobStore
+from setpoint.adapters.executor.runtime import run_attempt
 from setpoint.errors import InputError, SpecError, TypeMismatchError, UserError
-from setpoint.runtime import run_attempt
 from setpoint.spec.workflow import Interface, TaskSpec
 from setpoint.types import File, LiteralContext, from_literal, function_interface, to_literal
 
@@ -281,7 +281,7 @@ def test_runs_in_a_fresh_worker_process_with_json_only_payloads(
         request = json.load(sys.stdin)
         sys.path.insert(0, request["sys_path"])
         from pathlib import Path
-        from setpoint.runtime import run_attempt
+        from setpoint.adapters.executor.runtime import run_attempt
         print(json.dumps(run_attempt(request["payload"], Path(request["attempt_dir"]))))
         """
     )

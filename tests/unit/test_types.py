@@ -336,7 +336,7 @@ def test_unsupported_output_type_names_the_output() -> None:
 
 def test_importing_the_engine_and_runtime_does_not_import_pandas_or_pydantic() -> None:
     code = (
-        "import sys, setpoint.types, setpoint.runtime, setpoint.adapters.blobs.local\n"
+        "import sys, setpoint.types, setpoint.adapters.executor.runtime, setpoint.adapters.blobs.local\n"
         "heavy = [m for m in ('pandas', 'pyarrow', 'pydantic', 'numpy') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from rich.console import Console
 
-from setpoint.client import Client
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.errors import InputError
-from setpoint.settings import Settings
 
 if TYPE_CHECKING:
-    from setpoint.remote import RemoteClient
+    from setpoint.client.remote import RemoteClient
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,7 +69,7 @@ class Ctx:
             if self.project:
                 settings = settings.evolve(project=self.project)
             if self.server:
-                from setpoint.remote import RemoteClient
+                from setpoint.client.remote import RemoteClient
 
                 self._client = RemoteClient(self.server, self.token, self.project, settings=settings)
             else:

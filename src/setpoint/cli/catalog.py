@@ -13,7 +13,7 @@ from rich.tree import Tree
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, output_option
 from setpoint.cli.commands import follow_to_the_end
-from setpoint.lineage import LineageNode
+from setpoint.service.lineage import LineageNode
 
 
 @cli.group()

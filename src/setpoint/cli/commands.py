@@ -16,7 +16,7 @@ from rich.live import Live
 
 from setpoint.cli import render
 from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, cli, console, err_console, output_option
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.core.model import Event
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, SetpointError
@@ -24,7 +24,7 @@ from setpoint.ports import ExecutionFilter
 from setpoint.sdk.workflow import Workflow
 
 if TYPE_CHECKING:
-    from setpoint.remote import RemoteClient
+    from setpoint.client.remote import RemoteClient
 
 # ---------------------------------------------------------------------------------------------
 # run
@@ -451,7 +451,7 @@ def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> Non
         var = spec.interface.input_map.get(name)
         if var is None:
             raise InputError(f"workflow '{spec.name}' has no input '{name}'")
-        from setpoint.client import literal_to_plain
+        from setpoint.client.embedded import literal_to_plain
         from setpoint.types import parse_cli_value
 
         overrides[name] = literal_to_plain(parse_cli_value(value, var.type, where=f"input '{name}'"))
@@ -534,7 +534,7 @@ def signal(state: Ctx, execution: str, name: str, value: str | None, reject: boo
     else:
         if value is None:
             raise InputError(f"signal '{name}' needs a value")
-        from setpoint.client import literal_to_plain
+        from setpoint.client.embedded import literal_to_plain
         from setpoint.spec.types import TypeRef
         from setpoint.types import parse_cli_value
 

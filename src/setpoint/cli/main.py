@@ -6,7 +6,7 @@ Exit codes scripts can rely on: 0 success; 1 the execution failed or was aborted
 
 from __future__ import annotations
 
-from setpoint.cli import catalog, commands, schedules, server  # noqa: F401  (importing registers the commands)
+from setpoint.cli import catalog, commands, launchplans, server  # noqa: F401  (importing registers the commands)
 from setpoint.cli.app import cli, fail
 from setpoint.errors import SetpointError
 

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from setpoint.client import NodeView, literal_to_plain
+from setpoint.client.embedded import NodeView, literal_to_plain
 from setpoint.core.model import ErrorInfo, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase, NodePhase
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from setpoint.cli.app import Ctx, cli, console, err_console, output_option
-from setpoint.client import Client
+from setpoint.client.embedded import Client
 from setpoint.errors import InputError
 
 
@@ -142,7 +142,7 @@ def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool,
     ctl = None if no_controller else client.start_controller()
     scheduler = None
     if not no_scheduler:
-        from setpoint.scheduler import Scheduler
+        from setpoint.service.scheduler import Scheduler
 
         scheduler = Scheduler(client.store, on_created=ctl.submit if ctl is not None else None).start()
     app = create_app(client, auth=not no_auth)

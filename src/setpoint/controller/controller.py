@@ -24,6 +24,7 @@ from typing import Any
 
 from setpoint.adapters.blobs import preload_modules
 from setpoint.adapters.bundle import BundleCache
+from setpoint.config.settings import Settings
 from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionRecord
 from setpoint.core.phases import (
     ATTEMPT_TRANSITIONS,
@@ -44,12 +45,11 @@ from setpoint.core.state import (
 )
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
 from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
-from setpoint.settings import Settings
 from setpoint.spec.workflow import Binding, Interface, NodeSpec, TaskSpec, WorkflowSpec
 
 log = logging.getLogger("setpoint.controller")
 
-RUNTIME_ENTRYPOINT = "setpoint.runtime:run_attempt"
+RUNTIME_ENTRYPOINT = "setpoint.adapters.executor.runtime:run_attempt"
 
 MAX_ILLEGAL_ROUNDS = 3
 

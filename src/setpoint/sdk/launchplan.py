@@ -9,7 +9,7 @@ Called inside a workflow, a launch plan starts a **child execution**: its own im
 ``child``) and aborted with it. Subworkflows are inlined (pass by value); launch plans are
 separate executions (pass by reference), as in Flyte.
 
-A launch plan may carry a schedule (`setpoint.schedules.Cron` or `FixedRate`), checked here when it
+A launch plan may carry a schedule (`setpoint.scheduling.ticks.Cron` or `FixedRate`), checked here when it
 is declared; once registered and activated, the scheduler starts it on every tick (docs/schedules.md).
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from setpoint.errors import SpecError
-from setpoint.schedules import Cron, FixedRate, Schedule, check_for_workflow
+from setpoint.scheduling.ticks import Cron, FixedRate, Schedule, check_for_workflow
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import NODE_ID_RE, NodeSpec, check_name

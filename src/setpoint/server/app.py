@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from setpoint.client import Client, literal_to_plain
+from setpoint.client.embedded import Client, literal_to_plain
 from setpoint.core.model import ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, NotFoundError, SetpointError
@@ -174,7 +174,7 @@ class Api:
         return handler
 
     def _registered(self, project: str, entity: RegisteredEntity, specs: dict[str, str]) -> dict[str, Any]:
-        from setpoint.registry import register_entities
+        from setpoint.service.registry import register_entities
 
         (done,) = register_entities(self.client.store, project, [entity], specs, entity.created_at)
         return {"entity": self.entity_json(done.entity), "created": done.created}
@@ -191,7 +191,7 @@ class Api:
             ) from None
 
     def register_workflow(self, who: Principal, project: str, req: m.RegisterWorkflow) -> dict[str, Any]:
-        from setpoint import registry
+        from setpoint.service import registry
         from setpoint.spec.canonical import canonical_json
         from setpoint.spec.workflow import WorkflowSpec
 
@@ -202,7 +202,7 @@ class Api:
         return self._registered(project, entity, {spec.digest: canonical_json(spec.to_json())})
 
     def register_task(self, who: Principal, project: str, req: m.RegisterTask) -> dict[str, Any]:
-        from setpoint import registry
+        from setpoint.service import registry
         from setpoint.spec.workflow import TaskSpec
 
         spec = TaskSpec.from_json(req.spec, "task spec")
@@ -212,7 +212,7 @@ class Api:
         return self._registered(project, entity, {})
 
     def register_launchplan(self, who: Principal, project: str, req: m.RegisterLaunchPlan) -> dict[str, Any]:
-        from setpoint import registry
+        from setpoint.service import registry
         from setpoint.spec.workflow import NODE_ID_RE, WorkflowSpec, check_name
         from setpoint.types import literal_from_json_value
 

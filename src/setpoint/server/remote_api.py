@@ -8,7 +8,7 @@ HTTP, so the server has to take what the embedded client would have written loca
   plain relative file (no absolute paths, no ``..``, no links): a hostile archive is refused
   whole. Uploading is idempotent, so clients just upload (after an optional presence check).
 - **Records** (``.../records/...``): executions, nodes and catalog entries as the embedded client
-  returns them, literals intact (`setpoint.wire`), so one rendering path serves both modes.
+  returns them, literals intact (`setpoint.client.wire`), so one rendering path serves both modes.
 - **Streams** (Server-Sent Events): an execution's events until it ends, and a node's attempt
   logs as they grow. Each message carries an ``id:`` to resume from (``Last-Event-ID``); a stream
   ends with an ``end`` event when there will be nothing more, closes after ``timeout`` seconds
@@ -31,14 +31,14 @@ import anyio
 from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from setpoint import wire
 from setpoint.adapters.bundle import MAX_BUNDLE_BYTES
+from setpoint.client import wire
 from setpoint.errors import InputError, NotFoundError, SetpointError
-from setpoint.follow import EventFollower, LogFollower
 from setpoint.ports import BlobRef, RegisteredEntity, SystemClock
 from setpoint.server import models as m
 from setpoint.server import remote_models as rm
 from setpoint.server.errors import ApiError, classify
+from setpoint.service.follow import EventFollower, LogFollower
 
 if TYPE_CHECKING:
     from setpoint.server.app import Api, Principal, Route
@@ -162,7 +162,7 @@ class RemoteApi:
     # -- registration and ad-hoc executions ----------------------------------------------------------
     def register_batch(self, who: "Principal", project: str, req: rm.RegisterBatch) -> dict[str, Any]:
         """Register what `setpoint register` found, all or nothing (a conflict writes nothing)."""
-        from setpoint import registry
+        from setpoint.service import registry
         from setpoint.spec.canonical import canonical_json
         from setpoint.spec.workflow import NODE_ID_RE, TaskSpec, WorkflowSpec, check_name
         from setpoint.types import validate_literal

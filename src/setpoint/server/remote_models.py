@@ -1,7 +1,7 @@
 """Bodies of the routes the remote CLI and client use (`setpoint.server.remote_api`).
 
 Records keep literals as stored (tagged JSON, blob references), which is why their value fields are
-open JSON here: their shape is `setpoint.wire`'s, documented in docs/server.md.
+open JSON here: their shape is `setpoint.client.wire`'s, documented in docs/server.md.
 """
 
 from __future__ import annotations

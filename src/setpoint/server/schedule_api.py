@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.ports import SystemClock
-from setpoint.scheduler import status
+from setpoint.service.scheduler import status
 
 if TYPE_CHECKING:
     from setpoint.server.app import Api, Principal, Route

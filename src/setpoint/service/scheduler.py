@@ -1,7 +1,7 @@
 """The scheduler: one execution for every due tick of every active launch plan's schedule.
 
 Level-triggered like the controller. A pass reads the active launch plans with the newest tick
-fired for each (one query), asks the pure `setpoint.schedules.due_ticks` which nominal ticks are due
+fired for each (one query), asks the pure `setpoint.scheduling.ticks.due_ticks` which nominal ticks are due
 now under the catch-up policy, and fires each: `Store.fire_tick` records the tick and creates its
 execution in one transaction. Nothing is remembered between passes except what the store holds, so
 a scheduler killed at any point, restarted after a day, or racing another scheduler on the same
@@ -33,11 +33,11 @@ from setpoint.core.model import Event, ExecutionConfig, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import BlobError, SetpointError, StoreError
 from setpoint.ports import Activation, Clock, RegisteredEntity, Store, SystemClock, TickRecord
-from setpoint.registry import resolve_inputs
-from setpoint.schedules import Schedule, due_ticks, next_ticks, schedule_from_json
+from setpoint.scheduling.ticks import Schedule, due_ticks, next_ticks, schedule_from_json
+from setpoint.service.registry import resolve_inputs
 from setpoint.spec.workflow import WorkflowSpec
 
-log = logging.getLogger("setpoint.scheduler")
+log = logging.getLogger("setpoint.service.scheduler")
 
 MODE = "scheduled"  # ExecutionRecord.mode of executions the scheduler creates
 

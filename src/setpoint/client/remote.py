@@ -4,7 +4,7 @@
 needs the user's machine happens here: a workflow is imported and compiled locally, its code bundle
 captured and uploaded (content-addressed: a bundle the server has is not sent again), and only then
 is the execution created on the server, which runs it with the uploaded code. Everything else is a
-REST call (`setpoint.server.remote_api`); records come back literals intact (`setpoint.wire`), so
+REST call (`setpoint.server.remote_api`); records come back literals intact (`setpoint.client.wire`), so
 the CLI renders remote and embedded results with the same code.
 
 Errors the server answers with (``{"error": {"code", "message"}}``) are raised as the exceptions
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from setpoint.config.settings import Settings
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord
 from setpoint.core.recovery import PlanItem
 from setpoint.errors import (
@@ -34,16 +35,15 @@ from setpoint.errors import (
     UserError,
 )
 from setpoint.ports import ExecutionFilter, RegisteredEntity
-from setpoint.settings import Settings
 
 if typing.TYPE_CHECKING:
     import httpx
 
-    from setpoint.client import NodeView
-    from setpoint.follow import LogChunk
-    from setpoint.lineage import Consumer, LineageNode
-    from setpoint.registry import Registered
+    from setpoint.client.embedded import NodeView
     from setpoint.sdk.workflow import Workflow
+    from setpoint.service.follow import LogChunk
+    from setpoint.service.lineage import Consumer, LineageNode
+    from setpoint.service.registry import Registered
     from setpoint.spec.workflow import WorkflowSpec
 
 API = "/api/v1"
@@ -289,7 +289,7 @@ class RemoteClient:
     ) -> str:
         """Compile here, upload the code bundle, and create the execution on the server."""
         from setpoint.adapters.bundle import capture
-        from setpoint.client import literal_to_plain
+        from setpoint.client.embedded import literal_to_plain
         from setpoint.types import LiteralContext, to_literal
 
         spec = wf.compile()
@@ -323,9 +323,9 @@ class RemoteClient:
         self, targets: Sequence[str], *, project: str | None = None, version: str | None = None
     ) -> tuple[str, list[Registered]]:
         """Discover and compile here, upload the code bundle, register everything in one batch."""
-        from setpoint import registry
         from setpoint.adapters.bundle import capture
         from setpoint.ports import SystemClock
+        from setpoint.service import registry
 
         found = registry.discover(targets)
         modules = set(found.modules)
@@ -358,7 +358,7 @@ class RemoteClient:
                 ],
             },
         )
-        from setpoint.registry import Registered
+        from setpoint.service.registry import Registered
 
         return str(done["version"]), [
             Registered(RegisteredEntity(**{k: r["entity"][k] for k in _ENTITY_FIELDS}), bool(r["created"]))
@@ -420,7 +420,7 @@ class RemoteClient:
         return str(made["id"])
 
     def recover_plan(self, execution_id: str) -> list[PlanItem]:
-        from setpoint.wire import plan_item_from_wire
+        from setpoint.client.wire import plan_item_from_wire
 
         got = self._call("GET", f"{self._e(execution_id)}/recovery-plan", what=f"execution '{execution_id}'")
         return [plan_item_from_wire(i) for i in got["plan"]]
@@ -438,7 +438,7 @@ class RemoteClient:
     def cache_entries(
         self, *, project: str | None = None, task: str | None = None, limit: int = 100
     ) -> list[CatalogEntry]:
-        from setpoint.wire import catalog_entry_from_wire
+        from setpoint.client.wire import catalog_entry_from_wire
 
         params: dict[str, Any] = {"limit": limit}
         if task is not None:
@@ -462,14 +462,14 @@ class RemoteClient:
         return dict(got["explanation"])
 
     def lineage(self, execution_id: str, node_id: str | None = None) -> list[LineageNode]:
-        from setpoint.wire import lineage_from_wire
+        from setpoint.client.wire import lineage_from_wire
 
         params = {"node": node_id} if node_id is not None else None
         got = self._call("GET", f"{self._e(execution_id)}/lineage/upstream", params=params)
         return [lineage_from_wire(t) for t in got["lineage"]]
 
     def consumers(self, execution_id: str, node_id: str, output: str | None = None) -> list[Consumer]:
-        from setpoint.wire import consumer_from_wire
+        from setpoint.client.wire import consumer_from_wire
 
         params = {"node": node_id, **({"output": output} if output is not None else {})}
         got = self._call("GET", f"{self._e(execution_id)}/lineage/consumers", params=params)
@@ -477,13 +477,13 @@ class RemoteClient:
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:
-        from setpoint.wire import execution_from_wire
+        from setpoint.client.wire import execution_from_wire
 
         path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}"
         return execution_from_wire(self._call("GET", path, what=f"execution '{execution_id}'"))
 
     def executions(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
-        from setpoint.wire import execution_from_wire
+        from setpoint.client.wire import execution_from_wire
 
         flt = flt or ExecutionFilter()
         params: dict[str, Any] = {"limit": flt.limit, "phase": [p.value for p in flt.phases]}
@@ -501,8 +501,8 @@ class RemoteClient:
         return WorkflowSpec.from_json(got["spec"])
 
     def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
-        from setpoint.client import NodeView
-        from setpoint.wire import attempt_from_wire, node_from_wire
+        from setpoint.client.embedded import NodeView
+        from setpoint.client.wire import attempt_from_wire, node_from_wire
 
         path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}/nodes"
         got = self._call("GET", path, params={"children": children}, what=f"execution '{execution_id}'")
@@ -535,7 +535,7 @@ class RemoteClient:
 
     def changes(self, execution_id: str) -> Iterator[Event | None]:
         """Each new event as it is recorded, and None about once a second while idle; ends with the execution."""
-        from setpoint.wire import event_from_wire
+        from setpoint.client.wire import event_from_wire
 
         path = f"{self._e(execution_id)}/events/stream"
         for msg in self._stream(path, {"after": 0}, f"execution '{execution_id}'"):
@@ -545,7 +545,7 @@ class RemoteClient:
                 yield None
 
     def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
-        from setpoint.wire import event_from_wire
+        from setpoint.client.wire import event_from_wire
 
         out: list[Event] = []
         while True:
@@ -564,7 +564,7 @@ class RemoteClient:
             after_seq = got["next_after"]
 
     def follow_events(self, execution_id: str, after_seq: int = 0) -> Iterator[Event]:
-        from setpoint.wire import event_from_wire
+        from setpoint.client.wire import event_from_wire
 
         path = f"{self._e(execution_id)}/events/stream"
         for msg in self._stream(path, {"after": after_seq}, f"execution '{execution_id}'"):
@@ -572,7 +572,7 @@ class RemoteClient:
                 yield event_from_wire(execution_id, msg.data)
 
     def follow_logs(self, execution_id: str, node_id: str, attempt: int | None = None) -> Iterator[LogChunk]:
-        from setpoint.follow import LogChunk
+        from setpoint.service.follow import LogChunk
 
         path = f"{self._e(execution_id)}/logs/stream"
         params: dict[str, Any] = {"node": node_id}

@@ -19,6 +19,7 @@ from typing import Any
 
 from setpoint.adapters.bundle import BundleCache, capture
 from setpoint.adapters.bundle import store as store_bundle
+from setpoint.config.settings import Settings
 from setpoint.core.cachekey import explain
 from setpoint.core.graph import Graph
 from setpoint.core.model import (
@@ -34,20 +35,19 @@ from setpoint.core.model import (
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
 from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
-from setpoint.lineage import Consumer, LineageNode
-from setpoint.lineage import consumers as lineage_consumers
-from setpoint.lineage import upstream as lineage_upstream
 from setpoint.ports import ExecutionFilter, Store
-from setpoint.registry import fill_defaults
 from setpoint.sdk.workflow import Workflow
-from setpoint.settings import Settings
+from setpoint.service.lineage import Consumer, LineageNode
+from setpoint.service.lineage import consumers as lineage_consumers
+from setpoint.service.lineage import upstream as lineage_upstream
+from setpoint.service.registry import fill_defaults
 from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
-    from setpoint.follow import LogChunk
-    from setpoint.registry import Registered
+    from setpoint.service.follow import LogChunk
+    from setpoint.service.registry import Registered
 
 _ALPHABET = string.ascii_lowercase + string.digits
 
@@ -297,8 +297,8 @@ class Client:
 
         Returns the version used and, per entity, whether it was new (identical content is a no-op).
         """
-        from setpoint import registry
         from setpoint.ports import SystemClock
+        from setpoint.service import registry
 
         found = registry.discover(targets)
         modules = set(found.modules)
@@ -329,8 +329,8 @@ class Client:
         ``inputs`` are plain JSON values, checked against the workflow's interface before anything
         is created; the execution pins the registered spec and code digests.
         """
-        from setpoint import registry
         from setpoint.adapters.store.registry_rows import KIND_NAMES
+        from setpoint.service import registry
 
         project = project or self.settings.project
         launch = registry.resolve_launch(self.store, project, kind, name, version, inputs or {})
@@ -362,7 +362,7 @@ class Client:
         ``inputs`` are plain JSON values checked against the spec's interface (what the API server
         does for ``setpoint run --server``: the CLI compiles, uploads the bundle, and sends both).
         """
-        from setpoint.registry import resolve_inputs
+        from setpoint.service.registry import resolve_inputs
 
         resolved = resolve_inputs(spec.interface, inputs or {}, f"workflow '{spec.name}'")
         return self._create(
@@ -383,7 +383,7 @@ class Client:
     ) -> dict[str, Any]:
         """Make ``version`` (default: the latest) the one active version of launch plan ``name``."""
         from setpoint.ports import SystemClock
-        from setpoint.scheduler import status
+        from setpoint.service.scheduler import status
 
         project = project or self.settings.project
         version = version or self.store.get_entity("launchplan", project, name).version
@@ -394,7 +394,7 @@ class Client:
     def deactivate_launchplan(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """No version of launch plan ``name`` is active any more: its schedule stops firing."""
         from setpoint.ports import SystemClock
-        from setpoint.scheduler import status
+        from setpoint.service.scheduler import status
 
         project = project or self.settings.project
         self.store.deactivate_launchplan(project, name)
@@ -403,14 +403,14 @@ class Client:
     def launchplan_status(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """Schedule, active version, next ticks and recent ticks of launch plan ``name``."""
         from setpoint.ports import SystemClock
-        from setpoint.scheduler import status
+        from setpoint.service.scheduler import status
 
         return status(self.store, project or self.settings.project, name, SystemClock().now())
 
     def launchplan_statuses(self, *, project: str | None = None) -> list[dict[str, Any]]:
         """`launchplan_status` of every launch plan registered in the project, by name."""
         from setpoint.ports import SystemClock
-        from setpoint.scheduler import status
+        from setpoint.service.scheduler import status
 
         project = project or self.settings.project
         now = SystemClock().now()
@@ -654,7 +654,7 @@ class Client:
         """The execution's events from ``after_seq`` on, as they are recorded, until it ends."""
         import time
 
-        from setpoint.follow import EventFollower
+        from setpoint.service.follow import EventFollower
 
         self.get(execution_id)
         follower = EventFollower(self.store, execution_id, after_seq)
@@ -670,7 +670,7 @@ class Client:
         """A node's stdout and stderr as they grow (a retry's attempt after the last), until it ends."""
         import time
 
-        from setpoint.follow import LogFollower
+        from setpoint.service.follow import LogFollower
 
         if node_id not in {v.node_id for v in self.nodes(execution_id, children=True)}:
             raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")

@@ -23,7 +23,7 @@ from setpoint.core.model import (
 )
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from setpoint.core.recovery import PlanItem
-from setpoint.lineage import Consumer, LineageNode, Source
+from setpoint.service.lineage import Consumer, LineageNode, Source
 
 
 def _error(err: ErrorInfo | None) -> dict[str, Any] | None:

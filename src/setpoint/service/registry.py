@@ -177,7 +177,7 @@ def checked_schedule(
     name: str,
 ) -> dict[str, Any] | None:
     """A schedule sent over the API (JSON) checked as `LaunchPlan` checks it at declaration, normalised."""
-    from setpoint.schedules import check_for_workflow, schedule_from_json
+    from setpoint.scheduling.ticks import check_for_workflow, schedule_from_json
 
     where = f"launch plan '{name}'"
     schedule = schedule_from_json(data, where)

@@ -120,7 +120,7 @@ def launchplan_deactivate(state: Ctx, name: str, project: str | None, output: st
 def scheduler(state: Ctx, interval: float, grace: float) -> None:
     """Run the scheduler alone in the foreground: it starts an execution for every due tick of every
     active launch plan (`setpoint server` runs one too; any number may run, a tick still fires once)."""
-    from setpoint.scheduler import Scheduler
+    from setpoint.service.scheduler import Scheduler
 
     client = state.embedded("setpoint scheduler")
     s = Scheduler(client.store, interval=interval, grace=grace)

@@ -67,7 +67,7 @@ ROLES = ("viewer", "editor", "admin")
 
 @dataclass(frozen=True, slots=True)
 class RegisteredEntity:
-    """One immutable, versioned task, workflow or launch plan of a project (see `setpoint.registry`).
+    """One immutable, versioned task, workflow or launch plan of a project (see `setpoint.service.registry`).
 
     ``digest`` hashes everything that makes the entity what it is: equal digests under one name and
     version are the same registration, different ones a conflict. ``body`` is plain JSON whose shape

@@ -1,0 +1,1 @@
+"""The one frozen `Settings` object, built at the composition root and passed down."""
