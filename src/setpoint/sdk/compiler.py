@@ -9,13 +9,13 @@ the workflow, the node, the input, and the expected and actual types.
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import typing
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.errors import NonRetryableError, SpecError
+from setpoint.sdk.binding import dynamic_binding, to_binding, type_hints
+from setpoint.sdk.context import building
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import (
@@ -33,14 +33,9 @@ if TYPE_CHECKING:
     from setpoint.sdk.maptask import MapTask
     from setpoint.sdk.task import Task
     from setpoint.sdk.workflow import Workflow
-
-_BUILDER: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("setpoint_builder", default=None)
+    from setpoint.types import LiteralContext
 
 MAX_NODES = 100_000
-
-
-def current_builder() -> Builder | None:
-    return _BUILDER.get()
 
 
 class Builder:
@@ -122,7 +117,7 @@ class Builder:
         spec = self.tasks[task.name]
         node_id = self._node_id(f"{task.function.__name__}-map")
         where = f"workflow '{self.workflow}', node '{node_id}'"
-        hints = _hints(task.function, where)
+        hints = type_hints(task.function, where)
         inputs: list[tuple[str, Binding]] = []
         for name, value in {**mt.fixed, **mapped}.items():
             if name not in spec.interface.input_map:
@@ -171,7 +166,7 @@ class Builder:
             bound = inspect.signature(wf.function).bind_partial(*args, **kwargs)
         except TypeError as e:
             raise SpecError(f"{where}: {e}") from None
-        hints = _hints(wf.function, where)
+        hints = type_hints(wf.function, where)
         given = {
             name: to_binding(value, hints.get(name), f"{where}, input '{name}'")
             for name, value in bound.arguments.items()
@@ -232,95 +227,38 @@ class Builder:
         return tuple(out)
 
 
-def _hints(fn: Any, where: str) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn, include_extras=True)
-    except Exception as e:  # a forward reference that does not resolve
-        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
-
-
-def to_binding(value: Any, py_type: Any, where: str) -> Binding:
-    """Turn what the user passed to a task call into a binding (constants become literals)."""
-    if isinstance(value, Promise):
-        if isinstance(value.binding, Binding):
-            return value.binding
-        if value.node_id is None:
-            return Binding.from_input(value.name)
-        return Binding.from_node(value.node_id, value.name)
-    from setpoint.sdk.conditional import Condition, _Chain
-
-    if isinstance(value, _Chain):
-        value.value  # noqa: B018  (raises: the result of a branch without else_ has no value)
-    if isinstance(value, Condition):
-        raise TypeMismatchError(f"{where}: a condition cannot be passed as a value; use conditional()")
-    if isinstance(value, NodeHandle | Outputs):
-        raise TypeMismatchError(
-            f"{where}: got the result of node '{value.node_id}', which has "
-            + ("no outputs" if isinstance(value, NodeHandle) else "several outputs; pick one by name")
-        )
-    if _contains_promise(value):
-        origin = typing.get_origin(py_type)
-        args = typing.get_args(py_type)
-        if isinstance(value, list | tuple):
-            item_t = args[0] if origin is list and args else None
-            return Binding(items=tuple(to_binding(v, item_t, f"{where}[{i}]") for i, v in enumerate(value)))
-        if isinstance(value, Mapping):
-            val_t = args[1] if origin is dict and len(args) == 2 else None
-            return Binding(entries=tuple((str(k), to_binding(v, val_t, f"{where}.{k}")) for k, v in value.items()))
-        raise TypeMismatchError(f"{where}: a {type(value).__name__} containing promises cannot be bound")
-    if py_type is None:
-        raise TypeMismatchError(f"{where}: cannot tell the type of constant {value!r}")
-    from setpoint.types import LiteralContext, to_literal
-
-    return Binding.const(to_literal(value, py_type, LiteralContext(blobs=None, workdir=None), where=where))
-
-
-def _contains_promise(value: Any) -> bool:
-    if isinstance(value, Promise | NodeHandle | Outputs):
-        return True
-    if isinstance(value, list | tuple):
-        return any(_contains_promise(v) for v in value)
-    if isinstance(value, Mapping):
-        return any(_contains_promise(v) for v in value.values())
-    return False
-
-
 MAX_DYNAMIC_NODES = 10_000
 
 
-def compile_dynamic(task: TaskSpec, fn: Any, kwargs: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def compile_dynamic(task: TaskSpec, fn: Any, kwargs: dict[str, Any], ctx: LiteralContext) -> dict[str, Any]:
     """Run a @dynamic task's body with real inputs and return the sub-workflow it builds (spec JSON).
 
     Task calls inside the body become nodes whose inputs are constants (the values in hand) or
     other nodes' outputs; what the body returns becomes the sub-workflow's outputs. The result is
     validated like any workflow, so an ill-typed sub-DAG fails the node here, with the reason.
     """
-    from setpoint.errors import NonRetryableError
-
     where = f"dynamic task '{task.name}'"
     builder = Builder(task.name)
-    token = _BUILDER.set(builder)
     try:
-        result = fn(**kwargs)
+        with building(builder):
+            result = fn(**kwargs)
     except SpecError as e:  # wiring the sub-workflow failed (a type mismatch, a missing input, ...)
         raise NonRetryableError(f"{where} built an invalid workflow: {e}") from None
-    finally:
-        _BUILDER.reset(token)
     try:
-        hints = _hints(fn, where)
+        hints = type_hints(fn, where)
         ret_t = hints.get("return")
         outs = task.interface.outputs
         bindings: tuple[tuple[str, Binding], ...]
         if not outs:
             bindings = ()
         elif len(outs) == 1 and outs[0][0] == "o0":
-            bindings = (("o0", _dynamic_binding(result, ret_t, where, ctx)),)
+            bindings = (("o0", dynamic_binding(result, ret_t, where, ctx)),)
         else:
             fields = typing.get_type_hints(ret_t) if ret_t is not None else {}
             if not isinstance(result, tuple) or len(result) != len(outs):
                 raise SpecError(f"{where}: must return {len(outs)} values ({', '.join(n for n, _ in outs)})")
             bindings = tuple(
-                (name, _dynamic_binding(value, fields.get(name), f"{where}, output '{name}'", ctx))
+                (name, dynamic_binding(value, fields.get(name), f"{where}, output '{name}'", ctx))
                 for (name, _), value in zip(outs, result, strict=True)
             )
         spec = WorkflowSpec(
@@ -338,23 +276,12 @@ def compile_dynamic(task: TaskSpec, fn: Any, kwargs: dict[str, Any], ctx: Any) -
     return spec.to_json()
 
 
-def _dynamic_binding(value: Any, py_type: Any, where: str, ctx: Any) -> Binding:
-    if _contains_promise(value):
-        return to_binding(value, py_type, where)
-    from setpoint.types import to_literal
-
-    return Binding.const(to_literal(value, py_type, ctx, where=where))
-
-
 def compile_workflow(wf: Workflow) -> WorkflowSpec:
     iface = wf.interface
     builder = Builder(wf.name)
     args = {name: Promise(None, name, var.type, builder) for name, var in iface.inputs}
-    token = _BUILDER.set(builder)
-    try:
+    with building(builder):
         result = wf.function(**args)
-    finally:
-        _BUILDER.reset(token)
     where = f"workflow '{wf.name}'"
     outputs = _output_bindings(result, iface.outputs, wf, where)
     tasks = dict(builder.tasks)
@@ -381,7 +308,7 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
 def _output_bindings(
     result: Any, outs: tuple[tuple[str, Any], ...], wf: Workflow, where: str
 ) -> tuple[tuple[str, Binding], ...]:
-    hints = _hints(wf.function, where)
+    hints = type_hints(wf.function, where)
     ret_t = hints.get("return")
     if not outs:
         if result is not None and not isinstance(result, NodeHandle | Promise | Outputs):

@@ -16,55 +16,19 @@ same types, and using the result of a conditional with no ``else_`` is a compile
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from setpoint.errors import SpecError
-from setpoint.sdk.promise import NodeHandle, Outputs, Promise
+from setpoint.sdk.binding import to_binding
+from setpoint.sdk.context import current_builder
+from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise, as_condition
 from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE
-from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import Binding, NodeSpec
-
-
-class Condition:
-    """A comparison or combination of comparisons between promises and constants."""
-
-    def __init__(self, op: str, *operands: Any) -> None:
-        self.op = op
-        self.operands = operands
-
-    def __and__(self, other: Any) -> Condition:
-        return Condition("and", self, as_condition(other))
-
-    def __or__(self, other: Any) -> Condition:
-        return Condition("or", self, as_condition(other))
-
-    def __bool__(self) -> bool:
-        raise SpecError(
-            "a condition on workflow values is only known when the workflow runs; use it in "
-            "conditional(...).if_(...), and combine conditions with & and | (not `and` / `or`)"
-        )
-
-
-def compare(op: str, left: Any, right: Any) -> Condition:
-    return Condition(op, left, right)
-
-
-def as_condition(value: Any) -> Condition:
-    if isinstance(value, Condition):
-        return value
-    if isinstance(value, Promise):
-        return Condition("truthy", value)
-    raise SpecError(f"expected a condition on workflow values, got {type(value).__name__}")
-
-
-def is_none(value: Promise) -> Condition:
-    return Condition("is_none", value)
 
 
 class conditional:
     def __init__(self, name: str) -> None:
-        from setpoint.sdk.compiler import current_builder
-
         builder = current_builder()
         if builder is None:
             raise SpecError("conditional() can only be used inside a @workflow body")
@@ -80,8 +44,6 @@ class conditional:
 
     # -- building ------------------------------------------------------------------------------
     def _operand(self, value: Any) -> dict[str, Any]:
-        from setpoint.sdk.compiler import to_binding
-
         if isinstance(value, Promise):
             name = f"c{len(self._operands)}"
             self._operands.append((name, to_binding(value, None, f"branch '{self.id}', operand")))
@@ -141,8 +103,6 @@ class conditional:
         cases = len(self._conditions)
 
         def select(name: str) -> Binding:
-            from setpoint.sdk.compiler import to_binding
-
             per_case: list[Binding | None] = []
             for r in self._results:
                 value = r if isinstance(r, Promise) else getattr(r, name)
@@ -173,11 +133,17 @@ class _Then:
         return _Chain(self._c)
 
 
-class _Chain:
+class _Chain(NoValue):
     """After a ``then``: continue with ``elif_``/``else_``, or use it as the (else-less) result."""
 
     def __init__(self, c: conditional) -> None:
         self._c = c
+
+    def no_value(self) -> NoReturn:
+        raise SpecError(
+            f"the result of branch '{self._c.id}' is used, but the branch has no else_(): when no case "
+            "matches there is no value; add .else_().then(...) or .else_().fail(...)"
+        )
 
     def elif_(self, cond: Any) -> _Then:
         return self._c.elif_(cond)
@@ -185,11 +151,8 @@ class _Chain:
     def else_(self) -> _Else:
         return self._c.else_()
 
-    def __getattr__(self, name: str) -> Any:
-        raise SpecError(
-            f"the result of branch '{self._c.id}' is used, but the branch has no else_(): when no case "
-            "matches there is no value; add .else_().then(...) or .else_().fail(...)"
-        )
+    def __getattr__(self, name: str) -> NoReturn:
+        self.no_value()
 
 
 class _Else:
@@ -227,6 +190,3 @@ def _shape(r: Any) -> Any:
     if r is None or isinstance(r, NodeHandle):
         return "none"
     return type(r).__name__
-
-
-NONE_TYPE = TypeRef(TypeKind.NONE)

@@ -19,8 +19,11 @@ from datetime import timedelta
 from typing import Any
 
 from setpoint.errors import SpecError
+from setpoint.sdk.binding import to_binding
+from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Promise
 from setpoint.spec.workflow import NodeSpec
+from setpoint.types import type_ref
 
 
 def _seconds(value: timedelta | float | None, what: str) -> float | None:
@@ -32,15 +35,9 @@ def _seconds(value: timedelta | float | None, what: str) -> float | None:
     return seconds
 
 
-def _builder(what: str) -> Any:
-    from setpoint.sdk.compiler import current_builder
-
-    return current_builder()
-
-
 def sleep(duration: timedelta | float) -> NodeHandle | None:
     """Wait this long (order it with ``>>``); outside a workflow it returns at once."""
-    builder = _builder("sleep")
+    builder = current_builder()
     seconds = _seconds(duration, "sleep duration")
     if builder is None:
         return None
@@ -55,9 +52,7 @@ def sleep(duration: timedelta | float) -> NodeHandle | None:
 
 def approve(upstream: Any, name: str, timeout: timedelta | float | None = None) -> Any:
     """Let ``upstream`` through once someone approves signal ``name``; rejection fails the gate."""
-    from setpoint.sdk.compiler import to_binding
-
-    builder = _builder("approve")
+    builder = current_builder()
     if builder is None:
         return upstream
     if not isinstance(upstream, Promise):
@@ -81,9 +76,7 @@ def approve(upstream: Any, name: str, timeout: timedelta | float | None = None) 
 
 def wait_for_input(name: str, type: type, timeout: timedelta | float | None = None) -> Any:
     """A value of ``type`` sent from outside as signal ``name``."""
-    from setpoint.types import type_ref
-
-    builder = _builder("wait_for_input")
+    builder = current_builder()
     if builder is None:
         raise SpecError(
             f"wait_for_input('{name}') needs a running execution; when calling the workflow directly, "

@@ -22,9 +22,12 @@ from typing import Any, ClassVar
 
 from setpoint.errors import SpecError
 from setpoint.scheduling.ticks import Cron, FixedRate, Schedule, check_for_workflow
+from setpoint.sdk.binding import to_binding
+from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import NODE_ID_RE, NodeSpec, check_name
+from setpoint.types import LiteralContext, to_literal
 
 
 class LaunchPlan:
@@ -88,8 +91,6 @@ class LaunchPlan:
         return plan
 
     def literals(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        from setpoint.types import LiteralContext, to_literal
-
         hints = typing.get_type_hints(self.workflow.function, include_extras=True)
         ctx = LiteralContext(blobs=None, workdir=None)
 
@@ -102,8 +103,6 @@ class LaunchPlan:
         return conv(self.default_inputs, "default"), conv(self.fixed_inputs, "fixed")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from setpoint.sdk.compiler import current_builder, to_binding
-
         builder = current_builder()
         if builder is None:  # in-process run: call the workflow with the plan's inputs
             return self.workflow(*args, **{**self.default_inputs, **kwargs, **self.fixed_inputs})

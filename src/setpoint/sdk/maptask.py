@@ -16,6 +16,7 @@ import functools
 from typing import Any
 
 from setpoint.errors import SpecError
+from setpoint.sdk.context import current_builder
 from setpoint.sdk.task import Task
 
 
@@ -27,8 +28,6 @@ class MapTask:
         self.min_success_ratio = min_success_ratio
 
     def __call__(self, **mapped: Any) -> Any:
-        from setpoint.sdk.compiler import current_builder
-
         if not mapped:
             raise SpecError(f"map over task '{self.task.name}': give at least one list input to map over")
         for name in mapped:

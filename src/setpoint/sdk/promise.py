@@ -3,7 +3,9 @@
 While a `@workflow` body is being compiled, its inputs and every task call's results are
 `Promise`s: they record *where* a value will come from (a workflow input or a node's output)
 and its type, so the compiler can wire and type-check the DAG. Using one as a real value (in an
-``if``, a loop, arithmetic) is a mistake the user should hear about immediately.
+``if``, a loop, arithmetic) is a mistake the user should hear about immediately. Comparing
+promises builds a `Condition` for `conditional(...)`; it lives here, beside the promises it
+compares, so that neither this module nor `conditional` has to import the other's user.
 """
 
 from __future__ import annotations
@@ -116,8 +118,6 @@ class Promise:
     __hash__ = object.__hash__
 
     def is_none(self) -> Any:
-        from setpoint.sdk.conditional import Condition
-
         return Condition("is_none", self)
 
     def __rshift__(self, other: Any) -> Any:
@@ -131,9 +131,45 @@ class Promise:
 
 
 def _compare(op: str, left: Any, right: Any) -> Any:
-    from setpoint.sdk.conditional import Condition
-
     return Condition(op, left, right)
+
+
+class Condition:
+    """A comparison or combination of comparisons between promises and constants."""
+
+    def __init__(self, op: str, *operands: Any) -> None:
+        self.op = op
+        self.operands = operands
+
+    def __and__(self, other: Any) -> Condition:
+        return Condition("and", self, as_condition(other))
+
+    def __or__(self, other: Any) -> Condition:
+        return Condition("or", self, as_condition(other))
+
+    def __bool__(self) -> bool:
+        raise SpecError(
+            "a condition on workflow values is only known when the workflow runs; use it in "
+            "conditional(...).if_(...), and combine conditions with & and | (not `and` / `or`)"
+        )
+
+
+def as_condition(value: Any) -> Condition:
+    if isinstance(value, Condition):
+        return value
+    if isinstance(value, Promise):
+        return Condition("truthy", value)
+    raise SpecError(f"expected a condition on workflow values, got {type(value).__name__}")
+
+
+class NoValue:
+    """A compile-time object that looks like a result but has none (a branch without ``else_``).
+
+    Binding one as a task's input calls `no_value`, which raises the reason.
+    """
+
+    def no_value(self) -> NoReturn:
+        raise NotImplementedError
 
 
 class Outputs(tuple):  # type: ignore[type-arg]

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import SpecError
+from setpoint.sdk.context import current_builder
 from setpoint.spec.workflow import CachePolicy, Interface, TaskSpec
+from setpoint.types import function_interface
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,8 +113,6 @@ class Task:
     @property
     def interface(self) -> Interface:
         if self._interface is None:
-            from setpoint.types import function_interface
-
             iface = function_interface(self.function, where=f"task '{self.name}'", allow_pickle=self.unsafe_pickle)
             for ignored in self.cache.ignore_inputs:
                 if ignored not in iface.input_map:
@@ -152,8 +152,6 @@ class Task:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from setpoint.sdk.compiler import current_builder
-
         builder = current_builder()
         if builder is not None:
             return builder.add_task_node(self, args, kwargs)

@@ -14,8 +14,11 @@ from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import InputError, SpecError
-from setpoint.sdk.task import module_name_of
+from setpoint.sdk.compiler import compile_workflow
+from setpoint.sdk.context import current_builder
+from setpoint.sdk.task import Task, module_name_of
 from setpoint.spec.workflow import FailurePolicy, Interface, WorkflowSpec
+from setpoint.types import function_interface
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,8 +52,6 @@ class Workflow:
         if deadline is not None and deadline <= 0:
             raise SpecError(f"workflow '{self.name}': deadline must be positive, got {deadline!r}")
         self.deadline_s = float(deadline) if deadline is not None else None
-        from setpoint.sdk.task import Task
-
         if on_failure is not None and not isinstance(on_failure, Task):
             raise SpecError(f"workflow '{self.name}': on_failure must be a @task, got {type(on_failure).__name__}")
         self.on_failure = on_failure
@@ -61,22 +62,16 @@ class Workflow:
     @property
     def interface(self) -> Interface:
         if self._interface is None:
-            from setpoint.types import function_interface
-
             self._interface = function_interface(self.function, where=f"workflow '{self.name}'")
         return self._interface
 
     def compile(self) -> WorkflowSpec:
         """The compiled spec (compiled once, then reused: a spec is immutable)."""
         if self._spec is None:
-            from setpoint.sdk.compiler import compile_workflow
-
             self._spec = compile_workflow(self)
         return self._spec
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from setpoint.sdk.compiler import current_builder
-
         builder = current_builder()
         if builder is not None:
             return builder.add_subworkflow(self, args, kwargs)

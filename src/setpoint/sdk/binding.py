@@ -1,0 +1,76 @@
+"""Turn what a workflow body passes to a call into a `Binding` of the spec.
+
+A value passed to a task (or a gate, a branch, a launch plan, a workflow's return) is a promise,
+a constant, or a list/dict mixing the two. The compiler, `conditional`, the gates and launch
+plans all bind values the same way, so the rule lives here, below all of them: it knows the
+placeholder values (`setpoint.sdk.promise`) and the spec, and nothing that builds nodes.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise
+from setpoint.spec.workflow import Binding
+from setpoint.types import LiteralContext, to_literal
+
+
+def type_hints(fn: Any, where: str) -> dict[str, Any]:
+    """A function's resolved annotations, or a `SpecError` naming ``where`` when one does not resolve."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as e:  # a forward reference that does not resolve
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
+
+
+def to_binding(value: Any, py_type: Any, where: str) -> Binding:
+    """Turn what the user passed to a task call into a binding (constants become literals)."""
+    if isinstance(value, Promise):
+        if isinstance(value.binding, Binding):
+            return value.binding
+        if value.node_id is None:
+            return Binding.from_input(value.name)
+        return Binding.from_node(value.node_id, value.name)
+    if isinstance(value, NoValue):
+        value.no_value()
+    if isinstance(value, Condition):
+        raise TypeMismatchError(f"{where}: a condition cannot be passed as a value; use conditional()")
+    if isinstance(value, NodeHandle | Outputs):
+        raise TypeMismatchError(
+            f"{where}: got the result of node '{value.node_id}', which has "
+            + ("no outputs" if isinstance(value, NodeHandle) else "several outputs; pick one by name")
+        )
+    if contains_promise(value):
+        origin = typing.get_origin(py_type)
+        args = typing.get_args(py_type)
+        if isinstance(value, list | tuple):
+            item_t = args[0] if origin is list and args else None
+            return Binding(items=tuple(to_binding(v, item_t, f"{where}[{i}]") for i, v in enumerate(value)))
+        if isinstance(value, Mapping):
+            val_t = args[1] if origin is dict and len(args) == 2 else None
+            return Binding(entries=tuple((str(k), to_binding(v, val_t, f"{where}.{k}")) for k, v in value.items()))
+        raise TypeMismatchError(f"{where}: a {type(value).__name__} containing promises cannot be bound")
+    if py_type is None:
+        raise TypeMismatchError(f"{where}: cannot tell the type of constant {value!r}")
+    return Binding.const(to_literal(value, py_type, LiteralContext(blobs=None, workdir=None), where=where))
+
+
+def contains_promise(value: Any) -> bool:
+    if isinstance(value, Promise | NodeHandle | Outputs):
+        return True
+    if isinstance(value, list | tuple):
+        return any(contains_promise(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(contains_promise(v) for v in value.values())
+    return False
+
+
+def dynamic_binding(value: Any, py_type: Any, where: str, ctx: LiteralContext) -> Binding:
+    """Bind what a @dynamic body returns: promises wire as usual, real values become literals
+    stored through the running task's context (they may be files or blobs)."""
+    if contains_promise(value):
+        return to_binding(value, py_type, where)
+    return Binding.const(to_literal(value, py_type, ctx, where=where))
