@@ -1,0 +1,71 @@
+"""The named blocks of ``queries.sql`` and the parameters every SQL backend binds the same way.
+
+Both SQL backends run the very same statements; each rewrites them once, at import, into its driver's
+placeholder style (SQLite keeps ``:name`` and expands list parameters into slots, PostgreSQL turns
+them into ``%(name)s`` and arrays). What stays dialect-free lives here: parsing the blocks, the
+padded phase slots and the parameters of ``list_executions``.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+from setpoint.adapters.store import codec
+from setpoint.core.phases import ExecutionPhase
+from setpoint.ports import ExecutionFilter
+
+_NAME_RE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def load_queries(text: str) -> dict[str, str]:
+    """Parse ``-- name: x`` blocks into ``{name: sql}`` (procrastinate's layout)."""
+    parts = _NAME_RE.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice")
+        queries[name] = body.strip().rstrip(";")
+    return queries
+
+
+# The blocks as written, before any backend rewrites them.
+RAW_QUERIES: dict[str, str] = load_queries(
+    resources.files("setpoint.adapters.store").joinpath("queries.sql").read_text("utf-8")
+)
+
+# Phase lists are fixed, padded parameter slots (one prepared statement per query); derive them
+# from the enums here and refuse to import if queries.sql has a different number of slots.
+UNFINISHED: dict[str, str] = {f"unfinished_{i}": p.value for i, p in enumerate(codec.UNFINISHED_PHASES)}
+PHASE_SLOTS = len(ExecutionPhase)
+
+
+def _check_slots() -> None:
+    for name, sql in RAW_QUERIES.items():
+        unfinished = set(re.findall(r":unfinished_\d+", sql))
+        if unfinished and unfinished != {f":{k}" for k in UNFINISHED}:
+            raise RuntimeError(f"query {name!r} has unfinished-phase slots {sorted(unfinished)}, expected {UNFINISHED}")
+        phases = set(re.findall(r":phase_\d+", sql))
+        if phases and len(phases) != PHASE_SLOTS:
+            raise RuntimeError(f"query {name!r} has {len(phases)} phase slots, expected {PHASE_SLOTS}")
+
+
+_check_slots()
+
+
+def list_params(flt: ExecutionFilter) -> dict[str, Any]:
+    """Parameters of ``list_executions`` (the phase filter padded to one slot per phase)."""
+    phases = list(dict.fromkeys(p.value for p in flt.phases))
+    slots = phases + [phases[0] if phases else None] * (PHASE_SLOTS - len(phases))
+    params: dict[str, Any] = {f"phase_{i}": value for i, value in enumerate(slots)}
+    params.update(
+        any_phase=not phases,
+        project=flt.project,
+        workflow=flt.workflow,
+        has_cursor=False,
+        cursor_created_at=None,
+        cursor_id=None,
+        limit=flt.limit,
+    )
+    return params
