@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 from setpoint.adapters.store.registry_rows import check_role
-from setpoint.ports import ROLES, Store, SystemClock, TokenRecord
+from setpoint.ports import ROLES, Store, SystemClock, TokenRecord, TokenStore
 
 PREFIX = "sp_"
 
@@ -31,7 +31,7 @@ def create_token(store: Store, project: str, role: str) -> str:
     return token
 
 
-def lookup(store: Store, token: str) -> TokenRecord | None:
+def lookup(store: TokenStore, token: str) -> TokenRecord | None:
     digest = hash_token(token)
     found = store.get_token(digest)
     if found is None or not hmac.compare_digest(found.token_hash, digest):

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from setpoint.errors import InputError, NotFoundError, RegistrationConflictError, SetpointError
-from setpoint.ports import RegisteredEntity, Store
+from setpoint.ports import RegisteredEntity, RegistryStore
 from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import Interface, TaskSpec, WorkflowSpec
 
@@ -277,7 +277,9 @@ def diff_summary(old: RegisteredEntity, new: RegisteredEntity, old_spec: Any = N
     return "; ".join(parts) or "content changed"
 
 
-def conflict_error(store: Store, old: RegisteredEntity, new: RegisteredEntity, specs: Mapping[str, str]) -> Exception:
+def conflict_error(
+    store: RegistryStore, old: RegisteredEntity, new: RegisteredEntity, specs: Mapping[str, str]
+) -> Exception:
     from setpoint.adapters.store.registry_rows import KIND_NAMES
 
     old_spec = new_spec = None
@@ -302,7 +304,7 @@ class Registered:
 
 
 def register_entities(
-    store: Store, project: str, entities: Sequence[RegisteredEntity], specs: Mapping[str, str], now: float
+    store: RegistryStore, project: str, entities: Sequence[RegisteredEntity], specs: Mapping[str, str], now: float
 ) -> list[Registered]:
     """Store ``entities`` (and the spec bodies they pin) unless one conflicts; then nothing is written."""
     for new in entities:
@@ -376,7 +378,7 @@ class Launch:
 
 
 def resolve_launch(
-    store: Store, project: str, kind: str, name: str, version: str | None, inputs: Mapping[str, Any]
+    store: RegistryStore, project: str, kind: str, name: str, version: str | None, inputs: Mapping[str, Any]
 ) -> Launch:
     """The spec, code and validated inputs for an execution of a registered workflow or launch plan."""
     if kind not in ("workflow", "launchplan"):

@@ -32,7 +32,7 @@ from typing import Any
 from setpoint.core.model import Event, ExecutionConfig, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import BlobError, SetpointError, StoreError
-from setpoint.ports import Activation, Clock, RegisteredEntity, Store, SystemClock, TickRecord
+from setpoint.ports import Activation, Clock, RegisteredEntity, RegistryStore, ScheduleStore, SystemClock, TickRecord
 from setpoint.scheduling.ticks import Schedule, due_ticks, next_ticks, schedule_from_json
 from setpoint.service.registry import resolve_inputs
 from setpoint.spec.workflow import WorkflowSpec
@@ -70,7 +70,7 @@ class _Plan:
     schedule: Schedule | None
 
 
-def load_plan(store: Store, project: str, name: str, version: str) -> _Plan:
+def load_plan(store: RegistryStore, project: str, name: str, version: str) -> _Plan:
     """A registered launch plan version with its pinned spec and its schedule (validated)."""
     entity = store.get_entity("launchplan", project, name, version)
     spec = WorkflowSpec.from_json(json.loads(store.get_spec(entity.spec_digest)))
@@ -111,7 +111,7 @@ class Scheduler:
 
     def __init__(
         self,
-        store: Store,
+        store: ScheduleStore,
         *,
         clock: Clock | None = None,
         interval: float = 1.0,
@@ -217,7 +217,7 @@ class Scheduler:
 # -- what `launchplan get` / `ls` and the API show ---------------------------------------------------
 
 
-def status(store: Store, project: str, name: str, now: float, upcoming: int = 5) -> dict[str, Any]:
+def status(store: ScheduleStore, project: str, name: str, now: float, upcoming: int = 5) -> dict[str, Any]:
     """A launch plan's schedule, active version, next ticks and the ticks fired most recently."""
     latest = store.get_entity("launchplan", project, name)
     act = store.get_activation(project, name)
