@@ -7,6 +7,10 @@ lease, and only then launches or aborts attempts — every action idempotent on 
 a crash at any point is safe: the next round recomputes from what was recorded. Wake-ups come from
 new executions, executor notifications (hints), `requeue_after` timers, a poll for executions
 that need a controller, and a periodic full resync that re-observes every live attempt.
+
+This module keeps the round and the workers; what a round calls out to lives beside it: building
+map and dynamic child specs (`expansion`), reading and starting launch-plan children (`children`),
+the crash-point test hook (`crash`) and lease-owner ids (`owners`).
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import signal
-import socket
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from setpoint.adapters.blobs import preload_modules
 from setpoint.adapters.bundle import BundleCache
 from setpoint.config.settings import Settings
+from setpoint.controller.children import child_executions, start_child
+from setpoint.controller.crash import CRASH_POINTS, CrashInjector
+from setpoint.controller.expansion import child_spec
+from setpoint.controller.owners import local_owner_id, owner_is_dead
+from setpoint.controller.workqueue import WorkQueue
 from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionRecord
 from setpoint.core.phases import (
     ATTEMPT_TRANSITIONS,
@@ -45,7 +50,11 @@ from setpoint.core.state import (
 )
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
 from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
-from setpoint.spec.workflow import Binding, Interface, NodeSpec, TaskSpec, WorkflowSpec
+from setpoint.spec.canonical import canonical_json
+from setpoint.spec.workflow import TaskSpec, WorkflowSpec
+
+# CRASH_POINTS is re-exported: the crash tests name the points through this module.
+__all__ = ["CRASH_POINTS", "Controller", "IllegalTransitionError", "blob_refs"]
 
 log = logging.getLogger("setpoint.controller")
 
@@ -56,37 +65,6 @@ MAX_ILLEGAL_ROUNDS = 3
 
 class IllegalTransitionError(SetpointError):
     """The core decided a transition the phase tables forbid (a bug): nothing was written."""
-
-
-CRASH_POINTS = (
-    "round.loaded",  # state loaded, nothing decided
-    "round.decided",  # decision computed, nothing written
-    "round.committed",  # intent written, no action taken
-    "round.launched",  # right after one launch (others of the round not yet)
-    "round.aborted",  # right after one abort request
-)
-
-
-class CrashInjector:
-    """Kill this process at a named point (test hook); ``spec`` is ``"<point>[:<nth hit>]"``."""
-
-    def __init__(self, spec: str | None) -> None:
-        self.point: str | None = None
-        self.nth = 1
-        self._hits = 0
-        if spec:
-            point, _, nth = spec.partition(":")
-            if point not in CRASH_POINTS:
-                raise SetpointError(f"unknown crash point {point!r}; known: {', '.join(CRASH_POINTS)}")
-            self.point = point
-            self.nth = int(nth) if nth else 1
-
-    def hit(self, point: str) -> None:
-        if point != self.point:
-            return
-        self._hits += 1
-        if self._hits >= self.nth:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def blob_refs(lit: Any) -> Iterator[BlobRef]:
@@ -104,34 +82,6 @@ def blob_refs(lit: Any) -> Iterator[BlobRef]:
             yield from blob_refs(v)
 
 
-def local_owner_id() -> str:
-    """``host:pid:start-time:nonce`` — enough for a controller on the same host to tell it died."""
-    import psutil
-
-    started = int(psutil.Process().create_time() * 1000)
-    return f"{socket.gethostname()}:{os.getpid()}:{started}:{uuid.uuid4().hex[:6]}"
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True only if ``owner`` names a controller process on this host that no longer exists.
-
-    A lease normally expires after its TTL; when the holder was a process on this same machine
-    that is provably gone (``kill -9`` of a `setpoint run`), waiting out the TTL is pointless.
-    """
-    import psutil
-
-    parts = owner.split(":")
-    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    try:
-        proc = psutil.Process(int(parts[1]))
-        return int(proc.create_time() * 1000) != int(parts[2]) or proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-    except (psutil.Error, ValueError):
-        return False
-
-
 class Controller:
     def __init__(
         self,
@@ -143,8 +93,6 @@ class Controller:
         clock: Clock | None = None,
         owner: str | None = None,
     ) -> None:
-        from setpoint.controller.workqueue import WorkQueue
-
         self.store = store
         self.executors = dict(executors)
         self.bundles = bundles
@@ -369,7 +317,7 @@ class Controller:
             self._full_sync.discard(eid)
         aids = list(state.live_attempts) if full else [a for a in dirty if a in state.live_attempts]
         observations = {aid: self._observe(state, aid) for aid in aids}
-        children = self._child_executions(state)
+        children = child_executions(self.store, state)
         now = self.clock.now()
         decision = reconcile(state, observations, now, self.settings.reconcile, child_executions=children)
         answers: dict[str, CatalogAnswer] = {}
@@ -402,7 +350,8 @@ class Controller:
             self._crash.hit("round.committed")
         for action in decision.actions:
             if isinstance(action, StartChild):
-                self._start_child(state, action)
+                start_child(self.store, self.clock, state, action)
+                self.queue.add(action.child_id)
                 continue
             if isinstance(action, AbortChild):
                 self.store.request_abort(action.child_id, f"the parent execution stopped: {action.reason}", now)
@@ -428,6 +377,15 @@ class Controller:
         elif decision.requeue_after is not None:
             self.queue.add_after(eid, decision.requeue_after)
         return decision
+
+    def _expand(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
+        """Build and store a map or dynamic node's child spec. Errors come back as text."""
+        child = child_spec(state, req, self.blobs, self.settings)
+        if isinstance(child, str):
+            return child
+        self.store.put_spec(child.digest, canonical_json(child.to_json()))
+        self._specs[child.digest] = child
+        return child.digest, child
 
     def _consult_catalog(
         self, state: ExecutionState, lookups: Sequence[CacheLookup], now: float
@@ -455,115 +413,6 @@ class Controller:
                         entry = late
             answers[lk.key] = CatalogAnswer(entry, holder, problem)
         return answers
-
-    def _child_executions(self, state: ExecutionState) -> dict[str, ExecutionRecord]:
-        found: dict[str, ExecutionRecord] = {}
-        for node_id in state.launched:
-            child_id = (state.node(node_id).detail or {}).get("child")
-            if child_id:
-                with contextlib.suppress(NotFoundError):  # not created yet: the core starts it again
-                    found[str(child_id)] = self.store.get_execution(str(child_id))
-        return found
-
-    def _start_child(self, state: ExecutionState, action: StartChild) -> None:
-        """Create a launch-plan node's child execution; it already existing is success."""
-        from setpoint.core.model import Event
-        from setpoint.errors import AlreadyExistsError
-        from setpoint.spec.canonical import canonical_json
-
-        config = state.graph.node_map[action.node_id].config or {}
-        child = WorkflowSpec.from_json(config.get("workflow"))
-        inputs = dict(action.inputs)
-        for name, var in child.interface.inputs:
-            if name not in inputs and var.has_default:
-                inputs[name] = var.default
-        self.store.put_spec(child.digest, canonical_json(child.to_json()))
-        now = self.clock.now()
-        parent = state.execution
-        record = ExecutionRecord(
-            id=action.child_id,
-            project=parent.project,
-            workflow=child.name,
-            spec_digest=child.digest,
-            code_digest=parent.code_digest,
-            inputs=inputs,
-            created_at=now,
-            updated_at=now,
-            source_id=parent.id,
-            mode="child",
-            config=parent.config,
-        )
-        event = Event(action.child_id, now, "execution", "QUEUED", message=f"child of {parent.id}/{action.node_id}")
-        with contextlib.suppress(AlreadyExistsError):  # started before a crash: one start is enough
-            self.store.create_execution(record, [event])
-        self.queue.add(action.child_id)
-
-    def _expand(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
-        """Build and store a map node's child spec: one task node per element. Errors come back as text."""
-        from setpoint.spec.canonical import canonical_json
-
-        if req.dynamic is not None:
-            return self._expand_dynamic(state, req)
-        lists: dict[str, list[Any]] = {}
-        for name in req.over:
-            value = req.inputs.get(name)
-            if isinstance(value, dict) and set(value) == {"$ref"}:
-                ref = value["$ref"]
-                value = json.loads(self.blobs.get_bytes(BlobRef(ref["uri"], ref["sha256"], int(ref["size"]))))
-            if not isinstance(value, list):
-                return f"map input '{name}' is not a list"
-            lists[name] = value
-        sizes = {name: len(v) for name, v in lists.items()}
-        if len(set(sizes.values())) > 1:
-            shown = ", ".join(f"{k}: {v}" for k, v in sizes.items())
-            return f"the inputs a map goes over must have the same length ({shown})"
-        size = next(iter(sizes.values()), 0)
-        if size > self.settings.max_map_size:
-            return f"a map over {size} elements exceeds the limit of {self.settings.max_map_size}"
-        task = state.graph.tasks[req.task]
-        fixed = [(k, Binding.const(v)) for k, v in req.inputs.items() if k not in lists]
-        nodes = tuple(
-            NodeSpec(
-                id=str(i),
-                task=req.task,
-                inputs=tuple(sorted([*fixed, *((k, Binding.const(v[i])) for k, v in lists.items())])),
-            )
-            for i in range(size)
-        )
-        child = WorkflowSpec(
-            name=f"{state.spec.name}.{req.node_id}",
-            interface=Interface(),
-            nodes=nodes,
-            outputs=(),
-            tasks={req.task: task},
-        )
-        self.store.put_spec(child.digest, canonical_json(child.to_json()))
-        self._specs[child.digest] = child
-        return child.digest, child
-
-    def _expand_dynamic(self, state: ExecutionState, req: ExpandRequest) -> tuple[str, WorkflowSpec] | str:
-        """Validate a dynamic task's sub-workflow like any spec, bound its depth and size, store it."""
-        from setpoint.spec.canonical import canonical_json
-
-        depth, node = 1, req.node_id
-        while node in state.graph.parent_of:
-            node = state.graph.parent_of[node]
-            depth += 1
-        if depth > self.settings.max_dynamic_depth:
-            return (
-                f"dynamic task '{req.task}' nested {depth} levels deep; the limit is {self.settings.max_dynamic_depth} "
-                "(does its recursion reach a base case?)"
-            )
-        try:
-            child = WorkflowSpec.from_json(req.dynamic)
-        except SetpointError as e:
-            return f"dynamic task '{req.task}' built an invalid workflow: {e}"
-        total = len(state.graph.node_map) + len(child.nodes)
-        if total > self.settings.max_nodes:
-            return f"the execution would grow to {total} nodes; the limit is {self.settings.max_nodes}"
-        self.store.put_spec(child.digest, canonical_json(child.to_json()))
-        self._specs[child.digest] = child
-        return child.digest, child
 
     @property
     def _reservation_ttl(self) -> float:
