@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 from setpoint.core.model import AttemptObservation, ExecutionConfig, Observed
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
 from setpoint.core.reconcile import ReconcileConfig, backoff_delay, reconcile
-from setpoint.core.state import Abort, ExecutionState, Launch
+from setpoint.core.state import Abort, ExecutionState
 from setpoint.spec.workflow import FailurePolicy
 from tests.support.sim import Sim
 from tests.support.specs import dag_spec, execution_for, expected_value
+from tests.unit.core.builders import launches
 
 CHAIN = {"a": [], "b": ["a"], "c": ["b"]}
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
@@ -22,10 +23,6 @@ def sim_for(edges, **kw) -> Sim:
     spec_kw = {k: v for k, v in kw.items() if k in ("retries", "timeout_s", "policy", "max_parallelism")}
     spec = dag_spec(edges, **spec_kw)
     return Sim(spec, execution_for(spec), cfg=kw.get("cfg", ReconcileConfig(backoff_base_s=0.0)))
-
-
-def launches(d) -> list[str]:
-    return [a.attempt_id for a in d.actions if isinstance(a, Launch)]
 
 
 def run_to_end(sim: Sim, max_rounds: int = 200) -> None:
