@@ -22,6 +22,7 @@ from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, SetpointError
 from setpoint.ports import ExecutionFilter
 from setpoint.sdk.workflow import Workflow
+from setpoint.spec.workflow import ApproveGate
 
 if TYPE_CHECKING:
     from setpoint.client.remote import RemoteClient
@@ -522,12 +523,9 @@ def signal(state: Ctx, execution: str, name: str, value: str | None, reject: boo
     """
     client = state.client
     spec = client.spec(execution)
-    gate = next(
-        (n for n in spec.nodes if n.kind == "gate" and (n.config or {}).get("name") == name),
-        None,
-    )
+    gate = next((g for n in spec.nodes if (g := n.signal_gate) is not None and g.name == name), None)
     parsed: Any
-    if gate is not None and (gate.config or {}).get("gate") == "approve":
+    if isinstance(gate, ApproveGate):
         if value is not None and value.lower() not in ("true", "false", "yes", "no", "1", "0"):
             raise InputError(f"signal '{name}' is an approval: give no value (approve), or --reject")
         parsed = not reject and (value is None or value.lower() in ("true", "yes", "1"))
@@ -535,13 +533,11 @@ def signal(state: Ctx, execution: str, name: str, value: str | None, reject: boo
         if value is None:
             raise InputError(f"signal '{name}' needs a value")
         from setpoint.client.embedded import literal_to_plain
-        from setpoint.spec.types import TypeRef
         from setpoint.types import parse_cli_value
 
         if gate is None:
             parsed = value  # client.signal names the known signals in its error
         else:
-            t = TypeRef.from_json((gate.config or {}).get("type"))
-            parsed = literal_to_plain(parse_cli_value(value, t, where=f"signal '{name}'"))
+            parsed = literal_to_plain(parse_cli_value(value, gate.type, where=f"signal '{name}'"))
     client.signal(execution, name, parsed)
     console.print(f"signal '{name}' sent to {execution}")

@@ -42,7 +42,7 @@ from setpoint.service.lineage import consumers as lineage_consumers
 from setpoint.service.lineage import upstream as lineage_upstream
 from setpoint.service.registry import fill_defaults
 from setpoint.spec.canonical import canonical_json
-from setpoint.spec.workflow import WorkflowSpec
+from setpoint.spec.workflow import ApproveGate, WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
@@ -478,11 +478,7 @@ class Client:
         rec = self.get(execution_id)
         # gates of the declared spec and of every sub-workflow a dynamic node has built so far
         graph, _ = self._graph(self.spec(execution_id), self._node_records(execution_id), children=True)
-        gates = {
-            str((n.config or {}).get("name")): n
-            for n in graph.node_map.values()
-            if n.kind == "gate" and (n.config or {}).get("name")
-        }
+        gates = {g.name: g for n in graph.node_map.values() if (g := n.signal_gate) is not None}
         gate = gates.get(name)
         if gate is None:
             known = ", ".join(sorted(gates)) or "none"
@@ -490,15 +486,12 @@ class Client:
         if rec.phase.is_terminal:
             raise UserError(f"execution '{execution_id}' already ended {rec.phase.value}; signal '{name}' was not sent")
         where = f"signal '{name}' of execution '{execution_id}'"
-        config = gate.config or {}
-        if config.get("gate") == "approve":
+        if isinstance(gate, ApproveGate):
             if not isinstance(value, bool):
                 raise InputError(f"{where}: an approval is true or false, got {value!r}")
             literal: Any = value
         else:
-            from setpoint.spec.types import TypeRef
-
-            literal = literal_from_json_value(value, TypeRef.from_json(config.get("type")), where=where)
+            literal = literal_from_json_value(value, gate.type, where=where)
         if not self.store.send_signal(execution_id, name, literal, SystemClock().now()):
             raise UserError(f"{where} was already sent; the first value stands")
         if self._controller is not None:

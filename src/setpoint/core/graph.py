@@ -61,6 +61,7 @@ class Graph:
                 after=tuple(prefix + a for a in n.after),
                 kind=n.kind,
                 config=n.config,
+                config_json=n.config_json,
                 case_of=(prefix + n.case_of[0], n.case_of[1]) if n.case_of else None,
             )
             self.node_map[node.id] = node

@@ -23,7 +23,7 @@ from setpoint.core.model import (
     NodeRecord,
 )
 from setpoint.core.phases import NodePhase, is_active
-from setpoint.spec.workflow import WorkflowSpec
+from setpoint.spec.workflow import NodeKind, WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +191,8 @@ class ExecutionState:
         elif old is NodePhase.RETRYING:
             self.retrying.pop(node_id, None)
         kind = self.graph.node_map[node_id].kind
-        if kind in ("gate", "launchplan"):
-            index = self.gates if kind == "gate" else self.launched
+        if kind in (NodeKind.GATE, NodeKind.LAUNCHPLAN):
+            index = self.gates if kind is NodeKind.GATE else self.launched
             if is_active(new):
                 index[node_id] = None
             else:

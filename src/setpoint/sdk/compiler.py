@@ -9,6 +9,7 @@ the workflow, the node, the input, and the expected and actual types.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ from setpoint.spec.workflow import (
     NODE_ID_RE,
     Binding,
     Interface,
+    MapConfig,
+    NodeKind,
     NodeSpec,
     TaskSpec,
     WorkflowSpec,
@@ -134,12 +137,8 @@ class Builder:
                 id=node_id,
                 task=task.name,
                 inputs=tuple(inputs),
-                kind="map",
-                config={
-                    "over": sorted(mapped),
-                    "concurrency": mt.concurrency,
-                    "min_success_ratio": mt.min_success_ratio,
-                },
+                kind=NodeKind.MAP,
+                config=MapConfig(tuple(sorted(mapped)), mt.concurrency, mt.min_success_ratio),
                 case_of=self.scope(),
             )
         )
@@ -221,7 +220,7 @@ class Builder:
         for n in self.nodes:
             after = self._order.get(n.id)
             if after:
-                out.append(NodeSpec(n.id, n.task, n.inputs, tuple(dict.fromkeys(after)), n.kind, n.config, n.case_of))
+                out.append(dataclasses.replace(n, after=tuple(dict.fromkeys(after))))
             else:
                 out.append(n)
         return tuple(out)

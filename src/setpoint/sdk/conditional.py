@@ -24,7 +24,7 @@ from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise, as_condition
 from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE
 from setpoint.spec.types import TypeRef
-from setpoint.spec.workflow import Binding, NodeSpec
+from setpoint.spec.workflow import Binding, BranchConfig, NodeKind, NodeSpec
 
 
 class conditional:
@@ -67,9 +67,9 @@ class conditional:
         return NodeSpec(
             id=self.id,
             task="",
-            kind="branch",
+            kind=NodeKind.BRANCH,
             inputs=tuple(self._operands),
-            config={"conditions": list(self._conditions), "otherwise": self._otherwise, "message": self._message},
+            config=BranchConfig(tuple(self._conditions), self._otherwise, self._message),
             case_of=self._builder.scope(),
         )
 

@@ -22,17 +22,19 @@ from setpoint.errors import SpecError
 from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Promise
-from setpoint.spec.workflow import NodeSpec
+from setpoint.spec.workflow import ApproveGate, NodeKind, NodeSpec, SignalGate, SleepGate
 from setpoint.types import type_ref
 
 
-def _seconds(value: timedelta | float | None, what: str) -> float | None:
-    if value is None:
-        return None
+def _seconds(value: timedelta | float, what: str) -> float:
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if seconds < 0:
         raise SpecError(f"{what} must not be negative, got {seconds}")
     return seconds
+
+
+def _timeout(value: timedelta | float | None, what: str) -> float | None:
+    return None if value is None else _seconds(value, what)
 
 
 def sleep(duration: timedelta | float) -> NodeHandle | None:
@@ -43,9 +45,7 @@ def sleep(duration: timedelta | float) -> NodeHandle | None:
         return None
     node_id = builder.new_node_id("sleep")
     builder.nodes.append(
-        NodeSpec(
-            id=node_id, task="", kind="gate", config={"gate": "sleep", "seconds": seconds}, case_of=builder.scope()
-        )
+        NodeSpec(id=node_id, task="", kind=NodeKind.GATE, config=SleepGate(seconds), case_of=builder.scope())
     )
     return NodeHandle(node_id, builder)
 
@@ -58,16 +58,13 @@ def approve(upstream: Any, name: str, timeout: timedelta | float | None = None) 
     if not isinstance(upstream, Promise):
         raise SpecError(f"approve('{name}'): the value to approve must be a task output or a workflow input")
     node_id = builder.new_node_id(name)
-    config: dict[str, Any] = {"gate": "approve", "name": name}
-    if timeout is not None:
-        config["timeout_s"] = _seconds(timeout, f"approve('{name}') timeout")
     builder.nodes.append(
         NodeSpec(
             id=node_id,
             task="",
-            kind="gate",
+            kind=NodeKind.GATE,
             inputs=(("value", to_binding(upstream, None, f"approve('{name}')")),),
-            config=config,
+            config=ApproveGate(name, _timeout(timeout, f"approve('{name}') timeout")),
             case_of=builder.scope(),
         )
     )
@@ -84,8 +81,6 @@ def wait_for_input(name: str, type: type, timeout: timedelta | float | None = No
         )
     t = type_ref(type, where=f"wait_for_input('{name}')")
     node_id = builder.new_node_id(name)
-    config: dict[str, Any] = {"gate": "signal", "name": name, "type": t.to_json()}
-    if timeout is not None:
-        config["timeout_s"] = _seconds(timeout, f"wait_for_input('{name}') timeout")
-    builder.nodes.append(NodeSpec(id=node_id, task="", kind="gate", config=config, case_of=builder.scope()))
+    config = SignalGate(name, t, _timeout(timeout, f"wait_for_input('{name}') timeout"))
+    builder.nodes.append(NodeSpec(id=node_id, task="", kind=NodeKind.GATE, config=config, case_of=builder.scope()))
     return Promise(node_id, "o0", t, builder)

@@ -26,7 +26,7 @@ from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
-from setpoint.spec.workflow import NODE_ID_RE, NodeSpec, check_name
+from setpoint.spec.workflow import NODE_ID_RE, LaunchPlanConfig, NodeKind, NodeSpec, check_name
 from setpoint.types import LiteralContext, to_literal
 
 
@@ -126,9 +126,9 @@ class LaunchPlan:
             NodeSpec(
                 id=node_id,
                 task="",
-                kind="launchplan",
+                kind=NodeKind.LAUNCHPLAN,
                 inputs=tuple(inputs),
-                config={"launchplan": self.name, "workflow": child.to_json(), "defaults": defaults, "fixed": fixed},
+                config=LaunchPlanConfig(self.name, child.to_json(), defaults, fixed),
                 case_of=builder.scope(),
             )
         )

@@ -12,6 +12,7 @@ input and named ``c0``, ``c1``, …) with each other or with constants, combines
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,8 +24,16 @@ ORDERED = frozenset({TypeKind.INT, TypeKind.FLOAT, TypeKind.STR, TypeKind.DATETI
 COMPARABLE = ORDERED | {TypeKind.BOOL, TypeKind.NONE, TypeKind.ENUM, TypeKind.ANY}
 NUMERIC = frozenset({TypeKind.INT, TypeKind.FLOAT})
 
-OTHERWISE_FAIL = "fail"  # no case matched: the branch fails with its message
-OTHERWISE_NONE = "none"  # no case matched: nothing runs (only if no output of the branch is used)
+
+class Otherwise(enum.StrEnum):
+    """What a branch does when no case matches (the value is the spec's JSON form)."""
+
+    FAIL = "fail"  # the branch fails with its message
+    NONE = "none"  # nothing runs (allowed only if no output of the branch is used)
+
+
+OTHERWISE_FAIL = Otherwise.FAIL
+OTHERWISE_NONE = Otherwise.NONE
 
 
 def _operand_type(op: Any, types: Mapping[str, TypeRef], where: str) -> TypeRef | None:

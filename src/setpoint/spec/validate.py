@@ -13,9 +13,17 @@ from typing import TYPE_CHECKING
 
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.spec.bindings import Binding
-from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE, validate_expr
+from setpoint.spec.branch import Otherwise, validate_expr
 from setpoint.spec.model import TaskSpec, check_name
-from setpoint.spec.nodes import GATES, NodeSpec
+from setpoint.spec.nodes import (
+    ApproveGate,
+    BranchConfig,
+    LaunchPlanConfig,
+    MapConfig,
+    NodeSpec,
+    SignalGate,
+    SleepGate,
+)
 from setpoint.spec.types import TypeKind, TypeRef, is_assignable
 
 if TYPE_CHECKING:  # the workflow module imports this one; validation only reads a spec
@@ -44,12 +52,12 @@ def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
     if b.select is not None:
         branch_id, cases = b.select
         branch = spec.node_map.get(branch_id)
-        if branch is None or branch.kind != "branch":
+        if branch is None or not isinstance(branch.config, BranchConfig):
             raise SpecError(f"{where}: '{branch_id}' is not a branch node")
-        conds = (branch.config or {}).get("conditions", [])
+        conds = branch.config.conditions
         if len(cases) != len(conds):
             raise SpecError(f"{where}: branch '{branch_id}' has {len(conds)} cases, the binding {len(cases)}")
-        if (branch.config or {}).get("otherwise") == "none":
+        if branch.config.otherwise is Otherwise.NONE:
             raise SpecError(
                 f"{where}: uses the result of branch '{branch_id}', which has no else_(): "
                 "when no case matches there is no value; add .else_().then(...) or .else_().fail(...)"
@@ -112,20 +120,23 @@ def validate(spec: WorkflowSpec) -> None:
     for n in spec.nodes:
         nwhere = f"{where}, node '{n.id}'"
         _check_scope(spec, n, nwhere)
-        if n.kind == "branch":
-            _check_branch(spec, n, nwhere)
+        config = n.config
+        if config is not None:
+            config.check(nwhere)
+        if isinstance(config, BranchConfig):
+            _check_branch(spec, n, config, nwhere)
             continue
-        if n.kind == "gate":
-            _check_gate(spec, n, nwhere, signal_names)
+        if isinstance(config, SleepGate | ApproveGate | SignalGate):
+            _check_gate(spec, n, config, nwhere, signal_names)
             continue
-        if n.kind == "launchplan":
-            _check_launchplan(spec, n, nwhere)
+        if isinstance(config, LaunchPlanConfig):
+            _check_launchplan(spec, n, config, nwhere)
             continue
         task = spec.tasks.get(n.task)
         if task is None:
             raise SpecError(f"{nwhere}: unknown task '{n.task}'")
-        if n.kind == "map":
-            _check_map(task, n, nwhere)
+        if isinstance(config, MapConfig):
+            _check_map(task, config, nwhere)
         declared = spec.node_input_types(n)
         bound = dict(n.inputs)
         for name in bound:
@@ -178,88 +189,57 @@ def _check_on_failure(spec: WorkflowSpec, where: str) -> None:
             )
 
 
-def _check_launchplan(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
-    config = n.config or {}
+def _check_launchplan(spec: WorkflowSpec, n: NodeSpec, config: LaunchPlanConfig, where: str) -> None:
     child = spec.launchplans[n.id]
-    fixed = config.get("fixed") or {}
-    defaults = config.get("defaults") or {}
+    fixed, defaults = config.fixed, config.defaults
     declared = child.interface.input_map
     for name in (*fixed, *defaults):
         if name not in declared:
-            raise SpecError(f"{where}: launch plan '{config.get('launchplan')}' sets unknown input '{name}'")
+            raise SpecError(f"{where}: launch plan '{config.launchplan}' sets unknown input '{name}'")
     bound = dict(n.inputs)
     for name, b in bound.items():
         if name not in declared:
             raise SpecError(f"{where}: unknown input '{name}' (workflow '{child.name}' takes: {', '.join(declared)})")
         if name in fixed:
-            raise SpecError(f"{where}: input '{name}' is fixed by launch plan '{config.get('launchplan')}'")
+            raise SpecError(f"{where}: input '{name}' is fixed by launch plan '{config.launchplan}'")
         check_binding(spec, b, declared[name].type, f"{where}, input '{name}'")
     for name, var in declared.items():
         if name not in bound and name not in fixed and name not in defaults and not var.has_default:
             raise SpecError(f"{where}: missing input '{name}' ({var.type})")
 
 
-def _check_gate(spec: WorkflowSpec, n: NodeSpec, where: str, signal_names: set[str]) -> None:
-    config = n.config or {}
-    gate = config.get("gate")
-    if gate not in GATES:
-        raise SpecError(f"{where}: a gate is one of {', '.join(GATES)}, got {gate!r}")
-    timeout = config.get("timeout_s")
-    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
-        raise SpecError(f"{where}: timeout_s must be a positive number of seconds, got {timeout!r}")
+def _check_gate(
+    spec: WorkflowSpec, n: NodeSpec, config: SleepGate | ApproveGate | SignalGate, where: str, signal_names: set[str]
+) -> None:
     inputs = dict(n.inputs)
-    if gate == "sleep":
-        seconds = config.get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise SpecError(f"{where}: sleep needs a non-negative number of seconds, got {seconds!r}")
+    if isinstance(config, SleepGate):
         if inputs:
             raise SpecError(f"{where}: a sleep gate takes no inputs")
         return
-    name = check_name(config.get("name"), f"signal name in {where}")
+    name = check_name(config.name, f"signal name in {where}")
     if name in signal_names:
         raise SpecError(f"{where}: two gates wait for the signal '{name}'; signal names must be unique")
     signal_names.add(name)
-    if gate == "approve":
+    if isinstance(config, ApproveGate):
         if set(inputs) != {"value"}:
             raise SpecError(f"{where}: an approve gate takes exactly one input, 'value' (what it lets through)")
         binding_type(spec, inputs["value"], f"{where}, input 'value'")
-    else:
-        if inputs:
-            raise SpecError(f"{where}: a wait_for_input gate takes no inputs")
-        try:
-            TypeRef.from_json(config.get("type"), f"{where}: type")
-        except ValueError as e:
-            raise SpecError(str(e)) from None
+    elif inputs:
+        raise SpecError(f"{where}: a wait_for_input gate takes no inputs")
 
 
-def _check_map(task: TaskSpec, n: NodeSpec, where: str) -> None:
-    config = n.config or {}
-    over = config.get("over")
-    if not isinstance(over, list) or not over:
-        raise SpecError(f"{where}: a map node needs the inputs it maps over ('over')")
-    for name in over:
+def _check_map(task: TaskSpec, config: MapConfig, where: str) -> None:
+    for name in config.over:
         if name not in task.interface.input_map:
             raise SpecError(f"{where}: maps over '{name}', which task '{task.name}' does not take")
-    concurrency = config.get("concurrency", 0)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0:
-        raise SpecError(f"{where}: concurrency must be a non-negative integer, got {concurrency!r}")
-    ratio = config.get("min_success_ratio", 1.0)
-    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0.0 < float(ratio) <= 1.0:
-        raise SpecError(f"{where}: min_success_ratio must be in (0, 1], got {ratio!r}")
 
 
-def _check_branch(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
-    config = n.config or {}
-    conditions = config.get("conditions")
-    if not isinstance(conditions, list) or not conditions:
-        raise SpecError(f"{where}: a branch needs at least one condition")
-    if config.get("otherwise") not in (OTHERWISE_FAIL, OTHERWISE_NONE):
-        raise SpecError(f"{where}: 'otherwise' must be '{OTHERWISE_FAIL}' or '{OTHERWISE_NONE}'")
+def _check_branch(spec: WorkflowSpec, n: NodeSpec, config: BranchConfig, where: str) -> None:
     types: dict[str, TypeRef] = {}
     for name, b in n.inputs:
         t = binding_type(spec, b, f"{where}, operand '{name}'")
         types[name] = t if t is not None else TypeRef(TypeKind.ANY)
-    for i, cond in enumerate(conditions):
+    for i, cond in enumerate(config.conditions):
         validate_expr(cond, types, f"{where}, case {i}")
 
 
@@ -276,9 +256,9 @@ def _scopes(spec: WorkflowSpec, case_of: tuple[str, int] | None) -> list[tuple[s
 def _check_scope(spec: WorkflowSpec, n: NodeSpec, where: str) -> None:
     if n.case_of is not None:
         branch = spec.node_map.get(n.case_of[0])
-        if branch is None or branch.kind != "branch":
+        if branch is None or not isinstance(branch.config, BranchConfig):
             raise SpecError(f"{where}: 'case_of' names '{n.case_of[0]}', which is not a branch node")
-        cases = len((branch.config or {}).get("conditions", []))
+        cases = len(branch.config.conditions)
         if not 0 <= n.case_of[1] < cases:
             raise SpecError(f"{where}: branch '{n.case_of[0]}' has no case {n.case_of[1]}")
     scopes = _scopes(spec, n.case_of)

@@ -34,7 +34,20 @@ from setpoint.spec.model import (
     check_name,
     positive_seconds,
 )
-from setpoint.spec.nodes import GATES, NODE_KINDS, NodeSpec
+from setpoint.spec.nodes import (
+    GATES,
+    NODE_KINDS,
+    ApproveGate,
+    BranchConfig,
+    GateKind,
+    LaunchPlanConfig,
+    MapConfig,
+    NodeConfig,
+    NodeKind,
+    NodeSpec,
+    SignalGate,
+    SleepGate,
+)
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.spec.validate import binding_type, check_binding, find_cycle, validate
 
@@ -46,11 +59,20 @@ __all__ = [
     "ON_FAILURE_NODE",
     "QUALNAME_RE",
     "SCHEMA_VERSION",
+    "ApproveGate",
     "Binding",
+    "BranchConfig",
     "CachePolicy",
     "FailurePolicy",
+    "GateKind",
     "Interface",
+    "LaunchPlanConfig",
+    "MapConfig",
+    "NodeConfig",
+    "NodeKind",
     "NodeSpec",
+    "SignalGate",
+    "SleepGate",
     "TaskSpec",
     "Variable",
     "WorkflowSpec",
@@ -83,26 +105,26 @@ class WorkflowSpec:
     def launchplans(self) -> dict[str, WorkflowSpec]:
         """The child workflow each launch-plan node starts, parsed once."""
         return {
-            n.id: WorkflowSpec.from_json((n.config or {}).get("workflow")) for n in self.nodes if n.kind == "launchplan"
+            n.id: WorkflowSpec.from_json(n.config.workflow)
+            for n in self.nodes
+            if isinstance(n.config, LaunchPlanConfig)
         }
 
     def node_outputs(self, node: NodeSpec) -> dict[str, TypeRef]:
         """A node's outputs by name (a branch node has none: its result is a select binding)."""
-        if node.kind == "task":
+        if node.kind is NodeKind.TASK:
             return self.tasks[node.task].interface.output_map
-        if node.kind == "launchplan":
+        if node.kind is NodeKind.LAUNCHPLAN:
             return dict(self.launchplans[node.id].interface.outputs)
-        if node.kind == "gate":
-            config = node.config or {}
-            if config.get("gate") == "signal":
-                return {"o0": TypeRef.from_json(config.get("type"), f"gate '{node.id}'")}
-            if config.get("gate") == "approve":
-                value = dict(node.inputs).get("value")
-                t = binding_type(self, value, f"gate '{node.id}'") if value is not None else None
-                return {"o0": t if t is not None else TypeRef(TypeKind.ANY)}
-            return {}
-        if node.kind == "map":
-            partial = float((node.config or {}).get("min_success_ratio", 1.0)) < 1.0
+        config = node.config
+        if isinstance(config, SignalGate):
+            return {"o0": config.type}
+        if isinstance(config, ApproveGate):
+            value = dict(node.inputs).get("value")
+            t = binding_type(self, value, f"gate '{node.id}'") if value is not None else None
+            return {"o0": t if t is not None else TypeRef(TypeKind.ANY)}
+        if isinstance(config, MapConfig):
+            partial = config.min_success_ratio < 1.0
             return {
                 n: TypeRef.list_of(TypeRef.optional(t) if partial else t)
                 for n, t in self.tasks[node.task].interface.outputs
@@ -112,9 +134,9 @@ class WorkflowSpec:
     def node_input_types(self, node: NodeSpec) -> dict[str, Variable]:
         """What each input of a task or map node accepts (a map takes lists for the inputs it maps over)."""
         declared = self.tasks[node.task].interface.input_map
-        if node.kind != "map":
+        if not isinstance(node.config, MapConfig):
             return declared
-        over = set((node.config or {}).get("over", ()))
+        over = set(node.config.over)
         return {n: Variable(TypeRef.list_of(v.type)) if n in over else v for n, v in declared.items()}
 
     @cached_property
@@ -178,7 +200,7 @@ class WorkflowSpec:
         nodes_raw = data.get("nodes", [])
         if not isinstance(nodes_raw, list):
             raise SpecError(f"{where}: 'nodes' must be an array")
-        nodes = tuple(NodeSpec.from_json(n, f"{where}: nodes[{i}]") for i, n in enumerate(nodes_raw))
+        nodes = tuple(NodeSpec.from_json(n, f"{where}: nodes[{i}]", workflow=name) for i, n in enumerate(nodes_raw))
         outs_raw = data.get("outputs", {})
         if not isinstance(outs_raw, Mapping):
             raise SpecError(f"{where}: 'outputs' must be an object")

@@ -61,7 +61,8 @@ def grow(n: int) -> list[float]:
 
 @workflow
 def child(x: float, factor: float = 3.0) -> float:
-    return scale(x=x, factor=factor)
+    out: float = scale(x=x, factor=factor)
+    return out
 
 
 child_plan = LaunchPlan.get_or_create(child, "digest_pin_child", default_inputs={"factor": 4.0})
@@ -87,7 +88,7 @@ def pipeline(n: int = 3) -> Result:
     )
     stats(xs=grow(n=n))
     sub = child_plan(x=picked)
-    return label(x=sub), scale(x=s.lo), scaled
+    return Result(label(x=sub), scale(x=s.lo), scaled)
 
 
 def test_the_compiled_json_is_byte_identical() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from setpoint.core.model import ErrorInfo, NodeRecord
 from setpoint.core.phases import ErrorKind, NodePhase
 from setpoint.core.reconcile.overlay import Round, resolve_binding
-from setpoint.spec.branch import OTHERWISE_FAIL, choose, describe
-from setpoint.spec.workflow import NodeSpec
+from setpoint.spec.branch import Otherwise, choose, describe
+from setpoint.spec.workflow import BranchConfig, NodeSpec
 
 
 def not_taken(r: Round, case_of: tuple[str, int]) -> bool:
@@ -24,12 +24,14 @@ def not_taken(r: Round, case_of: tuple[str, int]) -> bool:
 def decide(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
     """Evaluate a branch's conditions on its operands and record the case it takes."""
     operands = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
-    config = spec_node.config or {}
-    conditions = list(config.get("conditions", []))
+    config = spec_node.config
+    if not isinstance(config, BranchConfig):  # validate() rules this out
+        raise TypeError(f"node '{spec_node.id}' is not a branch")
+    conditions = list(config.conditions)
     chosen = choose(conditions, operands)
-    if chosen < 0 and config.get("otherwise") == OTHERWISE_FAIL:
+    if chosen < 0 and config.otherwise is Otherwise.FAIL:
         shown = "; ".join(describe(c) for c in conditions)
-        message = config.get("message") or f"no case of branch '{spec_node.id}' matched ({shown})"
+        message = config.message or f"no case of branch '{spec_node.id}' matched ({shown})"
         error = ErrorInfo(ErrorKind.USER, "NoBranchMatched", str(message), False, spec_node.id)
         r.set_node(node.evolve(phase=NodePhase.FAILED, inputs=operands, error=error, finished_at=r.now), error.message)
         if r.execution.error is None:

@@ -14,7 +14,7 @@ from setpoint.core.phases import ErrorKind, ExecutionPhase, NodePhase
 from setpoint.core.reconcile.nodes import lineage_in, lineage_out, node_failed
 from setpoint.core.reconcile.overlay import Round, resolve_binding
 from setpoint.core.state import StartChild
-from setpoint.spec.workflow import NodeSpec
+from setpoint.spec.workflow import LaunchPlanConfig, NodeSpec
 
 
 def child_execution_id(execution_id: str, node_id: str) -> str:
@@ -23,13 +23,15 @@ def child_execution_id(execution_id: str, node_id: str) -> str:
 
 
 def start_child(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
-    config = spec_node.config or {}
+    config = spec_node.config
+    if not isinstance(config, LaunchPlanConfig):  # validate() rules this out
+        raise TypeError(f"node '{spec_node.id}' is not a launch plan")
     given = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
-    inputs = {**(config.get("defaults") or {}), **given, **(config.get("fixed") or {})}
+    inputs = {**config.defaults, **given, **config.fixed}
     child_id = child_execution_id(r.execution.id, spec_node.id)
     r.set_node(
         node.evolve(phase=NodePhase.RUNNING, inputs=inputs, started_at=r.now, detail={"child": child_id}),
-        f"started child execution {child_id} (launch plan '{config.get('launchplan')}')",
+        f"started child execution {child_id} (launch plan '{config.launchplan}')",
     )
     lineage_in(r, spec_node.id, inputs)
     r.actions.append(StartChild(child_id, spec_node.id, inputs))

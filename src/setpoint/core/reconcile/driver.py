@@ -23,7 +23,7 @@ from setpoint.core.reconcile.gates import check_gates, start_gate
 from setpoint.core.reconcile.nodes import new_attempt, node_inputs
 from setpoint.core.reconcile.overlay import ReconcileConfig, Round
 from setpoint.core.state import Decision, ExecutionState, counts_as_success
-from setpoint.spec.workflow import FailurePolicy, WorkflowSpec
+from setpoint.spec.workflow import FailurePolicy, NodeKind, WorkflowSpec
 
 
 def reconcile(
@@ -101,13 +101,13 @@ def _start_ready(r: Round, cfg: ReconcileConfig) -> None:
         if any(not counts_as_success(r.node(u)) for u in ups):
             r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
             continue
-        if spec_node.kind == "branch":
+        if spec_node.kind is NodeKind.BRANCH:
             decide(r, node, spec_node)
             continue
-        if spec_node.kind == "gate":  # waiting costs nothing: gates do not take parallelism slots
+        if spec_node.kind is NodeKind.GATE:  # waiting costs nothing: gates do not take parallelism slots
             start_gate(r, node, spec_node)
             continue
-        if spec_node.kind == "launchplan":  # a separate execution: it has its own parallelism
+        if spec_node.kind is NodeKind.LAUNCHPLAN:  # a separate execution: it has its own parallelism
             start_child(r, node, spec_node)
             continue
         if r.active_count >= limit:
@@ -116,7 +116,7 @@ def _start_ready(r: Round, cfg: ReconcileConfig) -> None:
         if parent is not None and parent_saturated(r, parent):
             continue
         inputs = node_inputs(r, spec_node)
-        if spec_node.kind == "map":
+        if spec_node.kind is NodeKind.MAP:
             expand_map(r, node, spec_node, inputs)
             continue
         task = graph.tasks[spec_node.task]

@@ -18,13 +18,13 @@ from setpoint.core.phases import AttemptPhase, ErrorKind, NodePhase, is_active
 from setpoint.core.reconcile.nodes import lineage_in, lineage_out, node_failed, node_succeeded
 from setpoint.core.reconcile.overlay import Round, resolve_binding
 from setpoint.core.state import ExpandRequest
-from setpoint.spec.workflow import NodeSpec
+from setpoint.spec.workflow import MapConfig, NodeSpec
 
 
 def parent_saturated(r: Round, parent: str) -> bool:
     """A map's ``concurrency`` caps how many of its elements are in flight at once."""
-    spec_parent = r.state.graph.node_map[parent]
-    limit = int((spec_parent.config or {}).get("concurrency") or 0)
+    config = r.state.graph.node_map[parent].config
+    limit = config.concurrency if isinstance(config, MapConfig) else 0
     return limit > 0 and r.active_children(parent) >= limit
 
 
@@ -32,7 +32,7 @@ def expand_map(r: Round, node: NodeRecord, spec_node: NodeSpec, inputs: dict[str
     """A ready map node grows one child per element (built and stored by the shell)."""
     answer = r.expanded.get(spec_node.id)
     if answer is None:
-        over = tuple((spec_node.config or {}).get("over", ()))
+        over = spec_node.config.over if isinstance(spec_node.config, MapConfig) else ()
         r.expand_requests.append(ExpandRequest(spec_node.id, spec_node.task, inputs, over))
         return
     if isinstance(answer, str):
@@ -87,14 +87,15 @@ def check_parent(r: Round, parent: str) -> None:
     if not is_active(rec.phase):
         return
     spec_parent = r.state.graph.node_map[parent]
-    if spec_parent.kind != "map":
+    config = spec_parent.config
+    if not isinstance(config, MapConfig):
         _check_dynamic(r, parent, rec)
         return
     children = r.state.graph.children.get(parent, ())
     total = len(children) if parent in r.state.graph.children else int((rec.detail or {}).get("size", 0))
     ok = r.child_count(r.state.child_ok, r.child_ok_delta, parent)
     failed = r.child_count(r.state.child_failed, r.child_failed_delta, parent)
-    ratio = float((spec_parent.config or {}).get("min_success_ratio", 1.0))
+    ratio = config.min_success_ratio
     need = math.ceil(ratio * total)
     if failed > total - need:
         error = ErrorInfo(

@@ -11,19 +11,27 @@ from setpoint.core.model import ErrorInfo, NodeRecord
 from setpoint.core.phases import ErrorKind, NodePhase
 from setpoint.core.reconcile.nodes import node_failed
 from setpoint.core.reconcile.overlay import ReconcileConfig, Round, resolve_binding
-from setpoint.spec.workflow import NodeSpec
+from setpoint.spec.workflow import ApproveGate, NodeSpec, SignalGate, SleepGate
+
+
+def _gate(spec_node: NodeSpec) -> SleepGate | ApproveGate | SignalGate:
+    config = spec_node.config
+    if not isinstance(config, SleepGate | ApproveGate | SignalGate):  # validate() rules this out
+        raise TypeError(f"node '{spec_node.id}' is not a gate")
+    return config
 
 
 def start_gate(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
-    config = spec_node.config or {}
+    config = _gate(spec_node)
+    signal = None if isinstance(config, SleepGate) else config.name
     inputs = {name: resolve_binding(b, r.state, r) for name, b in spec_node.inputs}
     started = node.evolve(
         phase=NodePhase.RUNNING,
         inputs=inputs,
         started_at=r.now,
-        detail={"gate": config.get("gate"), "signal": config.get("name")},
+        detail={"gate": config.gate.value, "signal": signal},
     )
-    what = f"waiting for signal '{config['name']}'" if config.get("name") else f"sleeping {config.get('seconds')}s"
+    what = f"sleeping {config.seconds}s" if isinstance(config, SleepGate) else f"waiting for signal '{signal}'"
     r.set_node(started, what)
     _evaluate_gate(r, started, spec_node)
 
@@ -36,20 +44,19 @@ def check_gates(r: Round, cfg: ReconcileConfig) -> None:
 
 
 def _evaluate_gate(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
-    config = spec_node.config or {}
+    config = _gate(spec_node)
     started = node.started_at if node.started_at is not None else r.now
-    gate = config.get("gate")
-    if gate == "sleep":
-        due = started + float(config.get("seconds", 0))
+    if isinstance(config, SleepGate):
+        due = started + config.seconds
         if r.now >= due:
             r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs={}, finished_at=r.now), "slept")
         else:
             r.wake_in(due - r.now)
         return
-    name = str(config.get("name"))
+    name = config.name
     if name in r.state.signals:
         value = r.state.signals[name]
-        if gate == "approve":
+        if isinstance(config, ApproveGate):
             if value is True:
                 outputs = {"o0": (node.inputs or {}).get("value")}
                 r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs=outputs, finished_at=r.now), "approved")
@@ -59,7 +66,7 @@ def _evaluate_gate(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
             return
         r.set_node(node.evolve(phase=NodePhase.SUCCEEDED, outputs={"o0": value}, finished_at=r.now), "received")
         return
-    timeout = config.get("timeout_s")
+    timeout = config.timeout_s
     if timeout is None:
         return  # a signal wakes the controller; no timer needed
     due = started + float(timeout)
