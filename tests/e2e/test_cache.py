@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,15 @@ pytestmark = pytest.mark.timeout(120)
 
 def runs(counter: Path) -> int:
     return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 30.0) -> None:
+    """Poll a condition (bounded): tests wait for what they need, never for a sleep to be long enough."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.05)
 
 
 def only_node(client: Client, eid: str):
@@ -151,9 +162,10 @@ def test_evict_makes_the_next_run_compute_again(client: Client, tmp_path: Path):
 def test_a_waiting_execution_takes_over_when_the_reservation_owner_fails(client: Client, tmp_path: Path):
     """The owner is aborted mid-run; the waiter must not wait forever: it reserves and runs."""
     counter = tmp_path / "c"
-    owner = client.create_execution(wc.serialized_wf, {"x": 3, "counter": str(counter)})
-    wait_for_file(counter)
-    waiter = client.create_execution(wc.serialized_wf, {"x": 3, "counter": str(counter)})
+    owner = client.create_execution(wc.held_wf, {"x": 3, "counter": str(counter)})
+    wait_for_file(counter)  # the owner holds the reservation (and its body) until it is terminated
+    waiter = client.create_execution(wc.held_wf, {"x": 3, "counter": str(counter)})
+    wait_until(lambda: client.get(waiter).phase is not ExecutionPhase.QUEUED, "the waiter never started")
     client.terminate(owner)
     rec = client.wait(waiter, timeout=60)
     assert client.get(owner).phase is ExecutionPhase.ABORTED

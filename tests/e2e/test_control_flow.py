@@ -280,7 +280,11 @@ def test_node_deadline_covers_all_attempts(home):
 
     with Client(fast_settings(home, reconcile=ReconcileConfig(backoff_base_s=0.0))) as c:
         c.start_controller()
-        rec = c.run(wc.node_deadline, {"seconds": 0.5}, timeout=60)
+        # The 2 s deadline counts from the first attempt, so wait until this module's fork server is
+        # warm (a run of its tasks has finished) rather than let a cold start eat the window. 0.3 s
+        # per attempt leaves room for two attempts under load, and eleven can never fit in 2 s.
+        assert c.run(wc.prep, {"x": 1}, timeout=60).phase is ExecutionPhase.SUCCEEDED
+        rec = c.run(wc.node_deadline, {"seconds": 0.3}, timeout=60)
         (view,) = c.nodes(rec.id)
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and rec.error.code == "Deadline"

@@ -38,6 +38,18 @@ def serialized(x: int, counter: str, seconds: float = 0.5) -> int:
     return x * x
 
 
+@task(cache=True, cache_serialize=True, cache_ignore_inputs=("counter",))
+def held(x: int, counter: str) -> int:
+    """The first run holds the key's reservation until it is terminated; later runs finish at once.
+
+    The hold is the condition the takeover test needs (an owner still running when it is
+    aborted), so no sleep has to be long enough; 60 s only bounds a leaked process.
+    """
+    if bump(counter) == 1:
+        time.sleep(60)
+    return x * x
+
+
 @task(cache=True, cache_ignore_inputs=("counter",))
 def unserialized(x: int, counter: str, seconds: float = 0.2) -> int:
     bump(counter)
@@ -77,6 +89,11 @@ def big_wf(n: int, counter: str) -> list[float]:
 @workflow
 def serialized_wf(x: int, counter: str) -> int:
     return serialized(x=x, counter=counter)
+
+
+@workflow
+def held_wf(x: int, counter: str) -> int:
+    return held(x=x, counter=counter)
 
 
 @workflow
