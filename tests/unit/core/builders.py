@@ -25,7 +25,7 @@ from setpoint.core.model import (
     NodeRecord,
     Observed,
 )
-from setpoint.core.phases import ErrorKind, ExecutionPhase, NodePhase
+from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
 from setpoint.core.reconcile import ReconcileConfig, reconcile
 from setpoint.core.state import Abort, AbortChild, Decision, ExecutionState, Launch, StartChild
 from setpoint.ports import BlobStore
@@ -186,17 +186,24 @@ class Run:
         self.state.apply(d)
         return d
 
-    def expansions(self, d: Decision) -> dict[str, tuple[str, WorkflowSpec] | str]:
+    def expansions(self, d: Decision, settings: Settings = SETTINGS) -> dict[str, tuple[str, WorkflowSpec] | str]:
         """The shell's answers to a decision's expand requests, built by the controller's own builder."""
         answers: dict[str, tuple[str, WorkflowSpec] | str] = {}
         for req in d.expand_requests:
-            child = child_spec(self.state, req, NO_BLOBS, SETTINGS)
+            child = child_spec(self.state, req, NO_BLOBS, settings)
             answers[req.node_id] = child if isinstance(child, str) else (child.digest, child)
         return answers
 
     def finish(self, node_id: str, outputs: Mapping[str, Any]) -> Decision:
         """The node's current attempt succeeded with ``outputs``."""
         return self.step_expanding({self.attempt(node_id): succeeded(outputs)})
+
+    def confirm_aborts(self) -> Decision:
+        """The executors report every attempt being killed as gone."""
+        gone = AttemptObservation(Observed.UNKNOWN)
+        return self.step(
+            {aid: gone for aid, att in self.state.live_attempts.items() if att.phase is AttemptPhase.ABORTING}
+        )
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
