@@ -28,7 +28,6 @@ pg.require_psycopg()
 import psycopg  # noqa: E402
 
 from setpoint.adapters.store import codec  # noqa: E402
-from setpoint.adapters.store import migrate as migrations  # noqa: E402
 from setpoint.adapters.store.postgres import (  # noqa: E402
     MIGRATIONS,
     QUERIES,
@@ -41,6 +40,7 @@ from setpoint.adapters.store.postgres import (  # noqa: E402
     to_psycopg,
     unescape_text,
 )
+from setpoint.adapters.store.sql.migrations import load_migrations  # noqa: E402
 from setpoint.adapters.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS  # noqa: E402
 from setpoint.adapters.store.sqlite import SqliteStore  # noqa: E402
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, NodeRecord  # noqa: E402
@@ -193,7 +193,7 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(fresh: str) 
 def test_a_failing_migration_leaves_nothing_behind(fresh: str, tmp_path: Path) -> None:
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE a (x INTEGER);\n")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE b (x INTEGER);\nCREATE TABLE oops (;\n")
-    found = migrations.load_migrations(tmp_path)
+    found = load_migrations(tmp_path)
     with connect(fresh) as conn:
         conn.row_factory = psycopg.rows.dict_row
         with pytest.raises(psycopg.errors.SyntaxError):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from setpoint.adapters.store import codec
-from setpoint.adapters.store import migrate as migrations
+from setpoint.adapters.store.sql.migrations import load_migrations
 from setpoint.adapters.store.sqlite import (
     LIST_SLOTS,
     LIST_TIERS,
@@ -28,6 +28,7 @@ from setpoint.adapters.store.sqlite import (
     list_chunks,
     list_query,
 )
+from setpoint.adapters.store.sqlite import migrate as migrations
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from setpoint.errors import ConflictError, StoreError
@@ -207,7 +208,7 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "0001_first.sql").write_text("CREATE TABLE a (x INTEGER);\n")
     (folder / "0002_broken.sql").write_text("CREATE TABLE b (x INTEGER);\nCREATE TABLE oops (;\n")
-    found = migrations.load_migrations(folder)
+    found = load_migrations(folder)
     raw = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
     try:
         with pytest.raises(sqlite3.OperationalError):
@@ -224,7 +225,7 @@ def test_migration_numbers_must_not_have_gaps(tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").write_text("SELECT 1;")
     (tmp_path / "0003_c.sql").write_text("SELECT 1;")
     with pytest.raises(StoreError, match="without gaps"):
-        migrations.load_migrations(tmp_path)
+        load_migrations(tmp_path)
 
 
 def test_phase_checks_list_exactly_the_enum_values(db: Path) -> None:

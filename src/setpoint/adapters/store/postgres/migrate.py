@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from setpoint.adapters.store.migrate import Migration
 from setpoint.adapters.store.postgres.connector import in_transaction
 from setpoint.adapters.store.postgres.pool import Connection
+from setpoint.adapters.store.sql.migrations import Migration
 from setpoint.errors import StoreError
 
 # pg_advisory_xact_lock key that serializes migrations of one database ("setpoint" in ASCII).

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from setpoint.adapters.store.migrate import load_migrations
+from setpoint.adapters.store.sql.migrations import load_migrations
 from setpoint.adapters.store.sql.queries import RAW_QUERIES
 
 if TYPE_CHECKING:

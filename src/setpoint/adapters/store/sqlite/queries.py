@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from importlib import resources
 from typing import Any
 
-from setpoint.adapters.store.migrate import load_migrations
+from setpoint.adapters.store.sql.migrations import load_migrations
 from setpoint.adapters.store.sql.queries import RAW_QUERIES
 
 LIST_TIERS = (8, 32, 128, 512)
@@ -48,4 +49,4 @@ def list_query(name: str, slots: int) -> str:
     return expand_list_params(RAW_QUERIES[name], slots)
 
 
-MIGRATIONS = load_migrations()
+MIGRATIONS = load_migrations(resources.files("setpoint.adapters.store") / "migrations")

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from setpoint.adapters.store.migrate import migrate
 from setpoint.adapters.store.sql.store import SqlStore
 from setpoint.adapters.store.sqlite.connector import SqliteConnector
+from setpoint.adapters.store.sqlite.migrate import migrate
 from setpoint.adapters.store.sqlite.queries import MIGRATIONS
 from setpoint.errors import StoreError
 

@@ -10,15 +10,10 @@ newer schema than this code knows is refused rather than guessed at.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 
+from setpoint.adapters.store.sql.migrations import Migration
 from setpoint.errors import StoreError
-
-_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -29,45 +24,22 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-    def statements(self) -> list[str]:
-        """Split the file into statements (``executescript`` would commit mid-transaction)."""
-        out: list[str] = []
-        pending = ""
-        for line in self.sql.splitlines(keepends=True):
-            pending += line
-            if sqlite3.complete_statement(pending):
-                out.append(pending.strip())
-                pending = ""
-        if _strip_comments(pending):
-            raise StoreError(
-                f"migration {self.version:04d}_{self.name}.sql ends with an unfinished statement"
-            )
-        return out
+def statements(migration: Migration) -> list[str]:
+    """Split the file into statements (``executescript`` would commit mid-transaction)."""
+    out: list[str] = []
+    pending = ""
+    for line in migration.sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if _strip_comments(pending):
+        raise StoreError(f"migration {migration.version:04d}_{migration.name}.sql ends with an unfinished statement")
+    return out
 
 
 def _strip_comments(sql: str) -> str:
     return "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
-
-
-def load_migrations(directory: Traversable | None = None) -> tuple[Migration, ...]:
-    """The migrations shipped with setpoint (or found in ``directory``), in order, numbered 1..n."""
-    root = directory if directory is not None else resources.files(__package__ or __name__) / "migrations"
-    found: list[Migration] = []
-    for entry in root.iterdir():
-        match = _FILE_RE.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    numbers = [m.version for m in found]
-    if numbers != list(range(1, len(found) + 1)):
-        raise StoreError(f"migrations must be numbered 0001, 0002, ... without gaps; found {numbers}")
-    return tuple(found)
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -116,7 +88,7 @@ def migrate(
             if version == 0:
                 _refuse_foreign_database(conn, where)
             conn.execute(_CREATE_TABLE)
-            for statement in migration.statements():
+            for statement in statements(migration):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
