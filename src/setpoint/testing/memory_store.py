@@ -9,6 +9,10 @@ as they would through SQLite. The contract suite in ``tests/contract`` runs agai
 ``SqliteStore`` alike; a difference is a bug in one of them.
 
 One lock guards everything, which makes every operation atomic, like a transaction.
+
+Somewhat over the usual module size on purpose: it is one class implementing the whole ~40-method
+port, the dictionary twin of `setpoint.adapters.store.sql.SqlStore`, and reads best method by
+method beside it; ``tests/contract/test_store_surface.py`` keeps the two shaped alike.
 """
 
 from __future__ import annotations
