@@ -21,8 +21,10 @@ The package is split by concern, each module readable (and testable through `rec
 - `gates`, `branches`, `children`: sleep/signal/approve gates, branch cases, launch-plan children;
 - `finish`: stopping, the ``on_failure`` handler, the execution's final phase.
 
-Modules import `overlay` and `nodes` and never each other's steps (except `attempts`, which hands
-a dynamic task's sub-workflow to `expansions` and checks `deadlines`), so the imports form a tree.
+The concern modules import `overlay` and `nodes` and not each other (except `attempts`, which
+hands a dynamic task's sub-workflow to `expansions` and checks `deadlines`); only `driver` imports
+them all. So the imports have no cycle, and each concern can be read with two modules beside it.
+The tables in ``tests/unit/core/`` test each concern through `reconcile`.
 """
 
 from setpoint.core.reconcile.attempts import backoff_delay
