@@ -194,7 +194,11 @@ class LineageStore(Protocol):
     def lineage_of(self, execution_id: str) -> list[LineageRow]: ...
 
 
-class LineageReader(ExecutionReader, NodeReader, LineageStore, Protocol):
+class ExecutionView(ExecutionReader, NodeReader, Protocol):
+    """Read-only: executions with their nodes, attempts, history and signals (following, inspecting)."""
+
+
+class LineageReader(ExecutionView, LineageStore, Protocol):
     """What tracing a value's lineage reads: pinned specs, node rows and lineage rows."""
 
 

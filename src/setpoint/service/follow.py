@@ -22,7 +22,7 @@ from pathlib import Path
 from setpoint.core.model import Event, attempt_id
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError
-from setpoint.ports import Store
+from setpoint.ports import ExecutionView
 
 EVENT_BATCH = 1000
 LOG_CHUNK = 256 * 1024  # bytes read from one log file per poll
@@ -32,7 +32,7 @@ STREAMS = ("stdout", "stderr")
 class EventFollower:
     """New events of one execution, from ``after`` on, until it ends."""
 
-    def __init__(self, store: Store, execution_id: str, after: int = 0) -> None:
+    def __init__(self, store: ExecutionView, execution_id: str, after: int = 0) -> None:
         self.store = store
         self.execution_id = execution_id
         self.after = after
@@ -97,7 +97,7 @@ class LogFollower:
 
     def __init__(
         self,
-        store: Store,
+        store: ExecutionView,
         attempts_root: Path,
         execution_id: str,
         node_id: str,
