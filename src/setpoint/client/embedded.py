@@ -28,6 +28,7 @@ from setpoint.core.model import (
     CatalogEntry,
     Event,
     ExecutionConfig,
+    ExecutionMode,
     ExecutionRecord,
     NodeRecord,
     attempt_id,
@@ -252,7 +253,7 @@ class Client:
         project: str,
         config: ExecutionConfig,
         source_id: str | None = None,
-        mode: str = "run",
+        mode: ExecutionMode = ExecutionMode.RUN,
         nodes: Callable[[str, float], list[NodeRecord]] | None = None,
         message: str | None = None,
     ) -> str:
@@ -437,7 +438,13 @@ class Client:
                 raise InputError(f"workflow '{spec.name}': unknown input '{name}'")
             merged[name] = literal_from_json_value(value, var.type, where=f"workflow '{spec.name}', input '{name}'")
         return self._create(
-            spec, src.code_digest, merged, project=src.project, config=src.config, source_id=src.id, mode="relaunch"
+            spec,
+            src.code_digest,
+            merged,
+            project=src.project,
+            config=src.config,
+            source_id=src.id,
+            mode=ExecutionMode.RELAUNCH,
         )
 
     def recover_plan(self, execution_id: str) -> list[PlanItem]:
@@ -462,7 +469,7 @@ class Client:
             project=src.project,
             config=src.config,
             source_id=src.id,
-            mode="recover",
+            mode=ExecutionMode.RECOVER,
             nodes=lambda eid, now: recovered_nodes(eid, execution_id, records, now),
         )
 

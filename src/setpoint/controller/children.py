@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
-from setpoint.core.model import Event, ExecutionRecord
+from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
 from setpoint.core.state import ExecutionState, StartChild
 from setpoint.errors import AlreadyExistsError, NotFoundError
 from setpoint.ports import Clock, Store
@@ -52,7 +52,7 @@ def start_child(store: Store, clock: Clock, state: ExecutionState, action: Start
         created_at=now,
         updated_at=now,
         source_id=parent.id,
-        mode="child",
+        mode=ExecutionMode.CHILD,
         config=parent.config,
     )
     event = Event(action.child_id, now, "execution", "QUEUED", message=f"child of {parent.id}/{action.node_id}")

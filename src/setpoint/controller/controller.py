@@ -30,7 +30,7 @@ from setpoint.controller.crash import CRASH_POINTS, CrashInjector
 from setpoint.controller.expansion import child_spec
 from setpoint.controller.owners import local_owner_id, owner_is_dead
 from setpoint.controller.workqueue import WorkQueue
-from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionRecord
+from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionMode, ExecutionRecord
 from setpoint.core.phases import (
     ATTEMPT_TRANSITIONS,
     EXECUTION_TRANSITIONS,
@@ -365,7 +365,7 @@ class Controller:
                 executor.abort(action.attempt_id)
                 self._crash.hit("round.aborted")
         if state.execution.phase.is_terminal:
-            if state.execution.mode == "child" and state.execution.source_id:
+            if state.execution.mode == ExecutionMode.CHILD and state.execution.source_id:
                 self.queue.add(state.execution.source_id)  # the parent is waiting on this one
             self._forget(eid)
             try:

@@ -8,6 +8,7 @@ moves them around without looking inside.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,6 +16,28 @@ from typing import Any
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
 
 EXECUTION_ID_RE = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
+
+
+# The discriminators below are `StrEnum`s whose values are the strings stored in databases and
+# shown by the API, so a record reads and writes exactly as it did when they were plain strings.
+
+
+class ExecutionMode(enum.StrEnum):
+    """How an execution came to be."""
+
+    RUN = "run"  # launched by a user
+    RELAUNCH = "relaunch"  # a new run of ``source_id``'s spec and code, inputs possibly changed
+    RECOVER = "recover"  # a rerun of ``source_id`` that reuses its succeeded nodes
+    CHILD = "child"  # started by a launch-plan node of ``source_id``
+    SCHEDULED = "scheduled"  # started by the scheduler for a launch plan's schedule
+
+
+class AbortReason(enum.StrEnum):
+    """Why an ABORTING attempt is being killed."""
+
+    ABORT = "abort"  # the execution is stopping (terminated, or failing fast)
+    TIMEOUT = "timeout"  # the task's own timeout: the attempt fails and may be retried
+    DEADLINE = "deadline"  # the node's deadline over all attempts: no retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +114,17 @@ class ExecutionRecord:
     finished_at: float | None = None
     outputs: dict[str, Any] | None = None
     error: ErrorInfo | None = None
-    abort_reason: str | None = None  # set by a user's terminate: declared intent to stop
-    source_id: str | None = None  # the execution this one relaunches or recovers
-    mode: str = "run"  # "run" | "relaunch" | "recover"
+    abort_reason: str | None = None  # set by a user's terminate, in their words: declared intent to stop
+    source_id: str | None = None  # the execution this one relaunches, recovers or is a child of
+    mode: ExecutionMode = ExecutionMode.RUN
     config: ExecutionConfig = field(default_factory=ExecutionConfig)
     version: int = 0
     lease_owner: str | None = None
     lease_expires_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.mode) is not ExecutionMode:  # read from a row or a test as its string
+            object.__setattr__(self, "mode", ExecutionMode(self.mode))
 
     def evolve(self, **changes: Any) -> ExecutionRecord:
         return replace(self, **changes)
@@ -117,9 +144,13 @@ class NodeRecord:
     started_at: float | None = None
     finished_at: float | None = None
     retry_at: float | None = None  # RETRYING: not before this time
-    cache_status: str | None = None  # catalog: "HIT", "MISS", "PUT", ... (None: not cacheable)
+    cache_status: CacheStatus | None = None  # None: not cacheable
     detail: dict[str, Any] | None = None  # node-kind specific extra state (cache source, ...)
     version: int = 0  # 0: not yet stored
+
+    def __post_init__(self) -> None:
+        if self.cache_status is not None and type(self.cache_status) is not CacheStatus:  # its string
+            object.__setattr__(self, "cache_status", CacheStatus(self.cache_status))
 
     def evolve(self, **changes: Any) -> NodeRecord:
         return replace(self, **changes)
@@ -140,8 +171,12 @@ class AttemptRecord:
     started_at: float | None = None
     finished_at: float | None = None
     error: ErrorInfo | None = None
-    abort_reason: str | None = None  # why an ABORTING attempt is being killed ("timeout", "abort", ...)
+    abort_reason: AbortReason | None = None  # why an ABORTING attempt is being killed
     version: int = 0
+
+    def __post_init__(self) -> None:
+        if self.abort_reason is not None and type(self.abort_reason) is not AbortReason:  # its string
+            object.__setattr__(self, "abort_reason", AbortReason(self.abort_reason))
 
     @property
     def id(self) -> str:
@@ -232,14 +267,16 @@ class CatalogAnswer:
     problem: str | None = None  # why a stored entry was not usable (missing or corrupt artifacts, ...)
 
 
-class CacheStatus:
+class CacheStatus(enum.StrEnum):
+    """What the catalog did for a cacheable node."""
+
     HIT = "HIT"  # outputs taken from the catalog; the node did not run
     MISS = "MISS"  # looked up, not found: the node runs
     PUT = "PUT"  # ran after a miss and wrote its outputs to the catalog
     SKIPPED = "SKIPPED"  # overwrite_cache: not looked up; the result replaces the entry
 
 
-class Observed:
+class Observed(enum.StrEnum):
     """What an executor can tell about an attempt."""
 
     UNKNOWN = "UNKNOWN"  # it has no record of this attempt being launched
@@ -251,7 +288,7 @@ class Observed:
 
 @dataclass(frozen=True, slots=True)
 class AttemptObservation:
-    status: str  # one of Observed
+    status: Observed
     started_at: float | None = None
     finished_at: float | None = None
     outputs: dict[str, Any] | None = None  # literal JSON, on SUCCEEDED

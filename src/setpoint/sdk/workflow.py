@@ -17,7 +17,7 @@ from setpoint.errors import InputError, SpecError
 from setpoint.sdk.compiler import compile_workflow
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.task import Task, module_name_of
-from setpoint.spec.workflow import FailurePolicy, Interface, WorkflowSpec
+from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, WorkflowSpec
 from setpoint.types import function_interface
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,15 +38,15 @@ class Workflow:
         self.function = function
         self.module = module_name_of(function)
         self.name = function.__name__
-        if failure_policy not in FailurePolicy.ALL:
+        if failure_policy not in FAILURE_POLICIES:
             raise SpecError(
-                f"workflow '{self.name}': failure_policy must be one of {list(FailurePolicy.ALL)}, "
+                f"workflow '{self.name}': failure_policy must be one of {list(FAILURE_POLICIES)}, "
                 f"got {failure_policy!r}"
             )
         if not isinstance(max_parallelism, int) or max_parallelism < 0:
             raise SpecError(f"workflow '{self.name}': max_parallelism must be a non-negative integer")
         self.max_parallelism = max_parallelism
-        self.failure_policy = failure_policy
+        self.failure_policy = FailurePolicy(failure_policy)
         if isinstance(deadline, timedelta):
             deadline = deadline.total_seconds()
         if deadline is not None and deadline <= 0:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from setpoint.core.model import Event, ExecutionConfig, ExecutionRecord
+from setpoint.core.model import Event, ExecutionConfig, ExecutionMode, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import BlobError, SetpointError, StoreError
 from setpoint.ports import Activation, Clock, RegisteredEntity, RegistryStore, ScheduleStore, SystemClock, TickRecord
@@ -39,7 +39,7 @@ from setpoint.spec.workflow import WorkflowSpec
 
 log = logging.getLogger("setpoint.service.scheduler")
 
-MODE = "scheduled"  # ExecutionRecord.mode of executions the scheduler creates
+MODE = ExecutionMode.SCHEDULED  # ExecutionRecord.mode of executions the scheduler creates
 
 
 def tick_execution_id(project: str, launchplan: str, tick: int) -> str:

@@ -9,6 +9,7 @@ Parsing here checks the shape of one part only; nothing in this module sees the 
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -210,12 +211,15 @@ class TaskSpec:
         )
 
 
-class FailurePolicy:
-    """What the other nodes do once one node has failed: stop starting new ones, or run what can run."""
+class FailurePolicy(enum.StrEnum):
+    """What the other nodes do once one node has failed (the value is the spec's JSON form)."""
 
-    FAIL_FAST = "fail_fast"
-    FINISH_RUNNABLE = "finish_runnable"
-    ALL = (FAIL_FAST, FINISH_RUNNABLE)
+    FAIL_FAST = "fail_fast"  # start nothing new; the execution fails once what runs has stopped
+    FINISH_RUNNABLE = "finish_runnable"  # run every node that does not depend on the failure
+
+
+# The JSON spellings, for checks and messages ("must be one of ['fail_fast', 'finish_runnable']").
+FAILURE_POLICIES: tuple[str, ...] = tuple(p.value for p in FailurePolicy)
 
 
 # The node id under which the controller runs a workflow's on_failure task (not a valid user id).

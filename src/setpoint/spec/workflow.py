@@ -23,6 +23,7 @@ from setpoint.spec.canonical import digest as _digest
 from setpoint.spec.model import (
     NAME_RE,
     NODE_ID_RE,
+    FAILURE_POLICIES,
     ON_FAILURE_NODE,
     QUALNAME_RE,
     SCHEMA_VERSION,
@@ -52,6 +53,7 @@ from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.spec.validate import binding_type, check_binding, find_cycle, validate
 
 __all__ = [
+    "FAILURE_POLICIES",
     "GATES",
     "NAME_RE",
     "NODE_ID_RE",
@@ -92,7 +94,7 @@ class WorkflowSpec:
     outputs: tuple[tuple[str, Binding], ...]
     tasks: Mapping[str, TaskSpec]
     max_parallelism: int = 0  # 0 = the controller's default
-    failure_policy: str = FailurePolicy.FAIL_FAST
+    failure_policy: FailurePolicy = FailurePolicy.FAIL_FAST
     deadline_s: float | None = None  # the whole execution must end within this many seconds of starting
     on_failure: str | None = None  # a task (key into tasks) run once with the error when the execution fails
 
@@ -174,7 +176,7 @@ class WorkflowSpec:
             "outputs": {n: b.to_json() for n, b in self.outputs},
             "tasks": {k: t.to_json() for k, t in sorted(self.tasks.items())},
             "max_parallelism": self.max_parallelism,
-            "failure_policy": self.failure_policy,
+            "failure_policy": self.failure_policy.value,
             **({"deadline_s": self.deadline_s} if self.deadline_s is not None else {}),
             **({"on_failure": self.on_failure} if self.on_failure is not None else {}),
         }
@@ -212,8 +214,8 @@ class WorkflowSpec:
         if not isinstance(mp, int) or isinstance(mp, bool) or mp < 0:
             raise SpecError(f"{where}: max_parallelism must be a non-negative integer, got {mp!r}")
         policy = data.get("failure_policy", FailurePolicy.FAIL_FAST)
-        if policy not in FailurePolicy.ALL:
-            raise SpecError(f"{where}: failure_policy must be one of {list(FailurePolicy.ALL)}, got {policy!r}")
+        if policy not in FAILURE_POLICIES:
+            raise SpecError(f"{where}: failure_policy must be one of {list(FAILURE_POLICIES)}, got {policy!r}")
         spec = WorkflowSpec(
             name=name,
             interface=Interface.from_json(data.get("interface", {}), where),
@@ -221,7 +223,7 @@ class WorkflowSpec:
             outputs=outputs,
             tasks=tasks,
             max_parallelism=mp,
-            failure_policy=policy,
+            failure_policy=FailurePolicy(policy),
             deadline_s=positive_seconds(data.get("deadline_s"), f"{where}: deadline_s"),
             on_failure=data.get("on_failure"),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 
-from setpoint.core.model import AttemptObservation, AttemptRecord, ErrorInfo, NodeRecord, Observed
+from setpoint.core.model import AbortReason, AttemptObservation, AttemptRecord, ErrorInfo, NodeRecord, Observed
 from setpoint.core.phases import AttemptPhase, ErrorKind, NodePhase, is_active
 from setpoint.core.reconcile.deadlines import node_deadline_passed
 from setpoint.core.reconcile.expansions import expand_dynamic
@@ -54,10 +54,10 @@ def observe(r: Round, observations: Mapping[str, AttemptObservation], cfg: Recon
                 if node.phase is NodePhase.QUEUED:
                     r.set_node(node.evolve(phase=NodePhase.RUNNING))
             elif att.phase is AttemptPhase.ABORTING:
-                r.actions.append(Abort(aid, att.abort_reason or "abort", att.executor))
+                r.actions.append(Abort(aid, att.abort_reason or AbortReason.ABORT, att.executor))
                 r.wake_in(ABORT_RECHECK_S)
         elif obs.status == Observed.SUCCEEDED:
-            if att.phase is AttemptPhase.ABORTING and att.abort_reason != "timeout":
+            if att.phase is AttemptPhase.ABORTING and att.abort_reason != AbortReason.TIMEOUT:
                 r.set_attempt(att.evolve(phase=AttemptPhase.ABORTED, finished_at=obs.finished_at or r.now))
                 continue
             finished = obs.finished_at or r.now
@@ -78,7 +78,7 @@ def observe(r: Round, observations: Mapping[str, AttemptObservation], cfg: Recon
         else:  # FAILED
             error = obs.error or ErrorInfo(ErrorKind.SYSTEM, "Unknown", "the attempt failed")
             if att.phase is AttemptPhase.ABORTING:
-                if att.abort_reason == "timeout":
+                if att.abort_reason == AbortReason.TIMEOUT:
                     timeout = r.state.graph.tasks[r.state.graph.node_map[att.node_id].task].timeout_s
                     error = ErrorInfo(
                         ErrorKind.USER, "Timeout", f"the attempt ran longer than its timeout of {timeout:g}s"

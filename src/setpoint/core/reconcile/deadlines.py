@@ -7,7 +7,7 @@ what is past due, and otherwise asks to be woken when the earliest due time come
 
 from __future__ import annotations
 
-from setpoint.core.model import ErrorInfo, NodeRecord
+from setpoint.core.model import AbortReason, ErrorInfo, NodeRecord
 from setpoint.core.phases import AttemptPhase, ErrorKind, is_active
 from setpoint.core.reconcile.nodes import node_failed, task_of
 from setpoint.core.reconcile.overlay import ABORT_RECHECK_S, Round
@@ -44,8 +44,8 @@ def node_deadline_passed(r: Round, node: NodeRecord) -> bool:
     for aid in (node.attempt_id,):
         att = r.attempt(aid)
         if att is not None and att.phase in (AttemptPhase.LAUNCHING, AttemptPhase.RUNNING):
-            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="deadline"), "deadline")
-            r.actions.append(Abort(aid, "deadline", att.executor))
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason=AbortReason.DEADLINE), "deadline")
+            r.actions.append(Abort(aid, AbortReason.DEADLINE, att.executor))
             r.wake_in(ABORT_RECHECK_S)
     message = f"the node did not finish within its deadline of {task.deadline_s:g}s (attempts: {node.attempt})"
     node_failed(r, node, ErrorInfo(ErrorKind.USER, "Deadline", message, False, node.node_id))
@@ -68,8 +68,8 @@ def check_deadlines(r: Round) -> None:
             continue
         due = att.started_at + timeout
         if r.now >= due:
-            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="timeout"), "timeout")
-            r.actions.append(Abort(aid, "timeout", att.executor))
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason=AbortReason.TIMEOUT), "timeout")
+            r.actions.append(Abort(aid, AbortReason.TIMEOUT, att.executor))
             r.wake_in(ABORT_RECHECK_S)
         else:
             r.wake_in(due - r.now)

@@ -8,6 +8,7 @@ once, with the error message and the workflow's inputs.
 
 from __future__ import annotations
 
+from setpoint.core.model import AbortReason
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase, is_active
 from setpoint.core.reconcile.nodes import new_attempt, release
 from setpoint.core.reconcile.overlay import ABORT_RECHECK_S, Round, resolve_binding
@@ -36,10 +37,10 @@ def stop(r: Round) -> None:
         att = r.attempt(aid)
         if att is None or att.phase.is_terminal or att.node_id in spare:
             continue
-        if att.phase is AttemptPhase.ABORTING and att.abort_reason == "timeout":
+        if att.phase is AttemptPhase.ABORTING and att.abort_reason == AbortReason.TIMEOUT:
             continue  # already being killed; its outcome is settled by observe
         if att.phase is not AttemptPhase.ABORTING:
-            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason="abort"), reason)
+            r.set_attempt(att.evolve(phase=AttemptPhase.ABORTING, abort_reason=AbortReason.ABORT), reason)
         r.actions.append(Abort(aid, reason, att.executor))
         r.wake_in(ABORT_RECHECK_S)
 
