@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from setpoint.core.phases import ErrorKind, NodePhase
 from setpoint.sdk.workflow import Workflow
 from tests.unit.core import workflows as wf
-from tests.unit.core.builders import Run, aborts, failed, launched_nodes, running, succeeded
+from tests.unit.core.builders import SETTINGS, Run, aborts, failed, launched_nodes, running, succeeded
 
 MAP = "square-map"
 
@@ -128,3 +130,26 @@ def test_a_failed_element_fails_the_map_as_soon_as_too_many_have_failed(
     assert r.phase(MAP) is map_phase
     assert aborts(d) == [r.attempt(e) for e in aborted]
     assert [e for e in elements(4) if r.phase(e) is NodePhase.ABORTED] == aborted
+
+
+@pytest.mark.parametrize(
+    ("n", "max_map_size", "phase", "error"),
+    [
+        (3, 3, NodePhase.RUNNING, None),
+        (3, 2, NodePhase.FAILED, "map node 'square-map': a map over 3 elements exceeds the limit of 2"),
+    ],
+)
+def test_a_map_the_shell_cannot_expand_fails_with_the_shells_reason(
+    n: int, max_map_size: int, phase: NodePhase, error: str | None
+) -> None:
+    r = Run.of(wf.mapped, {"n": n})
+    r.step()
+    obs = {r.attempt("numbers"): succeeded({"o0": list(range(n))})}
+    first = r.decide(obs)
+    r.step(obs, expanded=r.expansions(first, replace(SETTINGS, max_map_size=max_map_size)))
+    node = r.node(MAP)
+    assert node.phase is phase
+    assert (node.error.message if node.error else None) == error
+    if error is not None:
+        assert node.error is not None and node.error.code == "BadMapInput"
+        assert r.execution.error is not None and r.execution.error.code == "BadMapInput"
