@@ -80,7 +80,11 @@ class SqliteSession:
         self._conn = conn
 
     def fetch_one(self, query: str, params: Params) -> RowLike | None:
-        row: RowLike | None = self._conn.execute(QUERIES[query], params).fetchone()
+        cursor = self._conn.execute(QUERIES[query], params)
+        try:
+            row: RowLike | None = cursor.fetchone()
+        finally:
+            cursor.close()  # an unfinished UPDATE ... RETURNING would otherwise hold up COMMIT
         return row
 
     def fetch_all(self, query: str, params: Params) -> list[RowLike]:
