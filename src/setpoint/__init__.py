@@ -4,6 +4,8 @@ The public surface is re-exported here and pinned by a test, so modules can move
 Importing setpoint registers nothing and starts nothing.
 """
 
+from typing import TYPE_CHECKING
+
 from setpoint.errors import NonRetryableError, SetpointError, TaskError
 from setpoint.scheduling.ticks import Cron, CronSchedule, FixedRate
 from setpoint.sdk import Resources, Task, Workflow, dynamic, task, workflow
@@ -11,6 +13,11 @@ from setpoint.sdk.conditional import conditional
 from setpoint.sdk.gates import approve, sleep, wait_for_input
 from setpoint.sdk.launchplan import LaunchPlan
 from setpoint.sdk.maptask import map_task
+
+if TYPE_CHECKING:  # the lazy names below, typed for mypy without importing them at run time
+    from setpoint.client.embedded import Client
+    from setpoint.client.remote import connect
+    from setpoint.types.files import Directory, File
 
 __all__ = [
     "Client",
