@@ -56,6 +56,7 @@ def setpoint(
     return proc
 
 
-def setpoint_json(home: Path, *args: str, **kw: Any) -> Any:
+def setpoint_json(home: Path, *args: str, **kw: Any) -> dict[str, Any]:  # every JSON output is an object
     proc = setpoint(home, *args, "--output", "json", check=True, **kw)
-    return json.loads(proc.stdout)
+    out: dict[str, Any] = json.loads(proc.stdout)
+    return out

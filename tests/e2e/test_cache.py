@@ -7,12 +7,14 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from setpoint.client.embedded import Client
 from setpoint.core.model import CacheStatus
 from setpoint.core.phases import ExecutionPhase
+from setpoint.service.inspect import NodeView
 from tests.e2e import wf_cache as wc
 from tests.e2e.test_client import wait_for_file
 
@@ -32,12 +34,12 @@ def wait_until(condition: Callable[[], bool], failure: str, timeout: float = 30.
         time.sleep(0.05)
 
 
-def only_node(client: Client, eid: str):
+def only_node(client: Client, eid: str) -> NodeView:
     (view,) = client.nodes(eid)
     return view
 
 
-def test_identical_inputs_in_a_new_execution_hit(client: Client, tmp_path: Path):
+def test_identical_inputs_in_a_new_execution_hit(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     first = client.run(wc.one, {"x": 4, "counter": str(counter)}, timeout=60)
     second = client.run(wc.one, {"x": 4, "counter": str(counter)}, timeout=60)
@@ -46,6 +48,7 @@ def test_identical_inputs_in_a_new_execution_hit(client: Client, tmp_path: Path)
     node = only_node(client, second.id)
     assert node.record.cache_status == CacheStatus.HIT
     assert node.attempts == ()
+    assert node.record.detail is not None
     source = node.record.detail["cache"]["source"]
     assert source == {"execution": first.id, "node": "expensive", "attempt": 1}
     assert only_node(client, first.id).record.cache_status == CacheStatus.PUT
@@ -53,7 +56,7 @@ def test_identical_inputs_in_a_new_execution_hit(client: Client, tmp_path: Path)
     assert hits and first.id in hits[0].message
 
 
-def test_changed_input_value_misses_and_ignored_input_does_not(client: Client, tmp_path: Path):
+def test_changed_input_value_misses_and_ignored_input_does_not(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     client.run(wc.one, {"x": 1, "counter": str(counter), "note": "a"}, timeout=60)
     client.run(wc.one, {"x": 1, "counter": str(counter), "note": "b"}, timeout=60)  # ignored input
@@ -65,7 +68,7 @@ def test_changed_input_value_misses_and_ignored_input_does_not(client: Client, t
     assert explained["differences"] == ["input 'x' (value changed)"]
 
 
-def test_cache_version_is_part_of_the_key(client: Client, tmp_path: Path):
+def test_cache_version_is_part_of_the_key(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     client.run(wc.v1, {"x": 1, "counter": str(counter)}, timeout=60)
     second = client.run(wc.v2, {"x": 1, "counter": str(counter)}, timeout=60)
@@ -73,7 +76,7 @@ def test_cache_version_is_part_of_the_key(client: Client, tmp_path: Path):
     assert client.cache_explain(second.id, "_versioned")["differences"] == ["cache_version ('v1' -> 'v2')"]
 
 
-def test_projects_never_share_entries(client: Client, tmp_path: Path):
+def test_projects_never_share_entries(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     client.wait(client.create_execution(wc.one, {"x": 1, "counter": str(counter)}, project="a"), timeout=60)
     client.wait(client.create_execution(wc.one, {"x": 1, "counter": str(counter)}, project="b"), timeout=60)
@@ -81,7 +84,7 @@ def test_projects_never_share_entries(client: Client, tmp_path: Path):
     assert {e.project for e in client.cache_entries()} == {"a", "b"}
 
 
-def test_killed_attempt_leaves_no_entry(client: Client, tmp_path: Path):
+def test_killed_attempt_leaves_no_entry(client: Client, tmp_path: Path) -> None:
     pidfile, counter = tmp_path / "pid", tmp_path / "c"
     eid = client.create_execution(wc.slow_cached_wf, {"x": 3, "pidfile": str(pidfile), "counter": str(counter)})
     os.kill(int(wait_for_file(pidfile)), signal.SIGKILL)
@@ -92,7 +95,7 @@ def test_killed_attempt_leaves_no_entry(client: Client, tmp_path: Path):
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
-def test_entry_with_bad_artifacts_is_a_miss_and_is_replaced(client: Client, tmp_path: Path, damage: str):
+def test_entry_with_bad_artifacts_is_a_miss_and_is_replaced(client: Client, tmp_path: Path, damage: str) -> None:
     counter = tmp_path / "c"
     first = client.run(wc.big_wf, {"n": 20_000, "counter": str(counter)}, timeout=60)
     (entry,) = client.cache_entries()
@@ -109,6 +112,7 @@ def test_entry_with_bad_artifacts_is_a_miss_and_is_replaced(client: Client, tmp_
     assert runs(counter) == 2
     node = only_node(client, second.id)
     assert node.record.cache_status == CacheStatus.PUT
+    assert node.record.detail is not None
     assert "replaced" in node.record.detail["cache"]
     (entry,) = client.cache_entries()
     assert entry.source_execution == second.id
@@ -118,18 +122,19 @@ def test_entry_with_bad_artifacts_is_a_miss_and_is_replaced(client: Client, tmp_
     assert first.id != second.id
 
 
-def test_twenty_concurrent_serialized_executions_run_the_body_once(client: Client, tmp_path: Path):
+def test_twenty_concurrent_serialized_executions_run_the_body_once(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     ids = [client.create_execution(wc.serialized_wf, {"x": 7, "counter": str(counter)}) for _ in range(20)]
     records = [client.wait(eid, timeout=90) for eid in ids]
     assert {r.phase for r in records} == {ExecutionPhase.SUCCEEDED}
     assert {client.outputs(r.id)["o0"] for r in records} == {49}
     assert runs(counter) == 1
-    statuses = sorted(only_node(client, eid).record.cache_status for eid in ids)
+    # cast: every one of these nodes consulted the catalog, so none has a None status
+    statuses = sorted(cast(CacheStatus, only_node(client, eid).record.cache_status) for eid in ids)
     assert statuses == [CacheStatus.HIT] * 19 + [CacheStatus.PUT]
 
 
-def test_without_serialization_all_succeed_and_one_entry_remains(client: Client, tmp_path: Path):
+def test_without_serialization_all_succeed_and_one_entry_remains(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     ids = [client.create_execution(wc.unserialized_wf, {"x": 5, "counter": str(counter)}) for _ in range(20)]
     records = [client.wait(eid, timeout=90) for eid in ids]
@@ -140,7 +145,7 @@ def test_without_serialization_all_succeed_and_one_entry_remains(client: Client,
     assert entry.source_execution in ids
 
 
-def test_overwrite_cache_runs_and_replaces_the_entry(client: Client, tmp_path: Path):
+def test_overwrite_cache_runs_and_replaces_the_entry(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     client.run(wc.one, {"x": 9, "counter": str(counter)}, timeout=60)
     again = client.run(wc.one, {"x": 9, "counter": str(counter)}, timeout=60, overwrite_cache=True)
@@ -151,7 +156,7 @@ def test_overwrite_cache_runs_and_replaces_the_entry(client: Client, tmp_path: P
     assert entry.source_execution == again.id
 
 
-def test_evict_makes_the_next_run_compute_again(client: Client, tmp_path: Path):
+def test_evict_makes_the_next_run_compute_again(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     first = client.run(wc.one, {"x": 2, "counter": str(counter)}, timeout=60)
     assert client.cache_evict(execution=first.id) == 1
@@ -159,7 +164,7 @@ def test_evict_makes_the_next_run_compute_again(client: Client, tmp_path: Path):
     assert runs(counter) == 2
 
 
-def test_a_waiting_execution_takes_over_when_the_reservation_owner_fails(client: Client, tmp_path: Path):
+def test_a_waiting_execution_takes_over_when_the_reservation_owner_fails(client: Client, tmp_path: Path) -> None:
     """The owner is aborted mid-run; the waiter must not wait forever: it reserves and runs."""
     counter = tmp_path / "c"
     owner = client.create_execution(wc.held_wf, {"x": 3, "counter": str(counter)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,16 +32,17 @@ def write(proj: Path, *, body: str = "x * 2", in_type: str = "int", out_type: st
         PROJECT.format(body=body, in_type=in_type, out_type=out_type, code_in_key=code_in_key)))
 
 
-def run(home: Path, proj: Path, *args: str) -> dict:
+def run(home: Path, proj: Path, *args: str) -> dict[str, Any]:
     return setpoint_json(home, "run", str(proj / "cached.py") + ":wf", *args)
 
 
-def status(out: dict) -> str:
-    return out["nodes"][0]["cache_status"]
+def status(out: dict[str, Any]) -> str:
+    value: str = out["nodes"][0]["cache_status"]
+    return value
 
 
 @pytest.mark.remote
-def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(home: Path, tmp_path: Path):
+def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(home: Path, tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     write(proj)
     assert status(run(home, proj)) == "PUT"
@@ -57,7 +59,7 @@ def test_editing_the_task_code_invalidates_the_cache_and_explain_says_so(home: P
 
 
 @pytest.mark.remote
-def test_version_only_keys_ignore_code_edits(home: Path, tmp_path: Path):
+def test_version_only_keys_ignore_code_edits(home: Path, tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     write(proj, code_in_key=False)
     run(home, proj)
@@ -70,7 +72,7 @@ def test_version_only_keys_ignore_code_edits(home: Path, tmp_path: Path):
     ("change", "kw"),
     [("input type", {"in_type": "float", "body": "int(x * 2)"}), ("output type", {"out_type": "float"})],
 )
-def test_changing_an_interface_type_misses(home: Path, tmp_path: Path, change: str, kw: dict):
+def test_changing_an_interface_type_misses(home: Path, tmp_path: Path, change: str, kw: dict[str, str]) -> None:
     proj = tmp_path / "proj"
     write(proj, code_in_key=False, body="int(x * 2)")
     run(home, proj)
@@ -81,7 +83,7 @@ def test_changing_an_interface_type_misses(home: Path, tmp_path: Path, change: s
     assert "the interface (an input or output type changed)" in diffs
 
 
-def test_cache_ls_evict_and_project_scoping(tmp_path: Path):
+def test_cache_ls_evict_and_project_scoping(tmp_path: Path) -> None:
     home, proj = tmp_path / "home", tmp_path / "proj"
     write(proj)
     first = run(home, proj)
@@ -97,7 +99,7 @@ def test_cache_ls_evict_and_project_scoping(tmp_path: Path):
 
 
 @pytest.mark.remote
-def test_lineage_and_recover_commands(home: Path, tmp_path: Path):
+def test_lineage_and_recover_commands(home: Path, tmp_path: Path) -> None:
     counters, marker = tmp_path / "counts", tmp_path / "fail"
     counters.mkdir()
     marker.write_text("x")
@@ -127,7 +129,7 @@ def test_lineage_and_recover_commands(home: Path, tmp_path: Path):
 
 
 @pytest.mark.remote
-def test_relaunch_runs_the_captured_code_even_after_the_files_change(home: Path, tmp_path: Path):
+def test_relaunch_runs_the_captured_code_even_after_the_files_change(home: Path, tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     write(proj, body="x * 2", code_in_key=True)
     first = run(home, proj, "--x", "5")

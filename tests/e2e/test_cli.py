@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 WF = "tests/e2e/wf_basic.py"
 
 @pytest.mark.remote
-def test_run_prints_outputs_and_execution_id_as_json(home: Path):
+def test_run_prints_outputs_and_execution_id_as_json(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:chain", "--n", "10")
     ex = out["execution"]
     assert ex["phase"] == "SUCCEEDED"
@@ -28,7 +28,7 @@ def test_run_prints_outputs_and_execution_id_as_json(home: Path):
     assert all(n["attempts"] == 1 for n in out["nodes"])
 
 @pytest.mark.remote
-def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path):
+def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path) -> None:
     ok = setpoint(home, "run", f"{WF}:chain", "--n", "1")
     assert ok.returncode == 0, ok.stderr
     assert "succeeded" in ok.stdout and "o0 = 7" in ok.stdout
@@ -38,7 +38,7 @@ def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path):
     assert "setpoint logs" in bad.stdout
 
 @pytest.mark.remote
-def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_path: Path):
+def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_path: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:typed", "--values", "[1, 2, 3.5]", "--label", "cli")
     assert out["execution"]["outputs"] == {"o0": {"count": 3, "mean": 6.5 / 3, "label": "cli"}}
     f = tmp_path / "inputs.json"
@@ -56,7 +56,7 @@ def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_p
         (["--n"], "--n needs a value"),
     ],
 )
-def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str], message: str):
+def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str], message: str) -> None:
     proc = setpoint(home, "run", f"{WF}:chain", *args)
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -73,13 +73,13 @@ def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str],
         ("chain", "expected FILE.py:WORKFLOW"),
     ],
 )
-def test_bad_targets_exit_2(home: Path, target: str, message: str):
+def test_bad_targets_exit_2(home: Path, target: str, message: str) -> None:
     proc = setpoint(home, "run", target)
     assert proc.returncode == 2
     assert message in proc.stderr
 
 @pytest.mark.remote
-def test_read_commands(home: Path):
+def test_read_commands(home: Path) -> None:
     ran = setpoint_json(home, "run", f"{WF}:shout_wf", "--msg", "yo")
     eid = ran["execution"]["id"]
     listed = setpoint_json(home, "get", "executions")
@@ -98,13 +98,13 @@ def test_read_commands(home: Path):
     assert evs[0]["phase"] == "QUEUED" and evs[-1]["phase"] == "SUCCEEDED"
 
 @pytest.mark.remote
-def test_not_found_exits_3(home: Path):
+def test_not_found_exits_3(home: Path) -> None:
     proc = setpoint(home, "describe", "nosuchexec")
     assert proc.returncode == 3
     assert "execution 'nosuchexec' not found" in proc.stderr
 
 @pytest.mark.remote
-def test_relaunch_and_terminate_of_a_finished_execution(home: Path):
+def test_relaunch_and_terminate_of_a_finished_execution(home: Path) -> None:
     eid = setpoint_json(home, "run", f"{WF}:chain", "--n", "2")["execution"]["id"]
     again = setpoint_json(home, "relaunch", eid, "--n", "4")
     assert again["execution"]["source_id"] == eid
@@ -113,7 +113,7 @@ def test_relaunch_and_terminate_of_a_finished_execution(home: Path):
     assert "already ended SUCCEEDED" in term.stdout
 
 
-def test_detached_run_is_finished_by_a_separate_controller(home: Path):
+def test_detached_run_is_finished_by_a_separate_controller(home: Path) -> None:
     created = setpoint_json(home, "run", f"{WF}:fanout", "--offset", "5", "--detach")
     eid = created["execution"]["id"]
     assert setpoint_json(home, "describe", eid)["execution"]["phase"] == "QUEUED"
@@ -122,7 +122,7 @@ def test_detached_run_is_finished_by_a_separate_controller(home: Path):
     assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": sum(i * i for i in range(30)) + 5}
 
 @pytest.mark.remote
-def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path):
+def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
         cli_argv(home, "run", f"{WF}:sleeper_wf", "--pidfile", str(pidfile), "-o", "json"),
@@ -143,7 +143,7 @@ def test_terminate_from_another_process_aborts_a_running_execution(home: Path, t
     assert json.loads(out)["execution"]["abort_reason"] == "test says stop"
 
 @pytest.mark.remote
-def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
+def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     run = subprocess.Popen(
         cli_argv(home, "run", f"{WF}:sleeper_wf", "--pidfile", str(pidfile)),
@@ -164,7 +164,7 @@ def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path):
     assert setpoint_json(home, "describe", eid)["execution"]["phase"] == "ABORTED"
 
 
-def test_help_everywhere(home: Path):
+def test_help_everywhere(home: Path) -> None:
     for args in (
         [],
         ["run"],
@@ -179,7 +179,7 @@ def test_help_everywhere(home: Path):
         assert "Usage:" in proc.stdout
 
 
-def test_broken_store_exits_4_naming_the_file(home: Path):
+def test_broken_store_exits_4_naming_the_file(home: Path) -> None:
     setpoint(home, "run", f"{WF}:chain", "--n", "1", check=True)
     db = home / "setpoint.db"
     for extra in ("setpoint.db-wal", "setpoint.db-shm"):
@@ -191,7 +191,7 @@ def test_broken_store_exits_4_naming_the_file(home: Path):
     assert "Traceback" not in proc.stderr
 
 @pytest.mark.remote
-def test_hostile_execution_ids_are_just_not_found(home: Path):
+def test_hostile_execution_ids_are_just_not_found(home: Path) -> None:
     setpoint(home, "run", f"{WF}:chain", "--n", "1", check=True)
     for hostile in ("../../etc/passwd", "x' OR '1'='1", "a/b/c"):
         proc = setpoint(home, "describe", hostile)

@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -40,7 +41,7 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_chain_runs_and_returns_outputs(client: Client):
+def test_chain_runs_and_returns_outputs(client: Client) -> None:
     rec = client.run(wb.chain, {"n": 3}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED
     assert client.outputs(rec.id, wb.chain) == {"o0": wb.chain(n=3)}
@@ -50,25 +51,25 @@ def test_chain_runs_and_returns_outputs(client: Client):
     assert all(len(v.attempts) == 1 and v.attempts[0].phase is AttemptPhase.SUCCEEDED for v in views)
 
 
-def test_fan_out_binds_a_list_of_upstream_outputs(client: Client):
+def test_fan_out_binds_a_list_of_upstream_outputs(client: Client) -> None:
     rec = client.run(wb.fanout, {"offset": 1}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED
     assert client.outputs(rec.id) == {"o0": sum(i * i for i in range(30)) + 1}
     assert len(client.nodes(rec.id)) == 32
 
 
-def test_dataclass_outputs_round_trip(client: Client):
+def test_dataclass_outputs_round_trip(client: Client) -> None:
     rec = client.run(wb.typed, {"values": [1.0, 2.0, 4.5]}, timeout=60)
     out = client.outputs(rec.id, wb.typed)["o0"]
     assert out == wb.Stats(3, 2.5, "run")
 
 
-def test_direct_call_runs_in_process():
+def test_direct_call_runs_in_process() -> None:
     assert wb.fanout(offset=2) == sum(i * i for i in range(30)) + 2
     assert wb.typed(values=[2.0]) == wb.Stats(1, 2.0, "run")
 
 
-def test_retries_use_new_attempt_ids_until_success(client: Client, tmp_path: Path):
+def test_retries_use_new_attempt_ids_until_success(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "count"
     rec = client.run(wb.flaky_wf, {"counter": str(counter), "fail_times": 2}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED
@@ -80,7 +81,7 @@ def test_retries_use_new_attempt_ids_until_success(client: Client, tmp_path: Pat
     assert len(counter.read_text().splitlines()) == 3
 
 
-def test_retries_exhausted_fail_with_the_task_error(client: Client, tmp_path: Path):
+def test_retries_exhausted_fail_with_the_task_error(client: Client, tmp_path: Path) -> None:
     rec = client.run(wb.flaky_wf, {"counter": str(tmp_path / "c"), "fail_times": 10}, timeout=60)
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None
@@ -89,7 +90,7 @@ def test_retries_exhausted_fail_with_the_task_error(client: Client, tmp_path: Pa
     assert "retries exhausted: 2" in rec.error.message
 
 
-def test_non_retryable_error_runs_once(client: Client, tmp_path: Path):
+def test_non_retryable_error_runs_once(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     rec = client.run(wb.fatal_wf, {"counter": str(counter)}, timeout=60)
     assert rec.phase is ExecutionPhase.FAILED
@@ -97,7 +98,7 @@ def test_non_retryable_error_runs_once(client: Client, tmp_path: Path):
     assert len(counter.read_text().splitlines()) == 1
 
 
-def test_timeout_kills_the_attempt(client: Client, tmp_path: Path):
+def test_timeout_kills_the_attempt(client: Client, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     rec = client.run(wb.slow_wf, {"pidfile": str(pidfile)}, timeout=60)
     assert rec.phase is ExecutionPhase.FAILED
@@ -105,7 +106,7 @@ def test_timeout_kills_the_attempt(client: Client, tmp_path: Path):
     assert gone(int(pidfile.read_text()))
 
 
-def test_terminate_aborts_and_kills_running_attempts(client: Client, tmp_path: Path):
+def test_terminate_aborts_and_kills_running_attempts(client: Client, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     eid = client.create_execution(wb.sleeper_wf, {"pidfile": str(pidfile)})
     pid = int(wait_for_file(pidfile))
@@ -119,7 +120,7 @@ def test_terminate_aborts_and_kills_running_attempts(client: Client, tmp_path: P
     assert view.attempts[0].phase is AttemptPhase.ABORTED
 
 
-def test_task_killed_with_sigkill_is_retried_under_a_new_attempt_id(client: Client, tmp_path: Path):
+def test_task_killed_with_sigkill_is_retried_under_a_new_attempt_id(client: Client, tmp_path: Path) -> None:
     pidfile, counter = tmp_path / "pid", tmp_path / "count"
     eid = client.create_execution(wb.killed_wf, {"pidfile": str(pidfile), "counter": str(counter)})
     os.kill(int(wait_for_file(pidfile)), signal.SIGKILL)
@@ -134,13 +135,13 @@ def test_task_killed_with_sigkill_is_retried_under_a_new_attempt_id(client: Clie
     assert sorted(ids) == [f"{eid}/wait_to_be_killed/1", f"{eid}/wait_to_be_killed/2"]
 
 
-def test_exit_zero_without_outputs_is_a_failure(client: Client):
+def test_exit_zero_without_outputs_is_a_failure(client: Client) -> None:
     rec = client.run(wb.vanish_wf, timeout=60)
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and rec.error.code == "NoOutputs"
 
 
-def test_task_that_kills_itself_exhausts_system_retries(client: Client):
+def test_task_that_kills_itself_exhausts_system_retries(client: Client) -> None:
     rec = client.run(wb.suicide_wf, timeout=60)
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and rec.error.code == "ProcessLost"
@@ -148,14 +149,14 @@ def test_task_that_kills_itself_exhausts_system_retries(client: Client):
     assert len(view.attempts) == 4  # 1 + max_system_retries (3)
 
 
-def test_logs_are_captured_per_attempt(client: Client):
+def test_logs_are_captured_per_attempt(client: Client) -> None:
     rec = client.run(wb.shout_wf, {"msg": "hi"}, timeout=60)
     logs = {(aid, stream): text for aid, stream, text in client.logs(rec.id)}
     assert "stdout says hi" in logs[(f"{rec.id}/shout/1", "stdout")]
     assert "stderr says hi" in logs[(f"{rec.id}/shout/1", "stderr")]
 
 
-def test_bad_inputs_are_rejected_before_anything_runs(client: Client):
+def test_bad_inputs_are_rejected_before_anything_runs(client: Client) -> None:
     before = len(client.executions())
     with pytest.raises(InputError, match=r"workflow 'chain': unknown input 'm'"):
         client.create_execution(wb.chain, {"m": 1})
@@ -166,7 +167,7 @@ def test_bad_inputs_are_rejected_before_anything_runs(client: Client):
     assert len(client.executions()) == before
 
 
-def test_relaunch_pins_spec_code_and_inputs(client: Client):
+def test_relaunch_pins_spec_code_and_inputs(client: Client) -> None:
     first = client.run(wb.chain, {"n": 5}, timeout=60)
     second_id = client.relaunch(first.id)
     second = client.wait(second_id, timeout=60)
@@ -181,7 +182,7 @@ def test_relaunch_pins_spec_code_and_inputs(client: Client):
     assert client.outputs(third.id) == {"o0": wb.chain(n=1)}
 
 
-def test_events_record_every_transition_in_order(client: Client):
+def test_events_record_every_transition_in_order(client: Client) -> None:
     rec = client.run(wb.chain, {"n": 1}, timeout=60)
     evs = client.events(rec.id)
     seqs = [e.seq for e in evs]
@@ -192,7 +193,7 @@ def test_events_record_every_transition_in_order(client: Client):
     assert add_node in (["QUEUED", "RUNNING", "SUCCEEDED"], ["QUEUED", "SUCCEEDED"])
 
 
-def test_huge_values_live_in_the_blob_store_not_in_state_rows(client: Client):
+def test_huge_values_live_in_the_blob_store_not_in_state_rows(client: Client) -> None:
     values = [float(i) for i in range(200_000)]
     eid = client.create_execution(wb.typed, {"values": values})
     rec = client.wait(eid, timeout=60)
@@ -200,19 +201,19 @@ def test_huge_values_live_in_the_blob_store_not_in_state_rows(client: Client):
     assert set(rec.inputs["values"]) == {"$ref"}
     assert rec.inputs["values"]["$ref"]["size"] > 1_000_000
     (view,) = client.nodes(eid)
+    assert view.record.inputs is not None
     assert set(view.record.inputs["values"]) == {"$ref"}
     assert client.outputs(eid, wb.typed)["o0"] == wb.Stats(200_000, sum(values) / 200_000, "run")
 
 
-def test_an_execution_the_controller_cannot_advance_is_aborted_not_left_running(client: Client, monkeypatch):
+def test_an_execution_the_controller_cannot_advance_is_aborted_not_left_running(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A core bug that decides an illegal transition must end the execution, with the reason."""
     import dataclasses
 
     import setpoint.controller.controller as controller_module
+    from setpoint.core.reconcile import reconcile as real  # the function the controller module calls
 
-    real = controller_module.reconcile
-
-    def buggy(state, *args, **kwargs):
+    def buggy(state: Any, *args: Any, **kwargs: Any) -> Any:
         decision = real(state, *args, **kwargs)
         if decision.nodes and decision.nodes[0].phase is NodePhase.QUEUED:
             bad = decision.nodes[0].evolve(phase=NodePhase.RETRYING)  # PENDING -> RETRYING is illegal

@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -28,7 +29,7 @@ WF = "tests/e2e/wf_basic.py:wide"
 EXPECTED = wb.wide()
 
 
-def crash_then_recover(home: Path, crash_at: str) -> tuple[dict, int]:
+def crash_then_recover(home: Path, crash_at: str) -> tuple[dict[str, Any], int]:
     crashed = setpoint(home, "run", WF, "-o", "json", env={"SETPOINT_CRASH_AT": crash_at})
     setpoint(home, "controller", "--exit-when-idle", check=True)
     (ex,) = setpoint_json(home, "get", "executions")["executions"]
@@ -36,7 +37,7 @@ def crash_then_recover(home: Path, crash_at: str) -> tuple[dict, int]:
     return described, crashed.returncode
 
 
-def assert_recovered(home: Path, described: dict) -> None:
+def assert_recovered(home: Path, described: dict[str, Any]) -> None:
     ex = described["execution"]
     assert ex["phase"] == "SUCCEEDED", ex
     assert ex["outputs"] == {"o0": EXPECTED}
@@ -48,7 +49,7 @@ def assert_recovered(home: Path, described: dict) -> None:
 
 
 @pytest.mark.parametrize("point", [p for p in CRASH_POINTS if p != "round.aborted"])
-def test_crash_at_each_named_point(tmp_path: Path, point: str):
+def test_crash_at_each_named_point(tmp_path: Path, point: str) -> None:
     home = tmp_path / "home"
     described, code = crash_then_recover(home, f"{point}:3")
     assert code == -9, "the controller should have been killed at the crash point"
@@ -56,7 +57,7 @@ def test_crash_at_each_named_point(tmp_path: Path, point: str):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_crash_at_random_points(tmp_path: Path, seed: int):
+def test_crash_at_random_points(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     point = rng.choice(CRASH_POINTS)
     nth = rng.randint(1, 40)
@@ -65,7 +66,7 @@ def test_crash_at_random_points(tmp_path: Path, seed: int):
     assert_recovered(home, described)
 
 
-def test_crash_while_aborting_is_finished_by_the_next_controller(tmp_path: Path):
+def test_crash_while_aborting_is_finished_by_the_next_controller(tmp_path: Path) -> None:
     """Crash right after the first kill request of a terminate; the next controller finishes it."""
     home, pidfile = tmp_path / "home", tmp_path / "pid"
     run = subprocess.Popen(
@@ -113,7 +114,7 @@ def test_crash_while_aborting_is_finished_by_the_next_controller(tmp_path: Path)
         ("tests/e2e/wf_control.py:gatekeeper", ["--x", "70"], "retrained 0.70", "round.committed:2"),
     ],
 )
-def test_crash_during_control_flow_nodes(tmp_path: Path, target: str, args: list, expected, crash_at: str):
+def test_crash_during_control_flow_nodes(tmp_path: Path, target: str, args: list[str], expected: object, crash_at: str) -> None:
     """Expansions (maps, dynamic sub-workflows) and branch decisions survive a SIGKILL of the controller."""
     from tests.e2e import wf_control as wc
 

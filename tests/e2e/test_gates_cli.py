@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,11 +26,11 @@ def start_controller(home: Path) -> subprocess.Popen[str]:
     )
 
 
-def node(home: Path, eid: str, node_id: str) -> dict:
+def node(home: Path, eid: str, node_id: str) -> dict[str, Any]:
     return next(n for n in setpoint_json(home, "describe", eid)["nodes"] if n["id"] == node_id)
 
 
-def wait_node(home: Path, eid: str, node_id: str, phase: str, timeout: float = 30) -> dict:
+def wait_node(home: Path, eid: str, node_id: str, phase: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         n = node(home, eid, node_id)
@@ -39,7 +40,7 @@ def wait_node(home: Path, eid: str, node_id: str, phase: str, timeout: float = 3
     raise AssertionError(f"{node_id} never reached {phase}")
 
 
-def test_gate_approved_through_the_cli_while_the_controller_restarts(tmp_path: Path):
+def test_gate_approved_through_the_cli_while_the_controller_restarts(tmp_path: Path) -> None:
     home = tmp_path / "home"
     eid = setpoint_json(home, "run", f"{WF}:release", "--x", "5", "--detach")["execution"]["id"]
     ctl = start_controller(home)
@@ -56,7 +57,7 @@ def test_gate_approved_through_the_cli_while_the_controller_restarts(tmp_path: P
     assert out["execution"]["outputs"] == {"o0": 11}
 
 
-def test_wrong_signal_type_is_rejected_by_the_cli(tmp_path: Path):
+def test_wrong_signal_type_is_rejected_by_the_cli(tmp_path: Path) -> None:
     home = tmp_path / "home"
     eid = setpoint_json(home, "run", f"{WF}:ask", "--detach")["execution"]["id"]
     bad = setpoint(home, "signal", eid, "factor", "lots")
@@ -67,7 +68,7 @@ def test_wrong_signal_type_is_rejected_by_the_cli(tmp_path: Path):
     assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": 8}
 
 
-def test_a_restart_does_not_reset_a_gate_timer(tmp_path: Path):
+def test_a_restart_does_not_reset_a_gate_timer(tmp_path: Path) -> None:
     home = tmp_path / "home"
     eid = setpoint_json(home, "run", f"{WF}:impatient", "--detach")["execution"]["id"]
     ctl = start_controller(home)

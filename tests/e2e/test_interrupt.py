@@ -49,7 +49,7 @@ def run_in_terminal(home: Path, pidfile: Path, seconds: float) -> tuple[subproce
     return proc, primary
 
 
-def test_ctrl_c_then_background_leaves_it_running(tmp_path: Path):
+def test_ctrl_c_then_background_leaves_it_running(tmp_path: Path) -> None:
     home, pidfile = tmp_path / "home", tmp_path / "pid"
     proc, fd = run_in_terminal(home, pidfile, seconds=3.0)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
@@ -69,7 +69,7 @@ def test_ctrl_c_then_background_leaves_it_running(tmp_path: Path):
     assert phase == "SUCCEEDED", "the background controller should have finished the execution"
 
 
-def test_ctrl_c_then_abort(tmp_path: Path):
+def test_ctrl_c_then_abort(tmp_path: Path) -> None:
     home, pidfile = tmp_path / "home", tmp_path / "pid"
     proc, fd = run_in_terminal(home, pidfile, seconds=60.0)
     os.killpg(proc.pid, signal.SIGINT)

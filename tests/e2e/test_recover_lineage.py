@@ -18,7 +18,7 @@ def counts(d: Path) -> dict[str, int]:
     return {p.name: len(p.read_text().splitlines()) for p in sorted(d.iterdir())}
 
 
-def test_recover_reuses_succeeded_nodes_and_runs_only_the_rest(client: Client, tmp_path: Path):
+def test_recover_reuses_succeeded_nodes_and_runs_only_the_rest(client: Client, tmp_path: Path) -> None:
     counters, marker = tmp_path / "counts", tmp_path / "fail"
     counters.mkdir()
     marker.write_text("fail right")
@@ -52,15 +52,16 @@ def test_recover_reuses_succeeded_nodes_and_runs_only_the_rest(client: Client, t
     assert {n.node_id: n.record for n in client.nodes(failed.id)} == before_source_rows
 
 
-def test_only_failed_or_aborted_executions_can_be_recovered(client: Client, tmp_path: Path):
+def test_only_failed_or_aborted_executions_can_be_recovered(client: Client, tmp_path: Path) -> None:
     ok = client.run(wc.diamond, {"x": 1, "counters": str(tmp_path)}, timeout=60)
     with pytest.raises(UserError, match="only FAILED or ABORTED executions can be recovered"):
         client.recover_plan(ok.id)
 
 
-def test_lineage_on_a_diamond(client: Client, tmp_path: Path):
+def test_lineage_on_a_diamond(client: Client, tmp_path: Path) -> None:
     rec = client.run(wc.diamond, {"x": 5, "counters": str(tmp_path)}, timeout=60)
     (root,) = client.lineage(rec.id)
+    assert root.produced_by is not None
     assert root.node == "join" and root.produced_by["attempt"] == 1
     by_input = {s.input: s for s in root.inputs}
     assert by_input["a"].node == "left" and by_input["b"].node == "right"
@@ -81,17 +82,18 @@ def test_lineage_on_a_diamond(client: Client, tmp_path: Path):
     assert {(c.node, c.input) for c in found if c.depth == 2 and c.execution == rec.id} == {("join", "a"), ("join", "b")}
 
 
-def test_consumers_cross_executions_by_content_hash(client: Client, tmp_path: Path):
+def test_consumers_cross_executions_by_content_hash(client: Client, tmp_path: Path) -> None:
     first = client.run(wc.diamond, {"x": 2, "counters": str(tmp_path)}, timeout=60)
     second = client.run(wc.diamond, {"x": 2, "counters": str(tmp_path)}, timeout=60)
     found = client.consumers(first.id, "source", "o0")
     assert {c.execution for c in found if c.node == "left"} == {first.id, second.id}
 
 
-def test_cache_hits_keep_pointing_at_the_original_producer(client: Client, tmp_path: Path):
+def test_cache_hits_keep_pointing_at_the_original_producer(client: Client, tmp_path: Path) -> None:
     counter = tmp_path / "c"
     first = client.run(wc.one, {"x": 1, "counter": str(counter)}, timeout=60)
     second = client.run(wc.one, {"x": 1, "counter": str(counter)}, timeout=60)
     (root,) = client.lineage(second.id)
     assert root.cache_status == "HIT"
+    assert root.produced_by is not None
     assert (root.produced_by["execution"], root.produced_by["node"]) == (first.id, "expensive")
