@@ -88,9 +88,9 @@ def _history_problems(eid: str, events: list[Event]) -> list[str]:
     """Only legal transitions, none out of a terminal phase, exactly one terminal execution event."""
     problems: list[str] = []
     tables: dict[str, tuple[dict[Any, frozenset[Any]], type[enum.Enum]]] = {
-        "execution": (EXECUTION_TRANSITIONS, ExecutionPhase),  # type: ignore[dict-item]
-        "node": (NODE_TRANSITIONS, NodePhase),  # type: ignore[dict-item]
-        "attempt": (ATTEMPT_TRANSITIONS, AttemptPhase),  # type: ignore[dict-item]
+        "execution": (EXECUTION_TRANSITIONS, ExecutionPhase),
+        "node": (NODE_TRANSITIONS, NodePhase),
+        "attempt": (ATTEMPT_TRANSITIONS, AttemptPhase),
     }
     last: dict[tuple[Any, ...], enum.Enum] = {}
     seqs = [e.seq for e in events]
@@ -192,9 +192,9 @@ def check(
     blobs = LocalBlobStore(home / "blobs")
     entries = store.catalog_list(limit=100_000)
     for entry in entries:
-        for ref in blob_refs(entry.outputs):
-            if not blobs.verify(ref):
-                problems.append(f"catalog entry {entry.key[:12]}: artifact {ref.uri} missing or corrupt")
+        for blob in blob_refs(entry.outputs):
+            if not blobs.verify(blob):
+                problems.append(f"catalog entry {entry.key[:12]}: artifact {blob.uri} missing or corrupt")
         producer = f"{entry.source_execution}/{entry.source_node}/{entry.source_attempt}"
         if producer in stored_attempts and stored_attempts[producer] is not AttemptPhase.SUCCEEDED:
             problems.append(f"catalog entry {entry.key[:12]} from {producer}, which is {stored_attempts[producer]}")

@@ -53,12 +53,12 @@ def _call(method: str, url: str, body: dict[str, Any] | None) -> tuple[int, dict
 
 
 @pytest.mark.parametrize("fault", ["cut", "blackhole"])
-def test_api_answers_503_while_postgresql_is_unreachable(home: Path, pg_url: str, fault: str, capsys):
+def test_api_answers_503_while_postgresql_is_unreachable(home: Path, pg_url: str, fault: str, capsys: pytest.CaptureFixture[str]) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     parts = conninfo_to_dict(pg_url)
     started = time.monotonic()
-    with FaultProxy(str(parts.get("host", "127.0.0.1")), int(parts.get("port", 5432))) as proxy:
+    with FaultProxy(str(parts.get("host", "127.0.0.1")), int(str(parts.get("port", 5432)))) as proxy:
         via_proxy = (
             f"postgresql://{parts['user']}@127.0.0.1:{proxy.port}/{parts['dbname']}"
             f"?sslmode=disable&connect_timeout={CONNECT_TIMEOUT_S}"

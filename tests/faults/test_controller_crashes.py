@@ -38,7 +38,7 @@ def finish(home: Path, replicas: list[Replica]) -> float:
 
 
 @pytest.mark.parametrize("point", [p for p in CRASH_POINTS if p != "round.aborted"])
-def test_sigkill_at_each_named_crash_point(home: Path, replicas: list[Replica], reference: Any, point: str, capsys):
+def test_sigkill_at_each_named_crash_point(home: Path, replicas: list[Replica], reference: Any, point: str, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     with submitter(home) as c:
         eid = c.create_execution(wf.big)
@@ -66,7 +66,7 @@ def test_sigkill_at_each_named_crash_point(home: Path, replicas: list[Replica], 
     )
 
 
-def test_sigkill_while_aborting(home: Path, replicas: list[Replica], capsys):
+def test_sigkill_while_aborting(home: Path, replicas: list[Replica], capsys: pytest.CaptureFixture[str]) -> None:
     """round.aborted: crash right after each of the first three kill requests of a terminate."""
     started = time.monotonic()
     with submitter(home) as c:
@@ -100,7 +100,7 @@ def test_sigkill_while_aborting(home: Path, replicas: list[Replica], capsys):
     )
 
 
-def test_random_sigkill_campaign(home: Path, replicas: list[Replica], reference: Any, capsys):
+def test_random_sigkill_campaign(home: Path, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """Half the kills at a random named crash point and occurrence, half at a random time. When a
     run finishes before all kills are spent, the next 200-node (500) run is created."""
     kills = 50 if FULL else 10

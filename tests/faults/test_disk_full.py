@@ -88,7 +88,7 @@ def free_bytes(mount: Path) -> int:
 
 
 @pytest.mark.parametrize("level", ["outputs", "full"])
-def test_disk_full_while_a_task_writes_outputs(tiny_home: Path, tmp_path: Path, level: str, capsys):
+def test_disk_full_while_a_task_writes_outputs(tiny_home: Path, tmp_path: Path, level: str, capsys: pytest.CaptureFixture[str]) -> None:
     home = tiny_home
     mount = home.parent
     db = tmp_path / "store" / "setpoint.db"

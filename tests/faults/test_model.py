@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -142,7 +143,7 @@ class Orchestrator(RuleBasedStateMachine):
             assert self.sim.running() == [], "an aborted execution left attempts running"
 
 
-def test_state_machine_over_the_core(capsys):
+def test_state_machine_over_the_core(capsys: pytest.CaptureFixture[str]) -> None:
     STATS.clear()
     started = time.monotonic()
     examples = 1000 if FULL else 200

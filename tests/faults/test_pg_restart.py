@@ -27,7 +27,7 @@ DOWN_S = 10.0 if FULL else 3.0
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"] if FULL else ["fast"])
-def test_restart_postgresql_mid_run(home: Path, replicas: list[Replica], reference: Any, mode: str, capsys):
+def test_restart_postgresql_mid_run(home: Path, replicas: list[Replica], reference: Any, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
     pg_url = ""
     started = time.monotonic()
     with private_postgres() as server:

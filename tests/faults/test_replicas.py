@@ -24,8 +24,8 @@ pytestmark = pytest.mark.timeout(600 if FULL else 180)
 
 
 def test_two_replicas_run_many_executions_once(
-    home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys
-):
+    home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     n = 100 if FULL else 30
     started = time.monotonic()
     with submitter(home, pg_url) as c:
@@ -55,8 +55,8 @@ def test_two_replicas_run_many_executions_once(
 
 
 def test_a_replica_frozen_past_its_lease_is_fenced_and_replaced(
-    home: Path, pg_url: str, replicas: list[Replica], capsys
-):
+    home: Path, pg_url: str, replicas: list[Replica], capsys: pytest.CaptureFixture[str]
+) -> None:
     lease = 3.0
     started = time.monotonic()
     with submitter(home, pg_url) as c:
@@ -118,8 +118,8 @@ def test_a_replica_frozen_past_its_lease_is_fenced_and_replaced(
 
 
 def test_two_replicas_without_leases_race_on_every_execution(
-    home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys
-):
+    home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     """R-H1 without its first line of defence: both replicas run with SETPOINT_LEASES=off, so both
     act on every execution at once. Only the row-version compare-and-swap keeps them apart: every
     execution completes once with the fault-free outputs, no attempt id is launched twice, no

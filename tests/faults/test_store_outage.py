@@ -43,12 +43,12 @@ def cli(home: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cut_postgresql_mid_run(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys):
+def test_cut_postgresql_mid_run(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     parts = conninfo_to_dict(pg_url)
     started = time.monotonic()
-    with TcpProxy(str(parts.get("host", "127.0.0.1")), int(parts.get("port", 5432))) as proxy:
+    with TcpProxy(str(parts.get("host", "127.0.0.1")), int(str(parts.get("port", 5432)))) as proxy:
         via_proxy = f"postgresql://{parts['user']}@127.0.0.1:{proxy.port}/{parts['dbname']}"
         with submitter(home, pg_url) as direct:
             ids = [direct.create_execution(wf.naps, {"n": i, "seconds": 1.0}) for i in range(3)]
@@ -99,7 +99,7 @@ def test_cut_postgresql_mid_run(home: Path, pg_url: str, replicas: list[Replica]
         print("CLI while down:", " ".join(down.stderr.split()))
 
 
-def test_ambiguous_commits(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys):
+def test_ambiguous_commits(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """R-S3: 1% of the replica's COMMITs are applied but their reply is lost (plus two forced ones)."""
     from psycopg.conninfo import conninfo_to_dict
 
@@ -108,7 +108,7 @@ def test_ambiguous_commits(home: Path, pg_url: str, replicas: list[Replica], ref
     started = time.monotonic()
     with FaultProxy(
         str(parts.get("host", "127.0.0.1")),
-        int(parts.get("port", 5432)),
+        int(str(parts.get("port", 5432))),
         ambiguous_rate=0.01,
         ambiguous_at=frozenset({20, 60}),
         seed=seed,
@@ -142,7 +142,7 @@ def test_ambiguous_commits(home: Path, pg_url: str, replicas: list[Replica], ref
     )
 
 
-def test_server_side_disconnects_mid_run(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys):
+def test_server_side_disconnects_mid_run(home: Path, pg_url: str, replicas: list[Replica], reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """R-S4, the part that leaves the shared server up: pg_terminate_backend on every session of
     the replica (found by its client ports), five times during a run."""
     import psycopg

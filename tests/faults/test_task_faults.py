@@ -36,7 +36,7 @@ def snapshot(c: Client, eid: str) -> tuple[Any, ...]:
     return rec.version, rec.phase.value, tuple(nodes), tuple(attempts), len(c.store.events(eid))
 
 
-def test_kill_9_of_ten_percent_of_task_processes(home: Path, replicas: list[Replica], capsys):
+def test_kill_9_of_ten_percent_of_task_processes(home: Path, replicas: list[Replica], capsys: pytest.CaptureFixture[str]) -> None:
     runs = 8 if FULL else 4
     started = time.monotonic()
     rng = random.Random()
@@ -70,8 +70,9 @@ def test_kill_9_of_ten_percent_of_task_processes(home: Path, replicas: list[Repl
             eid, node, number = aid.split("/")
             attempts = {a.number: a for a in c.store.load_attempts(eid, node_id=node)}
             assert attempts[int(number)].phase is AttemptPhase.FAILED, attempts[int(number)]
-            assert attempts[int(number)].error is not None
-            assert attempts[int(number)].error.code == "ProcessLost"
+            error = attempts[int(number)].error
+            assert error is not None
+            assert error.code == "ProcessLost"
             assert max(attempts) > int(number) and attempts[max(attempts)].phase is AttemptPhase.SUCCEEDED
             retried += 1
     report(
@@ -88,7 +89,7 @@ def test_kill_9_of_ten_percent_of_task_processes(home: Path, replicas: list[Repl
     )
 
 
-def test_exit_zero_without_outputs_fails_and_caches_nothing(home: Path, capsys):
+def test_exit_zero_without_outputs_fails_and_caches_nothing(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     with Client(fast_settings(home)) as c:
         rec = c.run(wf.exit_zero_wf, timeout=60)
@@ -109,7 +110,7 @@ def test_exit_zero_without_outputs_fails_and_caches_nothing(home: Path, capsys):
     )
 
 
-def test_duplicated_late_and_bogus_notifications_change_nothing(home: Path, reference: Any, capsys):
+def test_duplicated_late_and_bogus_notifications_change_nothing(home: Path, reference: Any, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     sent = 0
     with Client(fast_settings(home)) as c:
@@ -155,7 +156,7 @@ def test_duplicated_late_and_bogus_notifications_change_nothing(home: Path, refe
     )
 
 
-def test_aborting_a_task_with_a_daemonised_grandchild_leaves_nothing(home: Path, tmp_path: Path, capsys):
+def test_aborting_a_task_with_a_daemonised_grandchild_leaves_nothing(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     pidfile = tmp_path / "daemon.pid"
     with Client(fast_settings(home)) as c:
@@ -186,7 +187,7 @@ def test_aborting_a_task_with_a_daemonised_grandchild_leaves_nothing(home: Path,
     )
 
 
-def test_terminate_racing_success(home: Path, capsys):
+def test_terminate_racing_success(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     iterations = 1000 if FULL else 100
     batch = 20
     started = time.monotonic()

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 import pytest
@@ -190,7 +190,8 @@ def test_a_lost_launcher_takes_its_attempts_with_it_and_they_are_retried(
             "the first attempt to start on Ray",
         )
         launcher = ray.get_actor(LAUNCHER_NAME, namespace=NAMESPACE)
-        os.kill(ray.get(launcher.pid.remote(), timeout=30), signal.SIGKILL)
+        pid = cast(int, ray.get(launcher.pid.remote(), timeout=30))  # cast: an actor method's result is untyped
+        os.kill(pid, signal.SIGKILL)
         rec = client.wait(eid, timeout=120)
         assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
         (node,) = client.nodes(eid)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +46,7 @@ def test_a_server_process_fires_a_schedule_every_second(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}/api/v1/projects/team"
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        done: list[dict[str, object]] = []
+        done: list[dict[str, Any]] = []  # JSON rows
         while len(done) < 3:  # until three scheduled executions succeeded (pytest-timeout bounds the wait)
             assert proc.poll() is None, proc.communicate()[1]
             try:

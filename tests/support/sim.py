@@ -34,7 +34,7 @@ from setpoint.spec.workflow import WorkflowSpec
 @dataclass
 class WorldAttempt:
     inputs: dict[str, object]
-    status: str = Observed.RUNNING
+    status: Observed = Observed.RUNNING
     outputs: dict[str, object] | None = None
     error: ErrorInfo | None = None
     killed: bool = False
@@ -112,11 +112,11 @@ class Sim:
         if d.execution is not None:
             assert legal(EXECUTION_TRANSITIONS, state.execution.phase, d.execution.phase)  # type: ignore[arg-type]
         for n in d.nodes:
-            assert legal(NODE_TRANSITIONS, state.phase(n.node_id), n.phase), (
+            assert legal(NODE_TRANSITIONS, state.phase(n.node_id), n.phase), (  # type: ignore[arg-type]
                 n.node_id,
                 state.phase(n.node_id),
                 n.phase,
-            )  # type: ignore[arg-type]
+            )
         for a in d.attempts:
             prev = state.live_attempts.get(a.id)
             if prev is not None:

@@ -34,7 +34,7 @@ def dag_spec(
     *,
     retries: int = 0,
     timeout_s: float | None = None,
-    policy: str = FailurePolicy.FAIL_FAST,
+    policy: FailurePolicy = FailurePolicy.FAIL_FAST,
     max_parallelism: int = 0,
 ) -> WorkflowSpec:
     """Nodes in insertion order of ``edges``; node ``n`` sums its upstream outputs plus ``base``."""

@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 from types import TracebackType
+from typing import Self
 
 
 class TcpProxy:
@@ -44,7 +45,7 @@ class TcpProxy:
         self._thread.join(timeout=2)
         self._listener.close()
 
-    def __enter__(self) -> TcpProxy:
+    def __enter__(self) -> Self:  # a FaultProxy stays a FaultProxy in `with`
         return self
 
     def __exit__(
