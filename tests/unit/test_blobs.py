@@ -180,7 +180,7 @@ def test_concurrent_writers_of_the_same_content_agree(store: LocalBlobStore) -> 
     assert store.get_bytes(refs[0]) == data
 
 
-def test_putting_the_same_content_repairs_a_damaged_blob(tmp_path):
+def test_putting_the_same_content_repairs_a_damaged_blob(tmp_path: Path) -> None:
     from setpoint.adapters.blobs.local import LocalBlobStore
 
     store = LocalBlobStore(tmp_path / "blobs")

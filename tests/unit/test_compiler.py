@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -99,7 +99,7 @@ def pipeline(n: int = 10) -> float:
     return mean(xs=xs)
 
 
-def test_compiles_nodes_bindings_and_outputs():
+def test_compiles_nodes_bindings_and_outputs() -> None:
     spec = pipeline.compile()
     assert [n.id for n in spec.nodes] == ["make", "mean"]
     assert spec.upstream == {"make": (), "mean": ("make",)}
@@ -108,7 +108,7 @@ def test_compiles_nodes_bindings_and_outputs():
     assert spec.interface.input_map["n"].default == 10
 
 
-def test_spec_json_round_trips_with_a_stable_digest():
+def test_spec_json_round_trips_with_a_stable_digest() -> None:
     spec = pipeline.compile()
     text = canonical_json(spec.to_json())
     again = WorkflowSpec.from_json(json.loads(text))
@@ -116,7 +116,7 @@ def test_spec_json_round_trips_with_a_stable_digest():
     assert canonical_json(again.to_json()) == text
 
 
-def test_fan_out_of_1000_binds_a_list():
+def test_fan_out_of_1000_binds_a_list() -> None:
     @workflow
     def fan() -> int:
         return total(xs=[square(i=i) for i in range(1000)])
@@ -127,7 +127,7 @@ def test_fan_out_of_1000_binds_a_list():
     assert len(spec.upstream["total"]) == 1000
 
 
-def test_dataclass_and_named_tuple_outputs_wire_by_name():
+def test_dataclass_and_named_tuple_outputs_wire_by_name() -> None:
     @workflow
     def wf(n: int = 3) -> float:
         xs = make(n=n)
@@ -139,7 +139,7 @@ def test_dataclass_and_named_tuple_outputs_wire_by_name():
     assert dict(spec.node_map["predict"].inputs)["x"].to_json() == {"node": "bounds", "output": "hi"}
 
 
-def test_constants_become_literals_of_the_declared_type():
+def test_constants_become_literals_of_the_declared_type() -> None:
     @workflow
     def wf() -> float:
         return mean(xs=[1, 2.5], scale=2)
@@ -148,7 +148,7 @@ def test_constants_become_literals_of_the_declared_type():
     assert dict(node.inputs)["xs"].to_json() == {"literal": [1.0, 2.5]} or dict(node.inputs)["xs"].literal == [1, 2.5]
 
 
-def test_ordering_without_data_with_rshift():
+def test_ordering_without_data_with_rshift() -> None:
     @workflow
     def wf() -> float:
         a = side_effect()
@@ -165,7 +165,7 @@ def test_ordering_without_data_with_rshift():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_type_mismatch_names_workflow_node_input_and_types():
+def test_type_mismatch_names_workflow_node_input_and_types() -> None:
     @workflow
     def wf(n: int = 3) -> float:
         label = name_of(x=1.0)
@@ -176,7 +176,7 @@ def test_type_mismatch_names_workflow_node_input_and_types():
     assert str(e.value) == "workflow 'wf', node 'mean', input 'xs': expected list[float], got str"
 
 
-def test_type_mismatch_inside_a_list_names_the_index():
+def test_type_mismatch_inside_a_list_names_the_index() -> None:
     @workflow
     def wf() -> int:
         return total(xs=[square(i=1), name_of(x=2.0)])
@@ -185,7 +185,7 @@ def test_type_mismatch_inside_a_list_names_the_index():
         wf.compile()
 
 
-def test_workflow_input_of_the_wrong_type():
+def test_workflow_input_of_the_wrong_type() -> None:
     @workflow
     def wf(label: str = "x") -> int:
         return square(i=label)
@@ -194,7 +194,7 @@ def test_workflow_input_of_the_wrong_type():
         wf.compile()
 
 
-def test_missing_input():
+def test_missing_input() -> None:
     @workflow
     def wf() -> float:
         return mean()
@@ -203,7 +203,7 @@ def test_missing_input():
         wf.compile()
 
 
-def test_unknown_input():
+def test_unknown_input() -> None:
     @workflow
     def wf() -> int:
         return square(i=1, j=2)
@@ -212,7 +212,7 @@ def test_unknown_input():
         wf.compile()
 
 
-def test_constant_of_the_wrong_type():
+def test_constant_of_the_wrong_type() -> None:
     @workflow
     def wf() -> int:
         return square(i="seven")
@@ -221,7 +221,7 @@ def test_constant_of_the_wrong_type():
         wf.compile()
 
 
-def test_wrong_default_is_rejected():
+def test_wrong_default_is_rejected() -> None:
     @workflow
     def wf(n: int = "ten") -> float:  # type: ignore[assignment]
         return mean(xs=make(n=n))
@@ -230,7 +230,7 @@ def test_wrong_default_is_rejected():
         wf.compile()
 
 
-def test_output_type_mismatch():
+def test_output_type_mismatch() -> None:
     @workflow
     def wf() -> int:
         return name_of(x=1.0)
@@ -239,7 +239,7 @@ def test_output_type_mismatch():
         wf.compile()
 
 
-def test_promise_used_in_python_control_flow():
+def test_promise_used_in_python_control_flow() -> None:
     @workflow
     def wf(n: int = 3) -> float:
         xs = make(n=n)
@@ -251,7 +251,7 @@ def test_promise_used_in_python_control_flow():
         wf.compile()
 
 
-def test_loop_over_a_runtime_value():
+def test_loop_over_a_runtime_value() -> None:
     @workflow
     def wf(n: int = 3) -> int:
         return total(xs=[square(i=i) for i in range(n)])
@@ -260,7 +260,7 @@ def test_loop_over_a_runtime_value():
         wf.compile()
 
 
-def test_result_of_a_task_without_outputs_passed_as_data():
+def test_result_of_a_task_without_outputs_passed_as_data() -> None:
     @workflow
     def wf() -> int:
         return square(i=nothing())
@@ -269,17 +269,17 @@ def test_result_of_a_task_without_outputs_passed_as_data():
         wf.compile()
 
 
-def test_unsupported_type_names_task_and_parameter():
+def test_unsupported_type_names_task_and_parameter() -> None:
     with pytest.raises(UnsupportedTypeError, match=r"task '.*use', input 'x'"):
         use.interface  # noqa: B018
 
 
-def test_unannotated_parameter():
+def test_unannotated_parameter() -> None:
     with pytest.raises(SpecError, match="'x'"):
         loose.interface  # noqa: B018
 
 
-def test_task_defined_inside_a_function_is_rejected():
+def test_task_defined_inside_a_function_is_rejected() -> None:
     def inner(x: int) -> int:
         return x
 
@@ -295,12 +295,12 @@ def test_task_defined_inside_a_function_is_rejected():
         ({"timeout": 0}, "timeout must be positive"),
     ],
 )
-def test_bad_task_options(kw, msg):
+def test_bad_task_options(kw: dict[str, Any], msg: str) -> None:
     with pytest.raises(SpecError, match=msg):
         task(**kw)(plain)
 
 
-def test_bad_failure_policy():
+def test_bad_failure_policy() -> None:
     def fn() -> None:
         return None
 
@@ -308,16 +308,16 @@ def test_bad_failure_policy():
         workflow(failure_policy="sometimes")(fn)
 
 
-def test_workflow_returning_nothing_while_declaring_an_output():
+def test_workflow_returning_nothing_while_declaring_an_output() -> None:
     @workflow
-    def wf() -> int:
+    def wf() -> int:  # type: ignore[return]  # the missing return is what the SDK must reject
         square(i=1)
 
     with pytest.raises(SpecError, match=r"declares an output \(int\) but the body returns nothing"):
         wf.compile()
 
 
-def test_promise_in_an_f_string_is_an_error_not_garbage():
+def test_promise_in_an_f_string_is_an_error_not_garbage() -> None:
     @workflow
     def wf(name: str = "x") -> str:
         return name_of(x=float(len(f"{name}/suffix")))
@@ -326,7 +326,7 @@ def test_promise_in_an_f_string_is_an_error_not_garbage():
         wf.compile()
 
 
-def test_subworkflows_are_inlined_under_their_own_namespace():
+def test_subworkflows_are_inlined_under_their_own_namespace() -> None:
     from tests.e2e import wf_control as wc
 
     spec = wc.outer.compile()
@@ -341,7 +341,7 @@ def test_subworkflows_are_inlined_under_their_own_namespace():
     assert wc.outer(x=3) == 60  # in-process: prep 7, spread (8, 14), nested 59, inc 60
 
 
-def test_subworkflow_type_mismatch_names_the_subworkflow():
+def test_subworkflow_type_mismatch_names_the_subworkflow() -> None:
     @workflow
     def bad() -> int:
         from tests.e2e import wf_control as wc
@@ -357,7 +357,7 @@ def test_subworkflow_type_mismatch_names_the_subworkflow():
 from setpoint import conditional  # noqa: E402
 
 
-def test_branch_cases_must_produce_the_same_type():
+def test_branch_cases_must_produce_the_same_type() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         return conditional("pick").if_(x > 0.5).then(name_of(x=x)).else_().then(square(i=1))
@@ -366,16 +366,16 @@ def test_branch_cases_must_produce_the_same_type():
         wf.compile()
 
 
-def test_branch_result_without_else_is_rejected():
+def test_branch_result_without_else_is_rejected() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
-        return conditional("pick").if_(x > 0.5).then(name_of(x=x))
+        return conditional("pick").if_(x > 0.5).then(name_of(x=x))  # type: ignore[return-value]  # no else_(): rejected
 
     with pytest.raises(SpecError, match=r"the result of branch 'pick' is used, but the branch has no else_\(\)"):
         wf.compile()
 
 
-def test_branch_without_else_is_fine_when_its_result_is_unused():
+def test_branch_without_else_is_fine_when_its_result_is_unused() -> None:
     @workflow
     def wf(x: float = 1.0) -> None:
         conditional("maybe_log").if_(x > 0.5).then(name_of(x=x))
@@ -385,19 +385,20 @@ def test_branch_without_else_is_fine_when_its_result_is_unused():
     assert spec.node_map["maybe_log"].config["otherwise"] == "none"
 
 
-def test_using_a_case_node_outside_its_case_is_rejected():
+def test_using_a_case_node_outside_its_case_is_rejected() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         inner = name_of(x=x)
-        leaked: list = []
-        conditional("pick").if_(x > 0.5).then(leaked.append(mean(xs=[x])) or inner).else_().then(inner)
+        leaked: list[Any] = []
+        # the append-inside-a-case trick is the misuse under test
+        conditional("pick").if_(x > 0.5).then(leaked.append(mean(xs=[x])) or inner).else_().then(inner)  # type: ignore[func-returns-value]
         return name_of(x=leaked[0])
 
     with pytest.raises(SpecError, match=r"uses node 'mean', which runs only when branch 'pick' takes case 0"):
         wf.compile()
 
 
-def test_conditions_must_compare_comparable_types():
+def test_conditions_must_compare_comparable_types() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         xs = make(n=3)
@@ -407,16 +408,17 @@ def test_conditions_must_compare_comparable_types():
         wf.compile()
 
 
-def test_conditions_cannot_mix_types():
+def test_conditions_cannot_mix_types() -> None:
     @workflow
     def wf(x: float = 1.0, label: str = "a") -> str:
-        return conditional("pick").if_(x == label).then(name_of(x=x)).else_().then(name_of(x=0.0))
+        # the float == str mix is what the compiler must reject
+        return conditional("pick").if_(x == label).then(name_of(x=x)).else_().then(name_of(x=0.0))  # type: ignore[comparison-overlap]
 
     with pytest.raises(TypeMismatchError, match=r"cannot compare float == str"):
         wf.compile()
 
 
-def test_python_and_between_conditions_is_rejected():
+def test_python_and_between_conditions_is_rejected() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         return conditional("pick").if_(x > 0 and x < 1).then(name_of(x=x)).else_().then(name_of(x=0.0))
@@ -425,14 +427,14 @@ def test_python_and_between_conditions_is_rejected():
         wf.compile()
 
 
-def test_branch_spec_round_trips_through_json():
+def test_branch_spec_round_trips_through_json() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         return (
             conditional("pick")
             .if_((x > 0.5) & (x < 2.0))
             .then(name_of(x=x))
-            .elif_(x.is_none())
+            .elif_(x.is_none())  # type: ignore[attr-defined]  # inside a workflow an input is a promise
             .then(name_of(x=0.0))
             .else_()
             .fail("out of range")
@@ -449,7 +451,7 @@ def test_branch_spec_round_trips_through_json():
 from setpoint import approve, wait_for_input  # noqa: E402
 
 
-def test_two_gates_cannot_share_a_signal_name():
+def test_two_gates_cannot_share_a_signal_name() -> None:
     @workflow
     def wf(x: float = 1.0) -> str:
         a = approve(name_of(x=x), "ok")
@@ -459,7 +461,7 @@ def test_two_gates_cannot_share_a_signal_name():
         wf.compile()
 
 
-def test_gate_outputs_are_typed():
+def test_gate_outputs_are_typed() -> None:
     @workflow
     def wf() -> str:
         return name_of(x=wait_for_input("threshold", int))
@@ -475,7 +477,7 @@ def test_gate_outputs_are_typed():
         bad.compile()
 
 
-def test_hostile_signal_names_are_rejected():
+def test_hostile_signal_names_are_rejected() -> None:
     @workflow
     def wf() -> int:
         return square(i=wait_for_input("../../etc", int))
@@ -484,7 +486,7 @@ def test_hostile_signal_names_are_rejected():
         wf.compile()
 
 
-def test_launch_plan_fixed_inputs_cannot_be_set():
+def test_launch_plan_fixed_inputs_cannot_be_set() -> None:
     from tests.e2e import wf_control as wcf
 
     @workflow
@@ -500,7 +502,7 @@ def needs_more(error: str, missing_thing: int) -> None:
     return None
 
 
-def test_on_failure_task_must_take_what_it_is_given():
+def test_on_failure_task_must_take_what_it_is_given() -> None:
     @workflow(on_failure=needs_more)
     def wf(x: float = 1.0) -> str:
         return name_of(x=x)
@@ -509,7 +511,7 @@ def test_on_failure_task_must_take_what_it_is_given():
         wf.compile()
 
 
-def test_map_over_a_non_list_is_a_type_error():
+def test_map_over_a_non_list_is_a_type_error() -> None:
     from setpoint import map_task
 
     @workflow

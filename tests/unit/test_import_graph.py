@@ -105,14 +105,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_graph_sees_lazy_imports():
+def test_graph_sees_lazy_imports() -> None:
     # The checker itself: a function-level import is an edge, a TYPE_CHECKING one is not.
     graph = import_graph()
     assert "setpoint.client.embedded" in graph["setpoint"]  # the lazy `Client` attribute
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_no_import_cycles():
+def test_no_import_cycles() -> None:
     found = cycles(import_graph())
     assert found == [], "import cycles (each line one strongly connected set):\n" + "\n".join(
         " <-> ".join(c) for c in found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ def load(doc: Any) -> WorkflowSpec:
     return WorkflowSpec.from_json(doc)
 
 
-def test_valid_document_loads():
+def test_valid_document_loads() -> None:
     spec = load(base_doc())
     assert [n.id for n in spec.nodes] == ["a", "b", "c"]
 
@@ -37,12 +38,12 @@ def test_valid_document_loads():
         (lambda d: {**d, "failure_policy": "maybe"}, "failure_policy must be one of"),
     ],
 )
-def test_malformed_documents(mutate, message):
+def test_malformed_documents(mutate: Callable[[dict[str, Any]], dict[str, Any]], message: str) -> None:
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load(mutate(base_doc()))
 
 
-def test_cycle_is_named():
+def test_cycle_is_named() -> None:
     doc = base_doc()
     doc["nodes"][0]["after"] = ["c"]  # a after c, while c depends on b on a
     with pytest.raises(
@@ -51,42 +52,42 @@ def test_cycle_is_named():
         load(doc)
 
 
-def test_self_loop_is_a_cycle():
+def test_self_loop_is_a_cycle() -> None:
     doc = base_doc()
     doc["nodes"][1]["inputs"]["x0"] = {"node": "b", "output": "o0"}
     with pytest.raises(SpecError, match=r"cycle between nodes b -> b"):
         load(doc)
 
 
-def test_unknown_node_in_a_binding():
+def test_unknown_node_in_a_binding() -> None:
     doc = base_doc()
     doc["nodes"][2]["inputs"]["x0"] = {"node": "zzz", "output": "o0"}
     with pytest.raises(SpecError, match=r"workflow 'wf', node 'c', input 'x0': unknown node 'zzz'"):
         load(doc)
 
 
-def test_unknown_output_of_a_node():
+def test_unknown_output_of_a_node() -> None:
     doc = base_doc()
     doc["nodes"][2]["inputs"]["x0"] = {"node": "b", "output": "o7"}
     with pytest.raises(SpecError, match=r"node 'b' has no output 'o7' \(outputs: o0\)"):
         load(doc)
 
 
-def test_duplicate_node_ids():
+def test_duplicate_node_ids() -> None:
     doc = base_doc()
     doc["nodes"][2]["id"] = "b"
     with pytest.raises(SpecError, match=r"duplicate node id 'b'"):
         load(doc)
 
 
-def test_unknown_task():
+def test_unknown_task() -> None:
     doc = base_doc()
     doc["nodes"][0]["task"] = "nope.task"
     with pytest.raises(SpecError, match=r"node 'a': unknown task 'nope.task'"):
         load(doc)
 
 
-def test_unknown_and_missing_inputs():
+def test_unknown_and_missing_inputs() -> None:
     doc = base_doc()
     doc["nodes"][1]["inputs"]["bogus"] = {"literal": 1}
     with pytest.raises(SpecError, match=r"node 'b': unknown input 'bogus'"):
@@ -97,7 +98,7 @@ def test_unknown_and_missing_inputs():
         load(doc)
 
 
-def test_type_mismatch_in_a_loaded_spec():
+def test_type_mismatch_in_a_loaded_spec() -> None:
     doc = base_doc()
     doc["interface"]["inputs"]["label"] = {"type": {"kind": "str"}}
     doc["nodes"][0]["inputs"]["base"] = {"input": "label"}
@@ -106,14 +107,14 @@ def test_type_mismatch_in_a_loaded_spec():
 
 
 @pytest.mark.parametrize("hostile", ["../../x", "a/b", "a b", "", "x" * 200, "a;DROP TABLE", "\u202ex"])
-def test_hostile_node_ids_are_rejected(hostile):
+def test_hostile_node_ids_are_rejected(hostile: str) -> None:
     doc = base_doc()
     doc["nodes"][0]["id"] = hostile
     with pytest.raises(SpecError, match="invalid node id"):
         load(doc)
 
 
-def test_hostile_module_name_in_a_task():
+def test_hostile_module_name_in_a_task() -> None:
     doc = base_doc()
     task = next(iter(doc["tasks"].values()))
     task["module"] = "os; import shutil"
@@ -121,18 +122,18 @@ def test_hostile_module_name_in_a_task():
         load(doc)
 
 
-def test_unknown_type_kind():
+def test_unknown_type_kind() -> None:
     doc = base_doc()
     doc["interface"]["inputs"]["x"]["type"] = {"kind": "tensor"}
     with pytest.raises(SpecError, match="unknown type kind 'tensor'"):
         load(doc)
 
 
-def test_find_cycle_none_for_a_dag():
+def test_find_cycle_none_for_a_dag() -> None:
     assert find_cycle(dag_spec({"a": [], "b": ["a"], "c": ["a", "b"]})) is None
 
 
-def test_assignability_rules():
+def test_assignability_rules() -> None:
     f = TypeRef(TypeKind.FLOAT)
     assert is_assignable(INT, f)
     assert not is_assignable(f, INT)
