@@ -10,7 +10,7 @@ that need a controller, and a periodic full resync that re-observes every live a
 
 This module keeps the round and the workers; what a round calls out to lives beside it: building
 map and dynamic child specs (`expansion`), reading and starting launch-plan children (`children`),
-the crash-point test hook (`crash`) and lease-owner ids (`owners`).
+answering cache lookups (`catalog`), the crash-point test hook (`crash`) and lease-owner ids (`owners`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from setpoint.adapters.blobs import preload_modules
 from setpoint.adapters.bundle import BundleCache
 from setpoint.config.settings import Settings
+from setpoint.controller.catalog import blob_refs, consult
 from setpoint.controller.children import child_executions, start_child
 from setpoint.controller.crash import CRASH_POINTS, CrashInjector
 from setpoint.controller.expansion import child_spec
 from setpoint.controller.owners import local_owner_id, owner_is_dead
 from setpoint.controller.workqueue import WorkQueue
-from setpoint.core.model import AttemptObservation, CatalogAnswer, CatalogEntry, ExecutionMode, ExecutionRecord
+from setpoint.core.model import AttemptObservation, CatalogAnswer, ExecutionMode, ExecutionRecord
 from setpoint.core.phases import (
     ATTEMPT_TRANSITIONS,
     EXECUTION_TRANSITIONS,
@@ -41,7 +42,6 @@ from setpoint.core.reconcile import reconcile
 from setpoint.core.state import (
     Abort,
     AbortChild,
-    CacheLookup,
     Decision,
     ExecutionState,
     ExpandRequest,
@@ -49,11 +49,11 @@ from setpoint.core.state import (
     StartChild,
 )
 from setpoint.errors import ConflictError, NotFoundError, SetpointError
-from setpoint.ports import BlobRef, Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
+from setpoint.ports import Clock, Executor, LaunchRequest, RoundWrite, Store, SystemClock
 from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import TaskSpec, WorkflowSpec
 
-# CRASH_POINTS is re-exported: the crash tests name the points through this module.
+# CRASH_POINTS and blob_refs are re-exported: the fault tests import them from this module.
 __all__ = ["CRASH_POINTS", "Controller", "IllegalTransitionError", "blob_refs"]
 
 log = logging.getLogger("setpoint.controller")
@@ -65,21 +65,6 @@ MAX_ILLEGAL_ROUNDS = 3
 
 class IllegalTransitionError(SetpointError):
     """The core decided a transition the phase tables forbid (a bug): nothing was written."""
-
-
-def blob_refs(lit: Any) -> Iterator[BlobRef]:
-    """Every blob a literal references (offloaded values, files, directories, dataframes)."""
-    if isinstance(lit, dict):
-        if len(lit) == 1:
-            ((tag, body),) = lit.items()
-            if tag in ("$ref", "$file", "$dir") and isinstance(body, dict) and "sha256" in body:
-                yield BlobRef(str(body["uri"]), str(body["sha256"]), int(body.get("size", -1)))
-                return
-        for v in lit.values():
-            yield from blob_refs(v)
-    elif isinstance(lit, list):
-        for v in lit:
-            yield from blob_refs(v)
 
 
 class Controller:
@@ -326,7 +311,8 @@ class Controller:
             if not (decision.lookups or decision.expand_requests):
                 break
             if decision.lookups:
-                answers.update(self._consult_catalog(state, decision.lookups, now))
+                project = state.execution.project
+                answers.update(consult(self.store, self.blobs, project, decision.lookups, self._reservation_ttl, now))
             for req in decision.expand_requests:
                 expanded[req.node_id] = self._expand(state, req)
             decision = reconcile(state, observations, now, self.settings.reconcile, answers, expanded, children)
@@ -387,49 +373,9 @@ class Controller:
         self._specs[child.digest] = child
         return child.digest, child
 
-    def _consult_catalog(
-        self, state: ExecutionState, lookups: Sequence[CacheLookup], now: float
-    ) -> dict[str, CatalogAnswer]:
-        """Fetch and verify catalog entries; reserve keys of serialized tasks that missed."""
-        project = state.execution.project
-        entries = self.store.catalog_get_many(project, [lk.key for lk in lookups])
-        answers: dict[str, CatalogAnswer] = {}
-        for lk in lookups:
-            entry = entries.get(lk.key)
-            problem = None
-            if entry is not None:
-                problem = self._entry_problem(entry, lk.outputs)
-                if problem is not None:
-                    log.warning("catalog entry %s is not usable (%s); treating it as a miss", lk.key[:12], problem)
-                    entry = None
-            holder = None
-            if entry is None and lk.serialize:
-                holder = self.store.reserve(project, lk.key, lk.owner, self._reservation_ttl, now)
-                if holder == lk.owner and problem is None:
-                    # The previous owner may have written the entry and released the reservation
-                    # between our lookup and our reserve: look again before running the body twice.
-                    late = self.store.catalog_get_many(project, [lk.key]).get(lk.key)
-                    if late is not None and self._entry_problem(late, lk.outputs) is None:
-                        entry = late
-            answers[lk.key] = CatalogAnswer(entry, holder, problem)
-        return answers
-
     @property
     def _reservation_ttl(self) -> float:
         return 3 * self.settings.lease_ttl_s
-
-    def _entry_problem(self, entry: CatalogEntry, outputs: Sequence[str]) -> str | None:
-        """Why an entry cannot be used: other outputs than the task declares, or bad artifacts."""
-        if set(entry.outputs) != set(outputs):
-            return f"its outputs ({', '.join(sorted(entry.outputs))}) differ from the task's"
-        for ref in blob_refs(entry.outputs):
-            try:
-                ok = self.blobs.verify(ref)
-            except SetpointError as e:
-                return str(e)
-            if not ok:
-                return f"artifact {ref.uri} is missing or fails its checksum"
-        return None
 
     def _observe(self, state: ExecutionState, aid: str) -> AttemptObservation:
         att = state.live_attempts[aid]
