@@ -200,3 +200,37 @@ def guarded(x: int = 1) -> int:
 @workflow
 def unguarded(x: int = 1) -> int:
     return inc(x=x)
+
+
+# -- branches ------------------------------------------------------------------------------------
+
+from setpoint import conditional  # noqa: E402
+
+
+@task
+def score(x: int) -> float:
+    return x / 100
+
+
+@task
+def deploy(m: float) -> str:
+    return f"deployed {m:.2f}"
+
+
+@task
+def retrain(m: float) -> str:
+    return f"retrained {m:.2f}"
+
+
+@workflow
+def gatekeeper(x: int) -> str:
+    s = score(x=x)
+    return (
+        conditional("quality")
+        .if_(s >= 0.9)
+        .then(deploy(m=s))
+        .elif_((s > 0.5) & (s < 0.9))
+        .then(retrain(m=s))
+        .else_()
+        .fail("the score is too low to deploy or retrain")
+    )
