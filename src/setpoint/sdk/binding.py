@@ -4,18 +4,24 @@ A value passed to a task (or a gate, a branch, a launch plan, a workflow's retur
 a constant, or a list/dict mixing the two. The compiler, `conditional`, the gates and launch
 plans all bind values the same way, so the rule lives here, below all of them: it knows the
 placeholder values (`setpoint.sdk.promise`) and the spec, and nothing that builds nodes.
+
+The SDK imports `setpoint.types` inside functions: it is what a workflow body needs once it is
+compiled, and `import setpoint` (every CLI command, every worker) should not pay for the type
+engine up front. These are the SDK's only function-level imports.
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise
 from setpoint.spec.workflow import Binding
-from setpoint.types import LiteralContext, to_literal
+
+if TYPE_CHECKING:
+    from setpoint.types import LiteralContext
 
 
 def type_hints(fn: Any, where: str) -> dict[str, Any]:
@@ -55,6 +61,8 @@ def to_binding(value: Any, py_type: Any, where: str) -> Binding:
         raise TypeMismatchError(f"{where}: a {type(value).__name__} containing promises cannot be bound")
     if py_type is None:
         raise TypeMismatchError(f"{where}: cannot tell the type of constant {value!r}")
+    from setpoint.types import LiteralContext, to_literal  # lazily: start-up cost, see sdk/binding.py
+
     return Binding.const(to_literal(value, py_type, LiteralContext(blobs=None, workdir=None), where=where))
 
 
@@ -73,4 +81,6 @@ def dynamic_binding(value: Any, py_type: Any, where: str, ctx: LiteralContext) -
     stored through the running task's context (they may be files or blobs)."""
     if contains_promise(value):
         return to_binding(value, py_type, where)
+    from setpoint.types import to_literal  # lazily: start-up cost, see sdk/binding.py
+
     return Binding.const(to_literal(value, py_type, ctx, where=where))

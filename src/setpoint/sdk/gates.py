@@ -23,7 +23,6 @@ from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Promise
 from setpoint.spec.workflow import ApproveGate, NodeKind, NodeSpec, SignalGate, SleepGate
-from setpoint.types import type_ref
 
 
 def _seconds(value: timedelta | float, what: str) -> float:
@@ -79,6 +78,8 @@ def wait_for_input(name: str, type: type, timeout: timedelta | float | None = No
             f"wait_for_input('{name}') needs a running execution; when calling the workflow directly, "
             "pass the value in as an input instead"
         )
+    from setpoint.types import type_ref  # lazily: start-up cost, see sdk/binding.py
+
     t = type_ref(type, where=f"wait_for_input('{name}')")
     node_id = builder.new_node_id(name)
     config = SignalGate(name, t, _timeout(timeout, f"wait_for_input('{name}') timeout"))

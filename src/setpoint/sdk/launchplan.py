@@ -27,7 +27,6 @@ from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import NODE_ID_RE, LaunchPlanConfig, NodeKind, NodeSpec, check_name
-from setpoint.types import LiteralContext, to_literal
 
 
 class LaunchPlan:
@@ -91,6 +90,8 @@ class LaunchPlan:
         return plan
 
     def literals(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        from setpoint.types import LiteralContext, to_literal  # lazily: start-up cost, see sdk/binding.py
+
         hints = typing.get_type_hints(self.workflow.function, include_extras=True)
         ctx = LiteralContext(blobs=None, workdir=None)
 

@@ -20,7 +20,6 @@ from typing import Any, TypeVar, overload
 from setpoint.errors import SpecError
 from setpoint.sdk.context import current_builder
 from setpoint.spec.workflow import CachePolicy, Interface, TaskSpec
-from setpoint.types import function_interface
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,6 +112,8 @@ class Task:
     @property
     def interface(self) -> Interface:
         if self._interface is None:
+            from setpoint.types import function_interface  # lazily: start-up cost, see sdk/binding.py
+
             iface = function_interface(self.function, where=f"task '{self.name}'", allow_pickle=self.unsafe_pickle)
             for ignored in self.cache.ignore_inputs:
                 if ignored not in iface.input_map:

@@ -18,7 +18,6 @@ from setpoint.sdk.compiler import compile_workflow
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.task import Task, module_name_of
 from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, WorkflowSpec
-from setpoint.types import function_interface
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +61,8 @@ class Workflow:
     @property
     def interface(self) -> Interface:
         if self._interface is None:
+            from setpoint.types import function_interface  # lazily: start-up cost, see sdk/binding.py
+
             self._interface = function_interface(self.function, where=f"workflow '{self.name}'")
         return self._interface
 
