@@ -17,6 +17,10 @@ promises on one machine with nothing but a directory:
 The warm path (mode ``"fork"``) asks a fork server (see `forkserver`) to fork each attempt from
 an interpreter that already imported setpoint and the task's ``preload`` modules; mode
 ``"spawn"`` starts a fresh interpreter per attempt. Both leave the same files behind.
+
+A little over the usual size on purpose: launch, the exit of a process, observation and abort
+all move one attempt through the same few states under one lock, and they read best side by
+side; the file protocol (`attempt_dir`) and the fork servers (`forkserver`) are already apart.
 """
 
 from __future__ import annotations
