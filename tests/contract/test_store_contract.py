@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from setpoint.core.model import (
+    AbortReason,
     AttemptRecord,
+    CacheStatus,
     CatalogEntry,
     ErrorInfo,
     Event,
     ExecutionConfig,
+    ExecutionMode,
     ExecutionRecord,
     LineageRow,
     NodeRecord,
@@ -106,7 +109,7 @@ def full_execution(eid: str = "ex-full") -> ExecutionRecord:
         ),
         abort_reason="user said stop",
         source_id="ex-source",
-        mode="recover",
+        mode=ExecutionMode.RECOVER,
         config=ExecutionConfig(max_parallelism=7, executor="ray", overwrite_cache=True),
         version=1,
         lease_owner="controller-a",
@@ -312,12 +315,12 @@ def test_commit_round_round_trips_node_and_attempt_fields(store: Store) -> None:
     n = NodeRecord(
         "ex-1", "train/fold-3", NodePhase.RETRYING, attempt=2, user_failures=1, system_failures=3,
         inputs={"df": {"blob": {"uri": "file:///x", "sha256": "0" * 64}}}, outputs={},
-        error=err, started_at=1.5, finished_at=None, retry_at=9.25, cache_status="MISS",
+        error=err, started_at=1.5, finished_at=None, retry_at=9.25, cache_status=CacheStatus.MISS,
         detail={"cache_source": None, "nested": [[1], {"a": 2.5}]},
     )  # fmt: skip
     att = AttemptRecord(
         "ex-1", "train/fold-3", 2, AttemptPhase.ABORTING, "ray", 3.0,
-        started_at=3.5, finished_at=4.0, error=err, abort_reason="timeout",
+        started_at=3.5, finished_at=4.0, error=err, abort_reason=AbortReason.TIMEOUT,
     )  # fmt: skip
     store.commit_round(RoundWrite(loaded, nodes=[n], attempts=[att]), owner=None)
     assert store.load_nodes("ex-1") == [n.evolve(version=1)]

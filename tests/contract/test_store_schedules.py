@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from setpoint.core.model import Event, ExecutionRecord
+from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import NotFoundError, SetpointError
 from setpoint.ports import RegisteredEntity, Store, TickRecord
@@ -49,7 +49,7 @@ def execution(eid: str, project: str = "proj") -> ExecutionRecord:
         inputs={"n": 1},
         created_at=5.0,
         updated_at=5.0,
-        mode="scheduled",
+        mode=ExecutionMode.SCHEDULED,
     )
 
 
