@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""Set up a virtual environment and run the demo or the test suite: the README's two commands.
+"""Set up a virtual environment, run the demo, the gates and the test suite: the README's commands.
 
-    python3 scripts/dev.py demo    # install setpoint (+ scikit-learn) and run the example ML pipeline
-    python3 scripts/dev.py test    # install setpoint with its test tools and run the whole suite
+    python3 scripts/dev.py demo          # install setpoint (+ scikit-learn) and run the example ML pipeline
+    python3 scripts/dev.py test          # the gates, then the whole suite (what CI runs)
+    python3 scripts/dev.py test --fast   # the gates, then the fast tier (no slow, fault or Ray tests)
+    python3 scripts/dev.py check         # the gates only
+
+The gates run in this order and each must pass: `ruff check src tests`, `mypy` (strict, on src and
+tests: the files named in pyproject.toml), `lint-imports` (the layer contracts). If one fails the
+suite does not start. `--no-gates` skips them for a quick local loop (CI never passes it).
+
+Extra arguments after `test` go to pytest (e.g. `python3 scripts/dev.py test --fast -k reconcile`).
+A pytest run that executes no test (exit 5) is a failure here, so a typo in a selection or a
+broken collection can never pass as green.
 
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
-Extra arguments after `test` go to pytest (e.g. `python3 scripts/dev.py test -k reconcile`).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -20,6 +30,20 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# In order: the cheapest first, so a lint slip is reported in a second, not after mypy's minute.
+GATES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ruff", ("ruff", "check", "src", "tests")),
+    ("mypy", ("mypy",)),  # strict; `files` in pyproject.toml names src/setpoint and tests
+    ("import-linter", ("lint-imports",)),
+)
+
+# The fast tier leaves out what needs minutes or a cluster: tests marked `slow` (CLI end-to-end
+# runs with controller restarts, the examples), the fault-injection campaigns (tests/faults) and
+# the real two-node Ray cluster (tests/ray, marked `ray`). The README says what each tier takes.
+FAST_TIER: tuple[str, ...] = ("-m", "not slow and not ray", "--ignore=tests/faults", "--ignore=tests/ray")
+
+PYTEST_NO_TESTS = 5  # pytest's exit code when it collected or selected nothing
 
 
 def sh(*cmd: str | Path, **kw: object) -> None:
@@ -37,21 +61,56 @@ def ensure_venv(extras: str) -> None:
     sh(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
 
 
+def run_gates() -> bool:
+    """Run every gate in order; True when all passed. All run, so one report lists every failure."""
+    failed = []
+    for name, (tool, *args) in GATES:
+        started = time.monotonic()
+        print(f"+ {tool} {' '.join(args)}".rstrip(), flush=True)
+        code = subprocess.run([str(BIN / tool), *args], cwd=ROOT, check=False).returncode
+        print(f"gate {name}: {'passed' if code == 0 else f'FAILED (exit {code})'} "
+              f"in {time.monotonic() - started:.0f}s", flush=True)
+        if code != 0:
+            failed.append(name)
+    if failed:
+        print(f"gates failed: {', '.join(failed)}; the test suite was not run", file=sys.stderr, flush=True)
+    return not failed
+
+
+def run_suite(pytest_args: list[str], *, fast: bool) -> int:
+    cmd = [str(PY), "-m", "pytest", *(FAST_TIER if fast else ()), *pytest_args]
+    print("+", " ".join(cmd[1:]), flush=True)
+    started = time.monotonic()
+    code = subprocess.run(cmd, cwd=ROOT, check=False).returncode
+    minutes = (time.monotonic() - started) / 60
+    print(f"{'fast tier' if fast else 'test suite'}: exit {code} after {minutes:.1f} minutes", flush=True)
+    if code == PYTEST_NO_TESTS:
+        print("pytest ran no test (exit 5): that is a failure, not a pass", file=sys.stderr, flush=True)
+    return code
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "check"):
         print(__doc__)
         return 2
-    if argv[0] == "demo":
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
         ensure_venv("examples")
         home = os.environ.get("SETPOINT_HOME", str(ROOT / ".setpoint"))
-        sh(BIN / "setpoint", "--home", home, "run", "examples/ml_pipeline.py:pipeline", *argv[1:])
+        sh(BIN / "setpoint", "--home", home, "run", "examples/ml_pipeline.py:pipeline", *rest)
         print(f"\nState lives in {home}. Try:\n"
               f"  {BIN / 'setpoint'} --home {home} get executions\n"
               f"  {BIN / 'setpoint'} --home {home} describe <execution id>")
         return 0
     ensure_venv("dev")
-    result = subprocess.run([str(PY), "-m", "pytest", *argv[1:]], cwd=ROOT, check=False)
-    return result.returncode
+    if command == "check":
+        return 0 if run_gates() else 1
+    fast = "--fast" in rest
+    gates = "--no-gates" not in rest
+    pytest_args = [a for a in rest if a not in ("--fast", "--no-gates")]
+    if gates and not run_gates():
+        return 1
+    return run_suite(pytest_args, fast=fast)
 
 
 if __name__ == "__main__":
