@@ -10,14 +10,14 @@ Storing the spec is the controller's part.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from setpoint.config.settings import Settings
 from setpoint.core.state import ExecutionState, ExpandRequest
 from setpoint.errors import SetpointError
-from setpoint.ports import BlobRef, BlobStore
+from setpoint.ports import BlobStore
 from setpoint.spec.workflow import Binding, Interface, NodeSpec, WorkflowSpec
+from setpoint.types import inline_json
 
 
 def child_spec(state: ExecutionState, req: ExpandRequest, blobs: BlobStore, settings: Settings) -> WorkflowSpec | str:
@@ -31,10 +31,7 @@ def map_spec(state: ExecutionState, req: ExpandRequest, blobs: BlobStore, settin
     """A map node's child spec: one task node per element."""
     lists: dict[str, list[Any]] = {}
     for name in req.over:
-        value = req.inputs.get(name)
-        if isinstance(value, dict) and set(value) == {"$ref"}:
-            ref = value["$ref"]
-            value = json.loads(blobs.get_bytes(BlobRef(ref["uri"], ref["sha256"], int(ref["size"]))))
+        value = inline_json(req.inputs.get(name), blobs, f"map node '{req.node_id}', input '{name}'")
         if not isinstance(value, list):
             return f"map input '{name}' is not a list"
         lists[name] = value

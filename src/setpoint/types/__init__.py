@@ -10,6 +10,7 @@ from setpoint.types.engine import function_interface, type_ref
 from setpoint.types.files import Directory, File
 from setpoint.types.jsonvalues import literal_from_json_value, parse_cli_value, validate_literal
 from setpoint.types.literals import from_literal, summarize_literal, to_literal
+from setpoint.types.plain import inline_json, literal_to_plain
 
 __all__ = [
     "Directory",
@@ -17,8 +18,10 @@ __all__ = [
     "LiteralContext",
     "from_literal",
     "function_interface",
+    "inline_json",
     "literal_from_json_value",
     "literal_hash",
+    "literal_to_plain",
     "parse_cli_value",
     "summarize_literal",
     "to_literal",
