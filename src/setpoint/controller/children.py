@@ -13,12 +13,12 @@ import contextlib
 from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
 from setpoint.core.state import ExecutionState, StartChild
 from setpoint.errors import AlreadyExistsError, NotFoundError
-from setpoint.ports import Clock, Store
+from setpoint.ports import Clock, ExecutionStore
 from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import LaunchPlanConfig, WorkflowSpec
 
 
-def child_executions(store: Store, state: ExecutionState) -> dict[str, ExecutionRecord]:
+def child_executions(store: ExecutionStore, state: ExecutionState) -> dict[str, ExecutionRecord]:
     """The records of the child executions of this execution's running launch-plan nodes."""
     found: dict[str, ExecutionRecord] = {}
     for node_id in state.launched:
@@ -29,7 +29,7 @@ def child_executions(store: Store, state: ExecutionState) -> dict[str, Execution
     return found
 
 
-def start_child(store: Store, clock: Clock, state: ExecutionState, action: StartChild) -> None:
+def start_child(store: ExecutionStore, clock: Clock, state: ExecutionState, action: StartChild) -> None:
     """Create a launch-plan node's child execution; it already existing is success."""
     config = state.graph.node_map[action.node_id].config
     if not isinstance(config, LaunchPlanConfig):  # the core starts children of launch-plan nodes only
