@@ -382,7 +382,9 @@ def test_branch_without_else_is_fine_when_its_result_is_unused() -> None:
 
     spec = wf.compile()
     assert spec.node_map["name_of"].case_of == ("maybe_log", 0)
-    assert spec.node_map["maybe_log"].config["otherwise"] == "none"
+    config = spec.node_map["maybe_log"].config
+    assert config is not None
+    assert config["otherwise"] == "none"
 
 
 def test_using_a_case_node_outside_its_case_is_rejected() -> None:
@@ -443,7 +445,9 @@ def test_branch_spec_round_trips_through_json() -> None:
     spec = wf.compile()
     again = WorkflowSpec.from_json(json.loads(canonical_json(spec.to_json())))
     assert again.digest == spec.digest
-    assert again.node_map["pick"].config["message"] == "out of range"
+    config = again.node_map["pick"].config
+    assert config is not None
+    assert config["message"] == "out of range"
 
 
 # -- gates ---------------------------------------------------------------------------------------
