@@ -22,7 +22,7 @@ def child_executions(store: ExecutionStore, state: ExecutionState) -> dict[str, 
     """The records of the child executions of this execution's running launch-plan nodes."""
     found: dict[str, ExecutionRecord] = {}
     for node_id in state.launched:
-        child_id = (state.node(node_id).detail or {}).get("child")
+        child_id = state.node(node_id).typed_detail.child
         if child_id:
             with contextlib.suppress(NotFoundError):  # not created yet: the core starts it again
                 found[str(child_id)] = store.get_execution(str(child_id))

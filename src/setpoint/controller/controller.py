@@ -266,7 +266,7 @@ class Controller:
         spec = self._spec(rec.spec_digest)
         nodes = self.store.load_nodes(eid)
         expansions = {
-            n.node_id: self._spec(str(n.detail["expanded"])) for n in nodes if n.detail and "expanded" in n.detail
+            n.node_id: self._spec(expanded) for n in nodes if (expanded := n.typed_detail.expanded) is not None
         }
         signals = self.store.signals(eid)  # one indexed read; gates may also live in expanded children
         state = ExecutionState.build(spec, rec, nodes, self.store.load_attempts(eid), expansions, signals)

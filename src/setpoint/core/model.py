@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -145,7 +146,7 @@ class NodeRecord:
     finished_at: float | None = None
     retry_at: float | None = None  # RETRYING: not before this time
     cache_status: CacheStatus | None = None  # None: not cacheable
-    detail: dict[str, Any] | None = None  # node-kind specific extra state (cache source, ...)
+    detail: dict[str, Any] | None = None  # the JSON form of a `NodeDetail` (read it as `typed_detail`)
     version: int = 0  # 0: not yet stored
 
     def __post_init__(self) -> None:
@@ -156,8 +157,81 @@ class NodeRecord:
         return replace(self, **changes)
 
     @property
+    def typed_detail(self) -> NodeDetail:
+        return NodeDetail.from_json(self.detail)
+
+    @property
     def attempt_id(self) -> str:
         return attempt_id(self.execution_id, self.node_id, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDetail:
+    """What a node records beyond its phase and values, each key written by one kind of node.
+
+    `NodeRecord.detail` keeps the JSON form (`to_json`), which is what stores hold and the API
+    shows, unchanged from when it was an ad-hoc dict; `NodeRecord.typed_detail` reads it back.
+    Keys this version does not know (written by a newer one) are kept in ``extra`` and written back.
+    """
+
+    cache: Mapping[str, Any] | None = None  # a cacheable node: key, components, serialize, a hit's source
+    provenance: Mapping[str, Any] | None = None  # a succeeded node: where its outputs were made
+    gate: str | None = None  # a gate: "sleep", "approve" or "signal" (`setpoint.spec.nodes.GateKind`)
+    signal: str | None = None  # ... and the signal it waits for (None for a sleep)
+    not_taken: bool = False  # skipped because the case of its branch was not taken
+    expanded: str | None = None  # a map or dynamic node: the digest of the spec it expanded into
+    size: int | None = None  # ... and how many nodes that spec has
+    child: str | None = None  # a launch-plan node: the id of its child execution
+    recovered_from: Mapping[str, Any] | None = None  # a recovered node: execution, node, attempt
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def evolve(self, **changes: Any) -> NodeDetail:
+        return replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.cache is not None:
+            out["cache"] = dict(self.cache)
+        if self.provenance is not None:
+            out["provenance"] = dict(self.provenance)
+        if self.gate is not None:
+            out["gate"] = self.gate
+            out["signal"] = self.signal  # written for every gate, null for a sleep
+        if self.not_taken:
+            out["not_taken"] = True
+        if self.expanded is not None:
+            out["expanded"] = self.expanded
+        if self.size is not None:
+            out["size"] = self.size
+        if self.child is not None:
+            out["child"] = self.child
+        if self.recovered_from is not None:
+            out["recovered_from"] = dict(self.recovered_from)
+        out.update(self.extra)
+        return out
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any] | None) -> NodeDetail:
+        if not data:
+            return _NO_DETAIL
+        known = _DETAIL_KEYS
+        size = data.get("size")
+        return NodeDetail(
+            cache=data.get("cache"),
+            provenance=data.get("provenance"),
+            gate=data.get("gate"),
+            signal=data.get("signal"),
+            not_taken=bool(data.get("not_taken", False)),
+            expanded=data.get("expanded"),
+            size=None if size is None else int(size),
+            child=data.get("child"),
+            recovered_from=data.get("recovered_from"),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+_NO_DETAIL = NodeDetail()
+_DETAIL_KEYS = frozenset(f for f in NodeDetail.__dataclass_fields__ if f != "extra")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,8 @@ def recovered_nodes(
     for rec in source_nodes.values():
         if not rec.phase.is_success:
             continue
-        detail = dict(rec.detail or {})
-        detail["recovered_from"] = {"execution": source_id, "node": rec.node_id, "attempt": rec.attempt}
+        recovered_from = {"execution": source_id, "node": rec.node_id, "attempt": rec.attempt}
+        detail = rec.typed_detail.evolve(recovered_from=recovered_from).to_json()
         out.append(
             NodeRecord(
                 execution_id=execution_id,

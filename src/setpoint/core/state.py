@@ -114,7 +114,7 @@ def counts_as_success(rec: NodeRecord) -> bool:
     """Succeeded, recovered, or skipped because its branch case was not taken (that is not a failure)."""
     if rec.phase.is_success:
         return True
-    return rec.phase is NodePhase.SKIPPED and bool((rec.detail or {}).get("not_taken"))
+    return rec.phase is NodePhase.SKIPPED and rec.typed_detail.not_taken
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from setpoint.spec.workflow import BranchConfig, NodeSpec
 def not_taken(r: Round, case_of: tuple[str, int]) -> bool:
     decided = r.node(case_of[0])
     if decided.phase is NodePhase.SKIPPED:
-        return bool((decided.detail or {}).get("not_taken"))
+        return decided.typed_detail.not_taken
     return decided.phase.is_success and (decided.outputs or {}).get("case") != case_of[1]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from setpoint.core.cachekey import cache_key
-from setpoint.core.model import CacheStatus, NodeRecord
+from setpoint.core.model import CacheStatus, NodeDetail, NodeRecord
 from setpoint.core.phases import NodePhase
 from setpoint.core.reconcile.nodes import lineage_in, lineage_out, new_attempt
 from setpoint.core.reconcile.overlay import ReconcileConfig, Round
@@ -27,7 +27,7 @@ def start_cached(r: Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, A
     owner = f"{r.execution.id}/{node.node_id}"
     cache = {"key": digest, "components": key.components(), "serialize": task.cache.serialize}
     if r.execution.config.overwrite_cache:
-        new_attempt(r, node, inputs, cache_status=CacheStatus.SKIPPED, detail={"cache": cache})
+        new_attempt(r, node, inputs, cache_status=CacheStatus.SKIPPED, detail=NodeDetail(cache=cache).to_json())
         return
     answer = r.catalog.get(digest)
     if answer is None:
@@ -49,7 +49,9 @@ def start_cached(r: Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, A
                 started_at=r.now,
                 finished_at=r.now,
                 cache_status=CacheStatus.HIT,
-                detail={"cache": {**cache, "source": source}, "provenance": {**source, "inputs": provenance_inputs}},
+                detail=NodeDetail(
+                    cache={**cache, "source": source}, provenance={**source, "inputs": provenance_inputs}
+                ).to_json(),
             ),
             f"cache hit: outputs of {entry.source_execution}/{entry.source_node}/{entry.source_attempt}",
         )
@@ -59,4 +61,4 @@ def start_cached(r: Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, A
         return
     if answer.problem:
         cache["replaced"] = answer.problem
-    new_attempt(r, node, inputs, cache_status=CacheStatus.MISS, detail={"cache": cache})
+    new_attempt(r, node, inputs, cache_status=CacheStatus.MISS, detail=NodeDetail(cache=cache).to_json())

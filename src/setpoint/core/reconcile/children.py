@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from setpoint.core.model import ErrorInfo, NodeRecord
+from setpoint.core.model import ErrorInfo, NodeDetail, NodeRecord
 from setpoint.core.phases import ErrorKind, ExecutionPhase, NodePhase
 from setpoint.core.reconcile.nodes import lineage_in, lineage_out, node_failed
 from setpoint.core.reconcile.overlay import Round, resolve_binding
@@ -30,7 +30,9 @@ def start_child(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
     inputs = {**config.defaults, **given, **config.fixed}
     child_id = child_execution_id(r.execution.id, spec_node.id)
     r.set_node(
-        node.evolve(phase=NodePhase.RUNNING, inputs=inputs, started_at=r.now, detail={"child": child_id}),
+        node.evolve(
+            phase=NodePhase.RUNNING, inputs=inputs, started_at=r.now, detail=NodeDetail(child=child_id).to_json()
+        ),
         f"started child execution {child_id} (launch plan '{config.launchplan}')",
     )
     lineage_in(r, spec_node.id, inputs)
@@ -40,7 +42,7 @@ def start_child(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
 def check_children(r: Round) -> None:
     for node_id in list(r.state.launched):
         node = r.node(node_id)
-        child_id = str((node.detail or {}).get("child"))
+        child_id = str(node.typed_detail.child)
         child = r.child_executions.get(child_id)
         if node.phase is not NodePhase.RUNNING:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from setpoint.core.model import AttemptObservation, CatalogAnswer, ExecutionRecord
+from setpoint.core.model import AttemptObservation, CatalogAnswer, ExecutionRecord, NodeDetail
 from setpoint.core.phases import ExecutionPhase, NodePhase, is_active
 from setpoint.core.reconcile.attempts import observe, start_retries
 from setpoint.core.reconcile.branches import decide, not_taken
@@ -93,7 +93,7 @@ def _start_ready(r: Round, cfg: ReconcileConfig) -> None:
         if spec_node.case_of is not None and not_taken(r, spec_node.case_of):
             branch_id, case = spec_node.case_of
             r.set_node(
-                node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now, detail={"not_taken": True}),
+                node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now, detail=NodeDetail(not_taken=True).to_json()),
                 f"branch '{branch_id}' did not take case {case}",
             )
             continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from setpoint.core.model import AttemptRecord, ErrorInfo, NodeRecord
+from setpoint.core.model import AttemptRecord, ErrorInfo, NodeDetail, NodeRecord
 from setpoint.core.phases import AttemptPhase, ErrorKind, NodePhase, is_active
 from setpoint.core.reconcile.nodes import lineage_in, lineage_out, node_failed, node_succeeded
 from setpoint.core.reconcile.overlay import Round, resolve_binding
@@ -45,7 +45,7 @@ def expand_map(r: Round, node: NodeRecord, spec_node: NodeSpec, inputs: dict[str
             phase=NodePhase.RUNNING,
             inputs=inputs,
             started_at=r.now,
-            detail={"expanded": digest, "size": len(child.nodes)},
+            detail=NodeDetail(expanded=digest, size=len(child.nodes)).to_json(),
         ),
         f"expanded into {len(child.nodes)} elements",
     )
@@ -75,7 +75,7 @@ def expand_dynamic(r: Round, node: NodeRecord, spec_json: Any) -> None:
         )
         node_succeeded(r, node, att, outputs)
         return
-    detail = {**(node.detail or {}), "expanded": digest, "size": len(child.nodes)}
+    detail = node.typed_detail.evolve(expanded=digest, size=len(child.nodes)).to_json()
     r.set_node(node.evolve(phase=NodePhase.RUNNING, detail=detail), f"built a sub-workflow of {len(child.nodes)} nodes")
     r.expansions.append((node.node_id, child))
     r.wake_in(0.0)
@@ -92,7 +92,7 @@ def check_parent(r: Round, parent: str) -> None:
         _check_dynamic(r, parent, rec)
         return
     children = r.state.graph.children.get(parent, ())
-    total = len(children) if parent in r.state.graph.children else int((rec.detail or {}).get("size", 0))
+    total = len(children) if parent in r.state.graph.children else (rec.typed_detail.size or 0)
     ok = r.child_count(r.state.child_ok, r.child_ok_delta, parent)
     failed = r.child_count(r.state.child_failed, r.child_failed_delta, parent)
     ratio = config.min_success_ratio

@@ -29,7 +29,7 @@ def stop(r: Round) -> None:
         if not is_active(node.phase) or node_id in spare:
             continue
         release(r, node)
-        child_id = (node.detail or {}).get("child")
+        child_id = node.typed_detail.child
         if child_id:
             r.actions.append(AbortChild(str(child_id), reason))
         r.set_node(node.evolve(phase=NodePhase.ABORTED, finished_at=r.now), reason)

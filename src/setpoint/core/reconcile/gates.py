@@ -7,7 +7,7 @@ timeout fails the gate.
 
 from __future__ import annotations
 
-from setpoint.core.model import ErrorInfo, NodeRecord
+from setpoint.core.model import ErrorInfo, NodeDetail, NodeRecord
 from setpoint.core.phases import ErrorKind, NodePhase
 from setpoint.core.reconcile.nodes import node_failed
 from setpoint.core.reconcile.overlay import ReconcileConfig, Round, resolve_binding
@@ -29,7 +29,7 @@ def start_gate(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
         phase=NodePhase.RUNNING,
         inputs=inputs,
         started_at=r.now,
-        detail={"gate": config.gate.value, "signal": signal},
+        detail=NodeDetail(gate=config.gate.value, signal=signal).to_json(),
     )
     what = f"sleeping {config.seconds}s" if isinstance(config, SleepGate) else f"waiting for signal '{signal}'"
     r.set_node(started, what)

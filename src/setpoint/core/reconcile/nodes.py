@@ -59,9 +59,9 @@ def new_attempt(r: Round, node: NodeRecord, inputs: Mapping[str, Any], **changes
 
 
 def node_succeeded(r: Round, node: NodeRecord, att: AttemptRecord, outputs: dict[str, Any]) -> None:
-    detail = dict(node.detail or {})
+    detail = node.typed_detail
     status = node.cache_status
-    cache = detail.get("cache")
+    cache = detail.cache
     if cache is not None and status in (CacheStatus.MISS, CacheStatus.SKIPPED):
         r.catalog_puts.append(
             CatalogEntry(
@@ -78,7 +78,7 @@ def node_succeeded(r: Round, node: NodeRecord, att: AttemptRecord, outputs: dict
         )
         status = CacheStatus.PUT
         release(r, node)
-    detail["provenance"] = {
+    provenance = {
         "execution": r.execution.id,
         "node": node.node_id,
         "attempt": att.number,
@@ -93,7 +93,7 @@ def node_succeeded(r: Round, node: NodeRecord, att: AttemptRecord, outputs: dict
             finished_at=r.now,
             error=None,
             cache_status=status,
-            detail=detail,
+            detail=detail.evolve(provenance=provenance).to_json(),
         )
     )
 
@@ -106,7 +106,7 @@ def node_failed(r: Round, node: NodeRecord, error: ErrorInfo) -> None:
 
 
 def release(r: Round, node: NodeRecord) -> None:
-    cache = (node.detail or {}).get("cache")
+    cache = node.typed_detail.cache
     if cache is not None and cache.get("serialize"):
         r.releases.append((r.execution.project, cache["key"], f"{r.execution.id}/{node.node_id}"))
 
