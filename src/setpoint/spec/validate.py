@@ -14,16 +14,9 @@ from typing import TYPE_CHECKING
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.spec.bindings import Binding
 from setpoint.spec.branch import Otherwise, validate_expr
+from setpoint.spec.configs import ApproveGate, BranchConfig, LaunchPlanConfig, MapConfig, SignalGate, SleepGate
 from setpoint.spec.model import TaskSpec, check_name
-from setpoint.spec.nodes import (
-    ApproveGate,
-    BranchConfig,
-    LaunchPlanConfig,
-    MapConfig,
-    NodeSpec,
-    SignalGate,
-    SleepGate,
-)
+from setpoint.spec.nodes import NodeSpec
 from setpoint.spec.types import TypeKind, TypeRef, is_assignable
 
 if TYPE_CHECKING:  # the workflow module imports this one; validation only reads a spec

@@ -5,9 +5,10 @@ canonical JSON). `WorkflowSpec.from_json` is the only way a spec enters the syst
 so it validates everything a hand-written or tampered document could get wrong: unknown nodes,
 duplicate ids, cycles, unknown inputs, ill-typed bindings.
 
-The parts live beside this module (`model`: names, interfaces, tasks; `bindings`; `nodes`) and
-the whole-spec checks in `validate`. The names other modules import from here are re-exported
-so that `from setpoint.spec.workflow import X` keeps working.
+The parts live beside this module (`model`: names, interfaces, tasks; `bindings`; `configs`: node
+kinds and their typed configs; `nodes`) and the whole-spec checks in `validate`. The names other
+modules import from here are re-exported so that `from setpoint.spec.workflow import X` keeps
+working.
 """
 
 from __future__ import annotations
@@ -20,10 +21,23 @@ from typing import Any
 from setpoint.errors import SpecError
 from setpoint.spec.bindings import Binding
 from setpoint.spec.canonical import digest as _digest
+from setpoint.spec.configs import (
+    GATES,
+    NODE_KINDS,
+    ApproveGate,
+    BranchConfig,
+    GateKind,
+    LaunchPlanConfig,
+    MapConfig,
+    NodeConfig,
+    NodeKind,
+    SignalGate,
+    SleepGate,
+)
 from setpoint.spec.model import (
+    FAILURE_POLICIES,
     NAME_RE,
     NODE_ID_RE,
-    FAILURE_POLICIES,
     ON_FAILURE_NODE,
     QUALNAME_RE,
     SCHEMA_VERSION,
@@ -35,20 +49,7 @@ from setpoint.spec.model import (
     check_name,
     positive_seconds,
 )
-from setpoint.spec.nodes import (
-    GATES,
-    NODE_KINDS,
-    ApproveGate,
-    BranchConfig,
-    GateKind,
-    LaunchPlanConfig,
-    MapConfig,
-    NodeConfig,
-    NodeKind,
-    NodeSpec,
-    SignalGate,
-    SleepGate,
-)
+from setpoint.spec.nodes import NodeSpec
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.spec.validate import binding_type, check_binding, find_cycle, validate
 
