@@ -71,6 +71,9 @@ def observe(r: Round, observations: Mapping[str, AttemptObservation], cfg: Recon
             )
             if is_active(node.phase):
                 outputs = dict(obs.outputs or {})
+                # A @dynamic task's sub-workflow comes back under "$dynamic", a name no output can
+                # have (NAME_RE); it is never stored, and a typed channel would change the result
+                # format every executor and the worker share (see adapters/executor/runtime.py).
                 if "$dynamic" in outputs:
                     expand_dynamic(r, node, outputs["$dynamic"])
                 else:
