@@ -2,7 +2,10 @@
 
 User errors (a bad spec, a type mismatch, a task that raised) are distinct from system errors (a
 lost worker, a store that is down). Adapters translate driver exceptions into these types at the
-edge; nothing above the adapters sees a ``sqlite3`` or ``psycopg`` exception.
+edge; nothing above the adapters sees a ``sqlite3`` or ``psycopg`` exception. How an error is
+reported is decided where it is reported: HTTP statuses and API codes by the API contract
+(`setpoint.client.errors`, which the server answers with), exit codes by the CLI
+(`setpoint.cli.main`).
 """
 
 from __future__ import annotations
@@ -11,13 +14,9 @@ from __future__ import annotations
 class SetpointError(Exception):
     """Base of every error setpoint raises on purpose."""
 
-    exit_code = 1
-
 
 class UserError(SetpointError):
     """Something the user declared or supplied is wrong; retrying will not help."""
-
-    exit_code = 2
 
 
 class SpecError(UserError):
@@ -39,8 +38,6 @@ class UnsupportedTypeError(SpecError):
 class NotFoundError(UserError):
     """An execution, node, attempt or entity does not exist."""
 
-    exit_code = 3
-
 
 class RegistrationConflictError(UserError):
     """A task, workflow or launch plan name and version is already registered with other content."""
@@ -61,30 +58,9 @@ class LeaseLostError(ConflictError):
 class StoreError(SetpointError):
     """The store failed (I/O error, corruption, unreachable). Usually worth retrying."""
 
-    exit_code = 4
-
 
 class BlobError(SetpointError):
     """A blob is missing, unreadable, or failed its checksum."""
-
-    exit_code = 4
-
-
-# How the REST API reports each error: (exception class, HTTP status, stable code). The server
-# classifies with it (the first match wins, so subclasses come first) and a remote client maps the
-# code back to the class, so the two ends cannot drift apart.
-API_ERRORS: tuple[tuple[type[SetpointError], int, str], ...] = (
-    (RegistrationConflictError, 409, "registration_conflict"),
-    (NotFoundError, 404, "not_found"),
-    (SpecError, 422, "invalid_spec"),
-    (InputError, 422, "invalid_input"),
-    (UserError, 400, "bad_request"),
-    (AlreadyExistsError, 409, "already_exists"),
-    (ConflictError, 409, "conflict"),
-    (StoreError, 503, "store_unavailable"),
-    (BlobError, 503, "blob_unavailable"),
-    (SetpointError, 409, "not_available"),
-)
 
 
 class TaskError(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -13,6 +12,7 @@ from rich.tree import Tree
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, output_option
 from setpoint.cli.commands import follow_to_the_end
+from setpoint.client.wire import to_wire
 from setpoint.service.lineage import LineageNode
 
 
@@ -137,7 +137,7 @@ def lineage(
             raise click.UsageError("--consumers needs --node")
         found = client.consumers(execution, node, output_name)
         if fmt == "json":
-            click.echo(json.dumps({"consumers": [dataclasses.asdict(c) for c in found]}, indent=2))
+            click.echo(json.dumps({"consumers": [to_wire(c) for c in found]}, indent=2))
             return
         if not found:
             console.print("no recorded consumers")
@@ -148,7 +148,7 @@ def lineage(
         return
     trees = client.lineage(execution, node)
     if fmt == "json":
-        click.echo(json.dumps({"lineage": [t.to_json() for t in trees]}, indent=2))
+        click.echo(json.dumps({"lineage": [to_wire(t) for t in trees]}, indent=2))
         return
     for t in trees:
         console.print(_tree(t))
@@ -191,7 +191,7 @@ def recover(state: Ctx, execution: str, plan: bool, wait: bool, output: str) -> 
     items = client.recover_plan(execution)
     if plan:
         if output == "json":
-            click.echo(json.dumps({"plan": [dataclasses.asdict(i) for i in items]}, indent=2))
+            click.echo(json.dumps({"plan": [to_wire(i) for i in items]}, indent=2))
             return
         table = Table(show_edge=False, pad_edge=False)
         table.add_column("node")

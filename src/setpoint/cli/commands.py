@@ -17,6 +17,7 @@ from rich.live import Live
 from setpoint.cli import render
 from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, cli, console, err_console, output_option
 from setpoint.client.embedded import Client
+from setpoint.client.wire import to_wire
 from setpoint.core.model import Event
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import InputError, SetpointError
@@ -384,13 +385,13 @@ def events(state: Ctx, execution: str, after: int, follow: bool, output: str) ->
     if follow:
         for e in state.client.follow_events(execution, after):
             if output == "json":
-                click.echo(json.dumps(e.to_json()))
+                click.echo(json.dumps(to_wire(e)))
             else:
                 _print_event(e)
         return
     evs = state.client.events(execution, after)
     if output == "json":
-        click.echo(json.dumps({"events": [e.to_json() for e in evs]}, indent=2))
+        click.echo(json.dumps({"events": [to_wire(e) for e in evs]}, indent=2))
         return
     for e in evs:
         _print_event(e)
@@ -452,8 +453,7 @@ def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> Non
         var = spec.interface.input_map.get(name)
         if var is None:
             raise InputError(f"workflow '{spec.name}' has no input '{name}'")
-        from setpoint.client.embedded import literal_to_plain
-        from setpoint.types import parse_cli_value
+        from setpoint.types import literal_to_plain, parse_cli_value
 
         overrides[name] = literal_to_plain(parse_cli_value(value, var.type, where=f"input '{name}'"))
         i += 1
@@ -532,8 +532,7 @@ def signal(state: Ctx, execution: str, name: str, value: str | None, reject: boo
     else:
         if value is None:
             raise InputError(f"signal '{name}' needs a value")
-        from setpoint.client.embedded import literal_to_plain
-        from setpoint.types import parse_cli_value
+        from setpoint.types import literal_to_plain, parse_cli_value
 
         if gate is None:
             parsed = value  # client.signal names the known signals in its error

@@ -1,7 +1,9 @@
 """How executions look in a terminal (rich) and to scripts (``--output json``).
 
 The JSON shapes built here are a documented, stable interface (docs/cli.md): scripts depend on
-the field names, so they change only by adding fields.
+the field names, so they change only by adding fields. Each is a record's one wire form
+(`setpoint.client.wire`, the API's too) with literals as plain JSON, plus what only a terminal
+user needs (a duration, a node's attempt count and ids).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from setpoint.client.embedded import NodeView, literal_to_plain
-from setpoint.core.model import ErrorInfo, ExecutionRecord
+from setpoint.client.wire import plain, to_wire
+from setpoint.core.model import ExecutionRecord
 from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.service.inspect import NodeView
 
 PHASE_STYLE = {
     "QUEUED": "cyan",
@@ -64,50 +67,28 @@ def summarize(values: dict[str, Any] | None, max_len: int = 60) -> str:
     return text if len(text) <= max_len * 2 else text[: max_len * 2 - 1] + "…"
 
 
-def error_json(err: ErrorInfo | None) -> dict[str, Any] | None:
-    return err.to_json() if err is not None else None
+def _duration(rec: ExecutionRecord) -> float | None:
+    if rec.started_at is None:
+        return None
+    return (rec.finished_at or time.time()) - rec.started_at
 
 
 def execution_json(rec: ExecutionRecord, blobs: Any = None) -> dict[str, Any]:
-    duration = None
-    if rec.started_at is not None:
-        duration = (rec.finished_at or time.time()) - rec.started_at
-    return {
-        "id": rec.id,
-        "project": rec.project,
-        "workflow": rec.workflow,
-        "phase": rec.phase.value,
-        "created_at": rec.created_at,
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
-        "duration_s": duration,
-        "spec_digest": rec.spec_digest,
-        "code_digest": rec.code_digest,
-        "mode": rec.mode,
-        "source_id": rec.source_id,
-        "abort_reason": rec.abort_reason,
-        "error": error_json(rec.error),
-        "inputs": {k: literal_to_plain(v, blobs) for k, v in rec.inputs.items()},
-        "outputs": None if rec.outputs is None else {k: literal_to_plain(v, blobs) for k, v in rec.outputs.items()},
-    }
+    """The execution's wire form (`setpoint.client.wire`), literals as plain JSON, and its duration."""
+    return {**plain(to_wire(rec), blobs), "duration_s": _duration(rec)}
 
 
 def node_json(v: NodeView) -> dict[str, Any]:
+    """The node record's wire form, with the spec's view of it (``attempts`` is the attempt count)."""
     r = v.record
     return {
+        **plain(to_wire(r)),
         "id": v.node_id,
         "task": v.task,
         "upstream": list(v.upstream),
-        "phase": r.phase.value,
         "attempts": r.attempt,
-        "attempt_ids": [f"{r.execution_id}/{v.node_id}/{a.number}" for a in v.attempts],
-        "user_failures": r.user_failures,
-        "system_failures": r.system_failures,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at,
+        "attempt_ids": [a.id for a in v.attempts],
         "duration_s": v.duration,
-        "cache_status": r.cache_status,
-        "error": error_json(r.error),
     }
 
 
@@ -119,9 +100,7 @@ def execution_panel(rec: ExecutionRecord) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    duration = None
-    if rec.started_at is not None:
-        duration = (rec.finished_at or time.time()) - rec.started_at
+    duration = _duration(rec)
     grid.add_row("execution", rec.id)
     grid.add_row("workflow", f"{rec.workflow}  (project {rec.project})")
     grid.add_row("phase", phase_text(rec.phase.value))
@@ -201,9 +180,7 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
     for col in ("execution", "workflow", "project", "phase", "created", "duration"):
         table.add_column(col)
     for rec in records:
-        duration = None
-        if rec.started_at is not None:
-            duration = (rec.finished_at or time.time()) - rec.started_at
+        duration = _duration(rec)
         table.add_row(
             rec.id,
             rec.workflow,

@@ -13,7 +13,6 @@ import secrets
 import string
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
 from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
 from setpoint.ports import ExecutionFilter, Store
 from setpoint.sdk.workflow import Workflow
+from setpoint.service.inspect import NodeView
 from setpoint.service.lineage import Consumer, LineageNode
 from setpoint.service.lineage import consumers as lineage_consumers
 from setpoint.service.lineage import upstream as lineage_upstream
@@ -55,28 +55,6 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 def new_execution_id() -> str:
     return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_ALPHABET) for _ in range(11))
-
-
-@dataclass(frozen=True, slots=True)
-class NodeView:
-    """A node of an execution as a person sees it: its spec joined with its recorded state."""
-
-    node_id: str
-    task: str
-    upstream: tuple[str, ...]
-    record: NodeRecord
-    attempts: tuple[AttemptRecord, ...]
-
-    @property
-    def phase(self) -> NodePhase:
-        return self.record.phase
-
-    @property
-    def duration(self) -> float | None:
-        r = self.record
-        if r.started_at is None or r.finished_at is None:
-            return None
-        return r.finished_at - r.started_at
 
 
 def open_store(settings: Settings) -> Store:
@@ -686,9 +664,10 @@ class Client:
         rec = self.get(execution_id)
         if rec.phase is not ExecutionPhase.SUCCEEDED or rec.outputs is None:
             raise SetpointError(f"execution '{execution_id}' has no outputs (phase {rec.phase.value})")
+        from setpoint.types import LiteralContext, from_literal, literal_to_plain
+
         if wf is None:
             return {k: literal_to_plain(v, self.blobs) for k, v in rec.outputs.items()}
-        from setpoint.types import LiteralContext, from_literal
 
         hints = typing.get_type_hints(wf.function, include_extras=True)
         ret = hints.get("return")
@@ -727,36 +706,3 @@ class Client:
                     text = path.read_text(errors="replace") if path.exists() else ""
                     out.append((aid, stream, text))
         return out
-
-
-def literal_to_plain(lit: Any, blobs: Any = None) -> Any:
-    """A literal as plain JSON for scripts: tagged scalars unwrapped, offloaded JSON fetched."""
-    if isinstance(lit, list):
-        return [literal_to_plain(x, blobs) for x in lit]
-    if not isinstance(lit, dict):
-        return lit
-    if len(lit) == 1:
-        ((key, value),) = lit.items()
-        if key in {"$bytes", "$datetime"}:
-            return value
-        if key == "$timedelta":
-            return value / 1_000_000
-        if key == "$float":
-            return value
-        if key in ("$file", "$dir"):
-            return {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "name": value.get("name")}
-        if key == "$ref":
-            if value.get("format") == "json" and blobs is not None:
-                from setpoint.ports import BlobRef
-
-                data = blobs.get_bytes(BlobRef(value["uri"], value["sha256"], value["size"]))
-                return literal_to_plain(json.loads(data), blobs)
-            return {
-                "uri": value["uri"],
-                "sha256": value["sha256"],
-                "size": value["size"],
-                "format": value.get("format"),
-            }
-    if set(lit) == {"$variant", "value"}:
-        return literal_to_plain(lit["value"], blobs)
-    return {k: literal_to_plain(v, blobs) for k, v in lit.items()}

@@ -4,8 +4,9 @@
 needs the user's machine happens here: a workflow is imported and compiled locally, its code bundle
 captured and uploaded (content-addressed: a bundle the server has is not sent again), and only then
 is the execution created on the server, which runs it with the uploaded code. Everything else is a
-REST call (`setpoint.server.remote_api`); records come back literals intact (`setpoint.client.wire`), so
-the CLI renders remote and embedded results with the same code.
+call to the one versioned API (`setpoint.server.routes`); records come back in their one wire form
+with literals intact (``values=literal``, `setpoint.client.wire`), so the CLI renders remote and
+embedded results with the same code.
 
 Errors the server answers with (``{"error": {"code", "message"}}``) are raised as the exceptions
 the embedded client raises for the same problem, so the CLI's exit codes match; a server that
@@ -23,26 +24,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from setpoint.client.errors import ERROR_CODES, AuthError, ServerUnavailableError
+from setpoint.client.wire import from_wire
 from setpoint.config.settings import Settings
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord
 from setpoint.core.recovery import PlanItem
-from setpoint.errors import (
-    API_ERRORS,
-    InputError,
-    NotFoundError,
-    SetpointError,
-    StoreError,
-    UserError,
-)
+from setpoint.errors import InputError, NotFoundError, SetpointError
 from setpoint.ports import ExecutionFilter, RegisteredEntity
+from setpoint.service.inspect import NodeView
+from setpoint.service.lineage import Consumer, LineageNode
 
 if typing.TYPE_CHECKING:
     import httpx
 
-    from setpoint.client.embedded import NodeView
     from setpoint.sdk.workflow import Workflow
     from setpoint.service.follow import LogChunk
-    from setpoint.service.lineage import Consumer, LineageNode
     from setpoint.service.registry import Registered
     from setpoint.spec.workflow import WorkflowSpec
 
@@ -52,27 +48,10 @@ CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0  # an idle stream gets a ping every second; a plain request answers well before
 
 
-class ServerUnavailableError(StoreError):
-    """The server could not be reached, or answered with something that is not setpoint's API."""
+__all__ = ["ERROR_CODES", "AuthError", "RemoteClient", "ServerUnavailableError", "connect", "parse_sse"]
 
-
-class AuthError(UserError):
-    """The server refused the token (401: none or not valid; 403: its role is not enough)."""
-
-    exit_code = 5
-
-
-ERROR_CODES: dict[str, type[SetpointError]] = {
-    **{code: cls for cls, _, code in API_ERRORS},
-    # codes the server raises itself, for requests that never reach setpoint's own errors
-    "invalid_request": InputError,
-    "digest_mismatch": InputError,
-    "invalid_bundle": InputError,
-    "too_large": InputError,
-    "method_not_allowed": UserError,
-    "unauthenticated": AuthError,
-    "forbidden": AuthError,
-}
+# Always ask for records as stored: the client rebuilds the very records the embedded client returns.
+LITERAL = {"values": "literal"}
 
 
 def _segment(value: str, what: str) -> str:
@@ -215,11 +194,12 @@ class RemoteClient:
         body: Any = None,
         params: Mapping[str, Any] | None = None,
         content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
         what: str | None = None,
     ) -> Any:
         import httpx
 
-        headers = {"content-type": "application/octet-stream"} if content is not None else None
+        headers = {**(headers or {}), **({"content-type": "application/octet-stream"} if content is not None else {})}
         try:
             resp = self._http.request(method, path, json=body, params=params, content=content, headers=headers)
         except httpx.HTTPError as e:
@@ -289,8 +269,7 @@ class RemoteClient:
     ) -> str:
         """Compile here, upload the code bundle, and create the execution on the server."""
         from setpoint.adapters.bundle import capture
-        from setpoint.client.embedded import literal_to_plain
-        from setpoint.types import LiteralContext, to_literal
+        from setpoint.types import LiteralContext, literal_to_plain, to_literal
 
         spec = wf.compile()
         where = f"workflow '{wf.name}'"
@@ -361,8 +340,7 @@ class RemoteClient:
         from setpoint.service.registry import Registered
 
         return str(done["version"]), [
-            Registered(RegisteredEntity(**{k: r["entity"][k] for k in _ENTITY_FIELDS}), bool(r["created"]))
-            for r in done["entities"]
+            Registered(from_wire(RegisteredEntity, r["entity"]), bool(r["created"])) for r in done["entities"]
         ]
 
     def create_registered(
@@ -420,10 +398,8 @@ class RemoteClient:
         return str(made["id"])
 
     def recover_plan(self, execution_id: str) -> list[PlanItem]:
-        from setpoint.client.wire import plan_item_from_wire
-
         got = self._call("GET", f"{self._e(execution_id)}/recovery-plan", what=f"execution '{execution_id}'")
-        return [plan_item_from_wire(i) for i in got["plan"]]
+        return [from_wire(PlanItem, i) for i in got["plan"]]
 
     def recover(self, execution_id: str) -> str:
         return str(self._call("POST", f"{self._e(execution_id)}/recover")["id"])
@@ -438,13 +414,11 @@ class RemoteClient:
     def cache_entries(
         self, *, project: str | None = None, task: str | None = None, limit: int = 100
     ) -> list[CatalogEntry]:
-        from setpoint.client.wire import catalog_entry_from_wire
-
         params: dict[str, Any] = {"limit": limit}
         if task is not None:
             params["task"] = task
-        got = self._call("GET", f"{self._p(project)}/records/cache", params=params)
-        return [catalog_entry_from_wire(e) for e in got["entries"]]
+        got = self._call("GET", f"{self._p(project)}/cache", params=params)
+        return [from_wire(CatalogEntry, e) for e in got["entries"]]
 
     def cache_evict(
         self,
@@ -462,37 +436,29 @@ class RemoteClient:
         return dict(got["explanation"])
 
     def lineage(self, execution_id: str, node_id: str | None = None) -> list[LineageNode]:
-        from setpoint.client.wire import lineage_from_wire
-
         params = {"node": node_id} if node_id is not None else None
         got = self._call("GET", f"{self._e(execution_id)}/lineage/upstream", params=params)
-        return [lineage_from_wire(t) for t in got["lineage"]]
+        return [from_wire(LineageNode, t) for t in got["lineage"]]
 
     def consumers(self, execution_id: str, node_id: str, output: str | None = None) -> list[Consumer]:
-        from setpoint.client.wire import consumer_from_wire
-
         params = {"node": node_id, **({"output": output} if output is not None else {})}
         got = self._call("GET", f"{self._e(execution_id)}/lineage/consumers", params=params)
-        return [consumer_from_wire(c) for c in got["consumers"]]
+        return [from_wire(Consumer, c) for c in got["consumers"]]
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:
-        from setpoint.client.wire import execution_from_wire
-
-        path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}"
-        return execution_from_wire(self._call("GET", path, what=f"execution '{execution_id}'"))
+        got = self._call("GET", self._e(execution_id), params=LITERAL, what=f"execution '{execution_id}'")
+        return from_wire(ExecutionRecord, got)
 
     def executions(self, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
-        from setpoint.client.wire import execution_from_wire
-
         flt = flt or ExecutionFilter()
-        params: dict[str, Any] = {"limit": flt.limit, "phase": [p.value for p in flt.phases]}
+        params: dict[str, Any] = {**LITERAL, "limit": flt.limit, "phase": [p.value for p in flt.phases]}
         if flt.workflow is not None:
             params["workflow"] = flt.workflow
         if flt.before is not None:
             params["before"] = flt.before
-        got = self._call("GET", f"{self._p(flt.project)}/records/executions", params=params)
-        return [execution_from_wire(e) for e in got["executions"]]
+        got = self._call("GET", f"{self._p(flt.project)}/executions", params=params)
+        return [from_wire(ExecutionRecord, e) for e in got["executions"]]
 
     def spec(self, execution_id: str) -> WorkflowSpec:
         from setpoint.spec.workflow import WorkflowSpec
@@ -501,21 +467,9 @@ class RemoteClient:
         return WorkflowSpec.from_json(got["spec"])
 
     def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
-        from setpoint.client.embedded import NodeView
-        from setpoint.client.wire import attempt_from_wire, node_from_wire
-
-        path = f"{self._p()}/records/executions/{_segment(execution_id, 'execution')}/nodes"
-        got = self._call("GET", path, params={"children": children}, what=f"execution '{execution_id}'")
-        return [
-            NodeView(
-                v["node_id"],
-                v["task"],
-                tuple(v["upstream"]),
-                node_from_wire(v["record"]),
-                tuple(attempt_from_wire(a) for a in v["attempts"]),
-            )
-            for v in got["nodes"]
-        ]
+        params = {**LITERAL, "children": children}
+        got = self._call("GET", f"{self._e(execution_id)}/nodes", params=params, what=f"execution '{execution_id}'")
+        return [from_wire(NodeView, v) for v in got["nodes"]]
 
     def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionRecord:
         """Block until the execution ends (or ``timeout`` passes), on the server's event stream."""
@@ -535,18 +489,14 @@ class RemoteClient:
 
     def changes(self, execution_id: str) -> Iterator[Event | None]:
         """Each new event as it is recorded, and None about once a second while idle; ends with the execution."""
-        from setpoint.client.wire import event_from_wire
-
         path = f"{self._e(execution_id)}/events/stream"
         for msg in self._stream(path, {"after": 0}, f"execution '{execution_id}'"):
             if msg.event == "event":
-                yield event_from_wire(execution_id, msg.data)
+                yield from_wire(Event, msg.data, execution_id=execution_id)
             elif msg.event == "ping":
                 yield None
 
     def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
-        from setpoint.client.wire import event_from_wire
-
         out: list[Event] = []
         while True:
             got = self._call(
@@ -555,21 +505,16 @@ class RemoteClient:
                 params={"after": after_seq, "limit": 10_000},
                 what=f"execution '{execution_id}'",
             )
-            out += [
-                event_from_wire(execution_id, {**e, "node": e.get("node_id"), "attempt": e.get("attempt")})
-                for e in got["events"]
-            ]
+            out += [from_wire(Event, e, execution_id=execution_id) for e in got["events"]]
             if len(got["events"]) < 10_000:
                 return out
             after_seq = got["next_after"]
 
     def follow_events(self, execution_id: str, after_seq: int = 0) -> Iterator[Event]:
-        from setpoint.client.wire import event_from_wire
-
         path = f"{self._e(execution_id)}/events/stream"
         for msg in self._stream(path, {"after": after_seq}, f"execution '{execution_id}'"):
             if msg.event == "event":
-                yield event_from_wire(execution_id, msg.data)
+                yield from_wire(Event, msg.data, execution_id=execution_id)
 
     def follow_logs(self, execution_id: str, node_id: str, attempt: int | None = None) -> Iterator[LogChunk]:
         from setpoint.service.follow import LogChunk
@@ -614,12 +559,13 @@ class RemoteClient:
         if attempt is not None:
             params["attempt"] = attempt
         got = self._call(
-            "GET", f"{self._e(execution_id)}/log-entries", params=params, what=f"execution '{execution_id}'"
+            "GET",
+            f"{self._e(execution_id)}/logs",
+            params=params,
+            headers={"accept": "application/json"},
+            what=f"execution '{execution_id}'",
         )
         return [(r["attempt_id"], r["stream"], r["text"]) for r in got["logs"]]
-
-
-_ENTITY_FIELDS = ("kind", "project", "name", "version", "digest", "spec_digest", "code_digest", "body", "created_at")
 
 
 def connect(server: str, token: str | None = None, project: str | None = None) -> RemoteClient:

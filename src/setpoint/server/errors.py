@@ -1,20 +1,17 @@
 """Errors as JSON with stable codes: ``{"error": {"code": "...", "message": "..."}}``.
 
 The code is what scripts branch on; the message says what to fix. Bad input is always a 4xx, an
-unreachable store a 503; a 500 means a bug in setpoint.
+unreachable store a 503; a 500 means a bug in setpoint. The table of codes and statuses is the
+API's contract with its clients (`setpoint.client.errors`); this module applies it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from setpoint.errors import API_ERRORS
+from setpoint.client.errors import API_ERRORS, FORBIDDEN, INTERNAL, INVALID_REQUEST, UNAUTHENTICATED
 
-# Codes raised by the server itself.
-UNAUTHENTICATED = (401, "unauthenticated")
-FORBIDDEN = (403, "forbidden")
-INVALID_REQUEST = (422, "invalid_request")
-INTERNAL = (500, "internal")
+__all__ = ["FORBIDDEN", "INTERNAL", "INVALID_REQUEST", "UNAUTHENTICATED", "ApiError", "body", "classify"]
 
 
 class ApiError(Exception):

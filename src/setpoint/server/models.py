@@ -1,25 +1,45 @@
-"""Request and response bodies of the API (pydantic models, so the OpenAPI schema is exact)."""
+"""Request bodies and response envelopes of the API (pydantic models, so the OpenAPI schema is exact).
 
-from __future__ import annotations
+Records inside the envelopes are never described here: their models are generated from each
+record's one wire form (`setpoint.server.schema`). What is left is what only the API has: the
+bodies a client sends and the lists and cursors records travel in.
+"""
+
+# No ``from __future__ import annotations``: the generated record models are runtime values used
+# as field types, which pydantic must see as objects.
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, LineageRow
+from setpoint.core.recovery import PlanItem as PlanItemRecord
+from setpoint.ports import RegisteredEntity
+from setpoint.server.routing import ErrorBody, ErrorDetail
+from setpoint.server.schema import record_model
+from setpoint.service.inspect import NodeView
+from setpoint.service.lineage import Consumer as ConsumerRecord
+
+__all__ = ["ErrorBody", "ErrorDetail"]
+
 NAME = Field(min_length=1, max_length=200)
+DIGEST = Field(pattern=r"^[0-9a-f]{64}$")
+
+Execution = record_model(ExecutionRecord)
+Node = record_model(NodeView)
+EventOut = record_model(Event)
+CatalogRecord = record_model(CatalogEntry)
+Entity = record_model(RegisteredEntity)
+LineageEdge = record_model(LineageRow)
+PlanItem = record_model(PlanItemRecord)
+Consumer = record_model(ConsumerRecord)
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
+# -- projects and tokens ------------------------------------------------------------------------------
 
 
 class Project(BaseModel):
@@ -44,30 +64,21 @@ class Token(BaseModel):
     token: str
 
 
-class Entity(BaseModel):
-    kind: str
-    project: str
-    name: str
-    version: str
-    digest: str
-    spec_digest: str
-    code_digest: str
-    created_at: float
-    body: dict[str, Any]
+# -- registry and code bundles ------------------------------------------------------------------------
 
 
 class EntityList(BaseModel):
-    entities: list[Entity]
+    entities: list[Entity]  # type: ignore[valid-type]
 
 
 class Registration(BaseModel):
-    entity: Entity
+    entity: Entity  # type: ignore[valid-type]
     created: bool
 
 
 class RegisterWorkflow(Strict):
     spec: dict[str, Any]
-    code_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    code_digest: str = DIGEST
     version: str | None = Field(default=None, min_length=1, max_length=100)
 
 
@@ -87,6 +98,41 @@ class RegisterLaunchPlan(Strict):
         description='{"kind": "cron", "cron": "0 3 * * *", "tz": "Europe/Berlin"} or {"kind": "rate", "seconds": 60}; '
         'both take "catch_up" (all | latest | none) and "kickoff_time_input_arg"',
     )
+
+
+class BatchLaunchPlan(Strict):
+    name: str = NAME
+    workflow: str = NAME
+    default_inputs: dict[str, Any] = Field(default_factory=dict, description="literals")
+    fixed_inputs: dict[str, Any] = Field(default_factory=dict, description="literals")
+    schedule: dict[str, Any] | None = Field(default=None, description="as in a launch plan's body (docs/schedules.md)")
+
+
+class RegisterBatch(Strict):
+    code_digest: str = DIGEST
+    version: str = Field(min_length=1, max_length=100)
+    tasks: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000, description="task specs")
+    workflows: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000, description="workflow specs")
+    launchplans: list[BatchLaunchPlan] = Field(default_factory=list, max_length=10_000)
+
+
+class BatchRegistration(BaseModel):
+    version: str
+    entities: list[Registration]
+
+
+class BundleStatus(BaseModel):
+    digest: str
+    present: bool
+
+
+class BundleUpload(BaseModel):
+    digest: str
+    size: int
+    created: bool = Field(description="false when the server already had this bundle")
+
+
+# -- executions ---------------------------------------------------------------------------------------
 
 
 class CreateExecution(Strict):
@@ -113,27 +159,8 @@ class Signal(Strict):
     value: Any = True
 
 
-class Execution(BaseModel):
-    id: str
-    project: str
-    workflow: str
-    phase: str
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    finished_at: float | None
-    spec_digest: str
-    code_digest: str
-    mode: str
-    source_id: str | None
-    abort_reason: str | None
-    error: dict[str, Any] | None
-    inputs: dict[str, Any]
-    outputs: dict[str, Any] | None
-
-
 class ExecutionList(BaseModel):
-    executions: list[Execution]
+    executions: list[Execution]  # type: ignore[valid-type]
     next: str | None = Field(description="pass as `before` for the next (older) page; null on the last page")
 
 
@@ -141,43 +168,12 @@ class Outputs(BaseModel):
     outputs: dict[str, Any]
 
 
-class Attempt(BaseModel):
-    id: str
-    number: int
-    phase: str
-    started_at: float | None
-    finished_at: float | None
-    error: dict[str, Any] | None
-
-
-class Node(BaseModel):
-    id: str
-    task: str
-    upstream: list[str]
-    phase: str
-    cache_status: str | None
-    started_at: float | None
-    finished_at: float | None
-    error: dict[str, Any] | None
-    attempts: list[Attempt]
-
-
 class NodeList(BaseModel):
-    nodes: list[Node]
-
-
-class EventOut(BaseModel):
-    seq: int
-    ts: float
-    kind: str
-    phase: str
-    node_id: str | None
-    attempt: int | None = None
-    message: str | None
+    nodes: list[Node]  # type: ignore[valid-type]
 
 
 class EventList(BaseModel):
-    events: list[EventOut]
+    events: list[EventOut]  # type: ignore[valid-type]
     next_after: int
 
 
@@ -185,26 +181,52 @@ class Sent(BaseModel):
     sent: bool
 
 
-class CacheEntry(BaseModel):
-    key: str
-    task: str
-    source_execution: str
-    source_node: str
-    source_attempt: int
-    created_at: float
+class SpecOut(BaseModel):
+    spec: dict[str, Any]
+
+
+class RecoveryPlan(BaseModel):
+    plan: list[PlanItem]  # type: ignore[valid-type]
+
+
+class LogEntry(BaseModel):
+    attempt_id: str
+    stream: str
+    text: str
+
+
+class LogEntries(BaseModel):
+    logs: list[LogEntry]
+
+
+# -- catalog and lineage ------------------------------------------------------------------------------
 
 
 class CacheList(BaseModel):
-    entries: list[CacheEntry]
+    entries: list[CatalogRecord]  # type: ignore[valid-type]
 
 
-class LineageEdge(BaseModel):
-    execution: str
-    node: str
-    direction: str
-    name: str
-    value_hash: str
+class CacheEvict(Strict):
+    keys: list[str] = Field(default_factory=list, max_length=10_000)
+    task: str | None = Field(default=None, min_length=1, max_length=500)
+    execution: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Evicted(BaseModel):
+    evicted: int
+
+
+class Explanation(BaseModel):
+    explanation: dict[str, Any]
 
 
 class LineageList(BaseModel):
-    rows: list[LineageEdge]
+    rows: list[LineageEdge]  # type: ignore[valid-type]
+
+
+class LineageTrees(BaseModel):
+    lineage: list[dict[str, Any]] = Field(description="upstream trees (`LineageNode` in docs/server.md)")
+
+
+class ConsumerList(BaseModel):
+    consumers: list[Consumer]  # type: ignore[valid-type]

@@ -46,31 +46,6 @@ class LineageNode:
     inputs: list[Source] = field(default_factory=list)
     repeated: bool = False  # already shown higher up in the tree (a diamond)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "execution": self.execution,
-            "node": self.node,
-            "task": self.task,
-            "phase": self.phase,
-            "attempt": self.attempt,
-            "cache_status": self.cache_status,
-            "produced_by": self.produced_by,
-            "outputs": self.outputs,
-            "repeated": self.repeated,
-            "inputs": [
-                {
-                    "input": s.input,
-                    "hash": s.value_hash,
-                    "kind": s.kind,
-                    "node": s.node,
-                    "output": s.output,
-                    "workflow_input": s.workflow_input,
-                    "upstream": [u.to_json() for u in s.upstream],
-                }
-                for s in self.inputs
-            ],
-        }
-
 
 def _spec(store: Store, execution_id: str) -> WorkflowSpec:
     rec = store.get_execution(execution_id)

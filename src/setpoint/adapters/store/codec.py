@@ -2,7 +2,9 @@
 
 SQLite, PostgreSQL and the in-memory fake must agree on what a stored record looks like (JSON
 columns as text, phases as their string values, ``None`` as SQL NULL) and on how each failure is
-reported. Keeping the encoding, the argument checks and the error constructors here, in one module
+reported. A row is the record's store form (`setpoint.core.wire.ROWS`: every field under its own
+name) with structured fields as JSON text, so a new record field needs no edit here, only a
+migration for its column. Keeping the encoding, the argument checks and the error constructors here, in one module
 that knows nothing about any driver, is what lets one contract suite hold every backend to the same
 behaviour: the fake stores exactly the rows the SQL backends store, so it cannot drift from them.
 """
@@ -10,20 +12,19 @@ behaviour: the fake stores exactly the rows the SQL backends store, so it cannot
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar, cast
 
 from setpoint.core.model import (
     AttemptRecord,
     CatalogEntry,
-    ErrorInfo,
     Event,
-    ExecutionConfig,
     ExecutionRecord,
     LineageRow,
     NodeRecord,
 )
-from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
+from setpoint.core.phases import ExecutionPhase
+from setpoint.core.wire import ROWS, is_structured
 from setpoint.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -32,6 +33,8 @@ from setpoint.errors import (
     StoreError,
 )
 from setpoint.ports import ExecutionFilter, RoundWrite
+
+T = TypeVar("T")
 
 # A stored row: a mapping from column name to a plain value (str, int, float or None).
 Row = dict[str, Any]
@@ -78,164 +81,69 @@ def _dump(value: Any, what: str) -> str | None:
         raise ValueError(f"cannot store {what}: it is not JSON ({exc})") from exc
 
 
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def _to_row(record: Any, label: str) -> Row:
+    """A record as a row: its store form (`setpoint.core.wire.ROWS`), structured fields as JSON text.
+
+    Encoding dumps here rather than in `ROWS` so a value that is not JSON is refused with a message
+    naming the record and the field.
+    """
+    row = ROWS.encode(record)
+    for name, is_json in _columns(type(record)):
+        if is_json:
+            row[name] = _dump(row[name], f"the {name} of {label}")
+    return row
 
 
-def _error_to_text(error: ErrorInfo | None, what: str) -> str | None:
-    return None if error is None else _dump(error.to_json(), what)
+_COLUMNS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
-def _error_from_text(text: str | None) -> ErrorInfo | None:
-    return None if text is None else ErrorInfo.from_json(json.loads(text))
+def _columns(cls: type) -> tuple[tuple[str, bool], ...]:
+    """Each column of ``cls``'s row, and whether it holds JSON text (a structured field)."""
+    got = _COLUMNS.get(cls)
+    if got is None:
+        got = _COLUMNS[cls] = tuple((f.key, is_structured(f.type)) for f in ROWS.fields(cls))
+    return got
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _read(cls: type[T], row: RowLike, what: str) -> T:
+    try:
+        # Rows look keys up by name only (every column is there); `ROWS` never calls ``get`` on them.
+        return ROWS.decode(cls, cast("Mapping[str, Any]", row))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise StoreError(f"{what} cannot be read ({exc!r}); is the store corrupt?") from exc
 
 
 # -- executions -----------------------------------------------------------------------------------
 
 
 def execution_to_row(rec: ExecutionRecord) -> Row:
-    what = f"execution {rec.id!r}"
-    return {
-        "id": rec.id,
-        "project": rec.project,
-        "workflow": rec.workflow,
-        "spec_digest": rec.spec_digest,
-        "code_digest": rec.code_digest,
-        "inputs": _dump(rec.inputs, f"the inputs of {what}"),
-        "phase": rec.phase.value,
-        "created_at": rec.created_at,
-        "updated_at": rec.updated_at,
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
-        "outputs": _dump(rec.outputs, f"the outputs of {what}"),
-        "error": _error_to_text(rec.error, f"the error of {what}"),
-        "abort_reason": rec.abort_reason,
-        "source_id": rec.source_id,
-        "mode": rec.mode,
-        "config": _dump(rec.config.to_json(), f"the config of {what}"),
-        "version": rec.version,
-        "lease_owner": rec.lease_owner,
-        "lease_expires_at": rec.lease_expires_at,
-    }
+    return _to_row(rec, f"execution {rec.id!r}")
 
 
 def execution_from_row(row: RowLike) -> ExecutionRecord:
-    try:
-        return ExecutionRecord(
-            id=row["id"],
-            project=row["project"],
-            workflow=row["workflow"],
-            spec_digest=row["spec_digest"],
-            code_digest=row["code_digest"],
-            inputs=json.loads(row["inputs"]),
-            phase=ExecutionPhase(row["phase"]),
-            created_at=float(row["created_at"]),
-            updated_at=float(row["updated_at"]),
-            started_at=_float(row["started_at"]),
-            finished_at=_float(row["finished_at"]),
-            outputs=_load(row["outputs"]),
-            error=_error_from_text(row["error"]),
-            abort_reason=row["abort_reason"],
-            source_id=row["source_id"],
-            mode=row["mode"],
-            config=ExecutionConfig.from_json(json.loads(row["config"])),
-            version=int(row["version"]),
-            lease_owner=row["lease_owner"],
-            lease_expires_at=_float(row["lease_expires_at"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(
-            f"stored execution {_safe_id(row)} cannot be read ({exc!r}); is the store corrupt?"
-        ) from exc
+    return _read(ExecutionRecord, row, f"stored execution {_safe_id(row)}")
 
 
 # -- node executions ------------------------------------------------------------------------------
 
 
 def node_to_row(rec: NodeRecord) -> Row:
-    what = f"node {rec.node_id!r} of execution {rec.execution_id!r}"
-    return {
-        "execution_id": rec.execution_id,
-        "node_id": rec.node_id,
-        "phase": rec.phase.value,
-        "attempt": rec.attempt,
-        "user_failures": rec.user_failures,
-        "system_failures": rec.system_failures,
-        "inputs": _dump(rec.inputs, f"the inputs of {what}"),
-        "outputs": _dump(rec.outputs, f"the outputs of {what}"),
-        "error": _error_to_text(rec.error, f"the error of {what}"),
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
-        "retry_at": rec.retry_at,
-        "cache_status": rec.cache_status,
-        "detail": _dump(rec.detail, f"the detail of {what}"),
-        "version": rec.version,
-    }
+    return _to_row(rec, f"node {rec.node_id!r} of execution {rec.execution_id!r}")
 
 
 def node_from_row(row: RowLike) -> NodeRecord:
-    try:
-        return NodeRecord(
-            execution_id=row["execution_id"],
-            node_id=row["node_id"],
-            phase=NodePhase(row["phase"]),
-            attempt=int(row["attempt"]),
-            user_failures=int(row["user_failures"]),
-            system_failures=int(row["system_failures"]),
-            inputs=_load(row["inputs"]),
-            outputs=_load(row["outputs"]),
-            error=_error_from_text(row["error"]),
-            started_at=_float(row["started_at"]),
-            finished_at=_float(row["finished_at"]),
-            retry_at=_float(row["retry_at"]),
-            cache_status=row["cache_status"],
-            detail=_load(row["detail"]),
-            version=int(row["version"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"a stored node row cannot be read ({exc!r}); is the store corrupt?") from exc
+    return _read(NodeRecord, row, "a stored node row")
 
 
 # -- attempts -------------------------------------------------------------------------------------
 
 
 def attempt_to_row(rec: AttemptRecord) -> Row:
-    return {
-        "execution_id": rec.execution_id,
-        "node_id": rec.node_id,
-        "number": rec.number,
-        "phase": rec.phase.value,
-        "executor": rec.executor,
-        "created_at": rec.created_at,
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
-        "error": _error_to_text(rec.error, f"the error of attempt {rec.id!r}"),
-        "abort_reason": rec.abort_reason,
-        "version": rec.version,
-    }
+    return _to_row(rec, f"attempt {rec.id!r}")
 
 
 def attempt_from_row(row: RowLike) -> AttemptRecord:
-    try:
-        return AttemptRecord(
-            execution_id=row["execution_id"],
-            node_id=row["node_id"],
-            number=int(row["number"]),
-            phase=AttemptPhase(row["phase"]),
-            executor=row["executor"],
-            created_at=float(row["created_at"]),
-            started_at=_float(row["started_at"]),
-            finished_at=_float(row["finished_at"]),
-            error=_error_from_text(row["error"]),
-            abort_reason=row["abort_reason"],
-            version=int(row["version"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"a stored attempt row cannot be read ({exc!r}); is the store corrupt?") from exc
+    return _read(AttemptRecord, row, "a stored attempt row")
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -243,32 +151,13 @@ def attempt_from_row(row: RowLike) -> AttemptRecord:
 
 def event_to_row(ev: Event) -> Row:
     """The row to insert; ``seq`` is left out because the store assigns it."""
-    return {
-        "execution_id": ev.execution_id,
-        "ts": ev.ts,
-        "kind": ev.kind,
-        "phase": ev.phase,
-        "node_id": ev.node_id,
-        "attempt": ev.attempt,
-        "message": ev.message,
-    }
+    row = _to_row(ev, f"an event of execution {ev.execution_id!r}")
+    del row["seq"]
+    return row
 
 
 def event_from_row(row: RowLike) -> Event:
-    try:
-        attempt = row["attempt"]
-        return Event(
-            execution_id=row["execution_id"],
-            ts=float(row["ts"]),
-            kind=row["kind"],
-            phase=row["phase"],
-            node_id=row["node_id"],
-            attempt=None if attempt is None else int(attempt),
-            message=row["message"],
-            seq=int(row["seq"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"a stored event row cannot be read ({exc!r}); is the store corrupt?") from exc
+    return _read(Event, row, "a stored event row")
 
 
 def signal_event(execution_id: str, name: str, now: float) -> Event:
@@ -289,34 +178,11 @@ def catalog_entry_to_row(entry: CatalogEntry) -> Row:
     for name in ("components", "outputs"):
         if not isinstance(getattr(entry, name), dict):
             raise ValueError(f"cannot store {what}: its {name} must be a JSON object (a dict)")
-    return {
-        "project": entry.project,
-        "key": entry.key,
-        "task": entry.task,
-        "components": _dump(entry.components, f"the components of {what}"),
-        "outputs": _dump(entry.outputs, f"the outputs of {what}"),
-        "source_execution": entry.source_execution,
-        "source_node": entry.source_node,
-        "source_attempt": entry.source_attempt,
-        "created_at": entry.created_at,
-    }
+    return _to_row(entry, what)
 
 
 def catalog_entry_from_row(row: RowLike) -> CatalogEntry:
-    try:
-        return CatalogEntry(
-            project=row["project"],
-            task=row["task"],
-            key=row["key"],
-            components=json.loads(row["components"]),
-            outputs=json.loads(row["outputs"]),
-            source_execution=row["source_execution"],
-            source_node=row["source_node"],
-            source_attempt=int(row["source_attempt"]),
-            created_at=float(row["created_at"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StoreError(f"a stored catalog entry cannot be read ({exc!r}); is the store corrupt?") from exc
+    return _read(CatalogEntry, row, "a stored catalog entry")
 
 
 def catalog_order(row: Row) -> tuple[float, str, str]:
@@ -338,20 +204,11 @@ LINEAGE_DIRECTIONS = ("in", "out")
 
 
 def lineage_to_row(row: LineageRow) -> Row:
-    return {
-        "execution_id": row.execution_id,
-        "node_id": row.node_id,
-        "direction": row.direction,
-        "name": row.name,
-        "value_hash": row.value_hash,
-    }
+    return _to_row(row, f"a lineage row of execution {row.execution_id!r}")
 
 
 def lineage_from_row(row: RowLike) -> LineageRow:
-    try:
-        return LineageRow(row["execution_id"], row["node_id"], row["direction"], row["name"], row["value_hash"])
-    except (KeyError, IndexError) as exc:
-        raise StoreError(f"a stored lineage row cannot be read ({exc!r}); is the store corrupt?") from exc
+    return _read(LineageRow, row, "a stored lineage row")
 
 
 def lineage_key(row: Row) -> tuple[str, str, str]:
@@ -365,9 +222,7 @@ def lineage_key(row: Row) -> tuple[str, str, str]:
 def check_events(execution_id: str, events: Sequence[Event]) -> None:
     for ev in events:
         if ev.execution_id != execution_id:
-            raise ValueError(
-                f"an event of execution {ev.execution_id!r} was written with execution {execution_id!r}"
-            )
+            raise ValueError(f"an event of execution {ev.execution_id!r} was written with execution {execution_id!r}")
 
 
 def check_nodes(eid: str, nodes: Sequence[NodeRecord]) -> None:
@@ -400,9 +255,7 @@ def check_round(write: RoundWrite) -> None:
     check_events(eid, write.events)
     for lin in write.lineage:
         if lin.execution_id != eid:
-            raise ValueError(
-                f"a lineage row of execution {lin.execution_id!r} was written with execution {eid!r}"
-            )
+            raise ValueError(f"a lineage row of execution {lin.execution_id!r} was written with execution {eid!r}")
         check_direction(lin.direction)
     for release in write.releases:
         if len(release) != 3:
@@ -476,9 +329,7 @@ def spec_not_found(digest: str) -> NotFoundError:
 
 
 def spec_body_differs(digest: str) -> AlreadyExistsError:
-    return AlreadyExistsError(
-        f"spec {digest!r} is already stored with a different body; a digest must name one body"
-    )
+    return AlreadyExistsError(f"spec {digest!r} is already stored with a different body; a digest must name one body")
 
 
 def execution_exists(execution_id: str) -> AlreadyExistsError:
@@ -504,8 +355,7 @@ def row_conflict(what: str, expected: int, found: int | None) -> ConflictError:
     if found is None:
         return ConflictError(f"{what} does not exist (expected version {expected}); reload and decide again")
     return ConflictError(
-        f"{what} changed since it was loaded (expected version {expected}, found {found}); "
-        "reload and decide again"
+        f"{what} changed since it was loaded (expected version {expected}, found {found}); reload and decide again"
     )
 
 

@@ -5,18 +5,17 @@ A launch plan name has at most one active version; the scheduler in `setpoint se
 (docs/schedules.md). Activation is an editor's act, reading the schedule a viewer's.
 """
 
-# No ``from __future__ import annotations`` here: FastAPI reads the handlers' parameter types
-# through `setpoint.server.app`'s wrapper, so they must be real objects, not names to resolve.
+# No ``from __future__ import annotations`` in route modules: FastAPI reads the handlers' parameter
+# types through `setpoint.server.routing.with_auth`, so they must be real objects.
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.ports import SystemClock
+from setpoint.server.context import Api
+from setpoint.server.routing import PROJECT, Principal, Route
 from setpoint.service.scheduler import status
-
-if TYPE_CHECKING:
-    from setpoint.server.app import Api, Principal, Route
 
 
 class Activate(BaseModel):
@@ -49,38 +48,36 @@ class ScheduleList(BaseModel):
     launchplans: list[ScheduleStatus]
 
 
-class ScheduleApi:
-    def __init__(self, api: "Api") -> None:
+class ScheduleRoutes:
+    def __init__(self, api: Api) -> None:
         self.api = api
 
     @property
     def store(self) -> Any:
         return self.api.client.store
 
-    def status(self, who: "Principal", project: str, name: str) -> dict[str, Any]:
+    def status(self, who: Principal, project: str, name: str) -> dict[str, Any]:
         return status(self.store, project, name, SystemClock().now())
 
-    def activate(self, who: "Principal", project: str, name: str, req: Activate) -> dict[str, Any]:
+    def activate(self, who: Principal, project: str, name: str, req: Activate) -> dict[str, Any]:
         version = req.version or self.store.get_entity("launchplan", project, name).version
         self.store.activate_launchplan(project, name, version, SystemClock().now())
         return status(self.store, project, name, SystemClock().now())
 
-    def deactivate(self, who: "Principal", project: str, name: str) -> dict[str, Any]:
+    def deactivate(self, who: Principal, project: str, name: str) -> dict[str, Any]:
         self.store.deactivate_launchplan(project, name)
         return status(self.store, project, name, SystemClock().now())
 
-    def active(self, who: "Principal", project: str) -> dict[str, Any]:
+    def active(self, who: Principal, project: str) -> dict[str, Any]:
         now = SystemClock().now()
         return {"launchplans": [status(self.store, project, a.name, now) for a in self.store.list_activations(project)]}
 
 
-def schedule_routes(api: "Api", project_prefix: str) -> "list[Route]":
-    from setpoint.server.app import Route
-
-    s = ScheduleApi(api)
-    L = f"{project_prefix}/launchplans/{{name}}"
+def routes(api: Api) -> list[Route]:
+    s = ScheduleRoutes(api)
+    L = f"{PROJECT}/launchplans/{{name}}"
     return [
-        Route("GET", f"{project_prefix}/schedules", s.active, "viewer", response_model=ScheduleList),
+        Route("GET", f"{PROJECT}/schedules", s.active, "viewer", response_model=ScheduleList),
         Route("GET", f"{L}/schedule", s.status, "viewer", response_model=ScheduleStatus),
         Route("POST", f"{L}/activate", s.activate, "editor", response_model=ScheduleStatus),
         Route("POST", f"{L}/deactivate", s.deactivate, "editor", response_model=ScheduleStatus),
