@@ -1,4 +1,7 @@
--- Every statement the SQL store runs, one named block each (procrastinate-style).
+-- The statements the SQL store runs, one named block each (procrastinate-style), except those
+-- that write a whole record (the INSERT of an execution, node, attempt, event, catalog entry or
+-- lineage row, and the compare-and-swap UPDATE of an execution, node or attempt): a record's
+-- columns are its fields, so those are generated from the records in sql/records.py.
 --
 -- Blocks start with "-- name: <name>" and run to the next one. Parameters are :named (SQLite;
 -- the PostgreSQL adapter rewrites them to %(named)s, see postgres.to_psycopg). Comment lines inside
@@ -13,18 +16,6 @@ ON CONFLICT (digest) DO NOTHING;
 
 -- name: get_spec
 SELECT body FROM specs WHERE digest = :digest;
-
--- name: insert_execution
-INSERT INTO executions (
-    id, project, workflow, spec_digest, code_digest, inputs, phase, created_at, updated_at,
-    started_at, finished_at, outputs, error, abort_reason, source_id, mode, config, version,
-    lease_owner, lease_expires_at
-) VALUES (
-    :id, :project, :workflow, :spec_digest, :code_digest, :inputs, :phase, :created_at, :updated_at,
-    :started_at, :finished_at, :outputs, :error, :abort_reason, :source_id, :mode, :config, 1,
-    :lease_owner, :lease_expires_at
-)
-ON CONFLICT (id) DO NOTHING;
 
 -- name: get_execution
 SELECT * FROM executions WHERE id = :id;
@@ -77,58 +68,14 @@ UPDATE executions
 SET lease_owner = NULL, lease_expires_at = NULL
 WHERE id = :id AND lease_owner = :owner;
 
--- name: commit_execution
--- The round's compare-and-swap. An abort reason is never cleared (the user's intent stands).
-UPDATE executions
-SET phase = :phase, updated_at = :updated_at, started_at = :started_at, finished_at = :finished_at,
-    outputs = :outputs, error = :error, abort_reason = COALESCE(abort_reason, :abort_reason),
-    version = version + 1
-WHERE id = :id AND version = :version
-  AND (CAST(:owner AS TEXT) IS NULL OR lease_owner = :owner)
-RETURNING *;
-
 -- name: get_execution_version
 SELECT version, lease_owner FROM executions WHERE id = :id;
-
--- name: insert_node
-INSERT INTO node_executions (
-    execution_id, node_id, phase, attempt, user_failures, system_failures, inputs, outputs, error,
-    started_at, finished_at, retry_at, cache_status, detail, version
-) VALUES (
-    :execution_id, :node_id, :phase, :attempt, :user_failures, :system_failures, :inputs, :outputs,
-    :error, :started_at, :finished_at, :retry_at, :cache_status, :detail, 1
-)
-ON CONFLICT (execution_id, node_id) DO NOTHING;
-
--- name: update_node
-UPDATE node_executions
-SET phase = :phase, attempt = :attempt, user_failures = :user_failures,
-    system_failures = :system_failures, inputs = :inputs, outputs = :outputs, error = :error,
-    started_at = :started_at, finished_at = :finished_at, retry_at = :retry_at,
-    cache_status = :cache_status, detail = :detail, version = version + 1
-WHERE execution_id = :execution_id AND node_id = :node_id AND version = :version;
 
 -- name: get_node_version
 SELECT version FROM node_executions WHERE execution_id = :execution_id AND node_id = :node_id;
 
 -- name: load_nodes
 SELECT * FROM node_executions WHERE execution_id = :execution_id ORDER BY node_id;
-
--- name: insert_attempt
-INSERT INTO attempts (
-    execution_id, node_id, number, phase, executor, created_at, started_at, finished_at, error,
-    abort_reason, version
-) VALUES (
-    :execution_id, :node_id, :number, :phase, :executor, :created_at, :started_at, :finished_at,
-    :error, :abort_reason, 1
-)
-ON CONFLICT (execution_id, node_id, number) DO NOTHING;
-
--- name: update_attempt
-UPDATE attempts
-SET phase = :phase, executor = :executor, created_at = :created_at, started_at = :started_at,
-    finished_at = :finished_at, error = :error, abort_reason = :abort_reason, version = version + 1
-WHERE execution_id = :execution_id AND node_id = :node_id AND number = :number AND version = :version;
 
 -- name: get_attempt_version
 SELECT version FROM attempts
@@ -139,10 +86,6 @@ SELECT * FROM attempts
 WHERE execution_id = :execution_id
   AND (CAST(:node_id AS TEXT) IS NULL OR node_id = :node_id)
 ORDER BY node_id, number;
-
--- name: insert_event
-INSERT INTO events (execution_id, ts, kind, phase, node_id, attempt, message)
-VALUES (:execution_id, :ts, :kind, :phase, :node_id, :attempt, :message);
 
 -- name: events
 SELECT * FROM events
@@ -156,19 +99,6 @@ LIMIT :limit;
 -- prepared statement and under SQLite's parameter limit; PostgreSQL binds "IN (:name*)" as one
 -- array, "= ANY(%(name)s)". Bound parameters, not json_each: SQLite's
 -- JSON functions cut a string at an embedded NUL, so "a\0b" would have looked up "a".
-
--- name: upsert_catalog_entry
--- A put replaces an entry with the same key (overwrite_cache; replacing an entry found corrupt).
-INSERT INTO catalog_entries (
-    project, key, task, components, outputs, source_execution, source_node, source_attempt, created_at
-) VALUES (
-    :project, :key, :task, :components, :outputs, :source_execution, :source_node, :source_attempt,
-    :created_at
-)
-ON CONFLICT (project, key) DO UPDATE
-SET task = excluded.task, components = excluded.components, outputs = excluded.outputs,
-    source_execution = excluded.source_execution, source_node = excluded.source_node,
-    source_attempt = excluded.source_attempt, created_at = excluded.created_at;
 
 -- name: catalog_get_many
 SELECT * FROM catalog_entries
@@ -231,12 +161,6 @@ DELETE FROM catalog_reservations WHERE project = :project AND key = :key AND own
 UPDATE catalog_reservations
 SET expires_at = :expires_at
 WHERE execution_id IN (:execution_ids*) AND expires_at >= :now;
-
--- name: insert_lineage
--- The first recorded value of a (node, direction, name) stands; re-recording it is a no-op.
-INSERT INTO lineage (execution_id, node_id, direction, name, value_hash)
-VALUES (:execution_id, :node_id, :direction, :name, :value_hash)
-ON CONFLICT (execution_id, node_id, direction, name) DO NOTHING;
 
 -- name: lineage_by_hash
 -- In the order the executions were created, then by node and name.

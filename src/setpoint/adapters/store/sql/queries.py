@@ -1,4 +1,7 @@
-"""The named blocks of ``queries.sql`` and the parameters every SQL backend binds the same way.
+"""Every statement of the SQL store, and the parameters every SQL backend binds the same way.
+
+The statements are the named blocks of ``queries.sql`` and, generated from the records' fields,
+those that write whole records (`setpoint.adapters.store.sql.records`).
 
 Both SQL backends run the very same statements; each rewrites them once, at import, into its driver's
 placeholder style (SQLite keeps ``:name`` and expands list parameters into slots, PostgreSQL turns
@@ -13,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from setpoint.adapters.store import codec
+from setpoint.adapters.store.sql.records import STATEMENTS
 from setpoint.core.phases import ExecutionPhase
 from setpoint.ports import ExecutionFilter
 
@@ -30,9 +34,18 @@ def load_queries(text: str) -> dict[str, str]:
     return queries
 
 
-# The blocks as written, before any backend rewrites them.
-RAW_QUERIES: dict[str, str] = load_queries(
-    resources.files("setpoint.adapters.store").joinpath("queries.sql").read_text("utf-8")
+def _with_record_statements(blocks: dict[str, str]) -> dict[str, str]:
+    """The named blocks plus the statements generated from the records' row form (`records`)."""
+    both = sorted(set(blocks) & set(STATEMENTS))
+    if both:
+        raise RuntimeError(f"queries.sql defines {both}, which are generated from the records (sql/records.py)")
+    return {**blocks, **STATEMENTS}
+
+
+# Every statement as written, before any backend rewrites it: the named blocks of queries.sql and
+# the statements that write whole records, derived from their fields.
+RAW_QUERIES: dict[str, str] = _with_record_statements(
+    load_queries(resources.files("setpoint.adapters.store").joinpath("queries.sql").read_text("utf-8"))
 )
 
 # Phase lists are fixed, padded parameter slots (one prepared statement per query); derive them
