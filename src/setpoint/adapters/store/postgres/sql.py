@@ -1,6 +1,7 @@
 """``queries.sql`` as PostgreSQL runs it, and the text PostgreSQL cannot hold.
 
-Every statement is the named block the SQLite store runs, rewritten mechanically at import
+Every statement is one the SQLite store runs (a named block, or a record's generated INSERT or
+UPDATE: `setpoint.adapters.store.sql.queries.RAW_QUERIES`), rewritten mechanically at import
 (``:name`` -> ``%(name)s``, a list parameter ``IN (:keys*)`` -> ``= ANY(%(keys)s)``, one array
 instead of padded chunks). With ``clock="db"`` the lease and reservation statements take their
 times from the server instead of the caller (`with_db_clock`).

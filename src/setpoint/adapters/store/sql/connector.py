@@ -25,7 +25,7 @@ Params = Mapping[str, Any]
 
 
 class Session(Protocol):
-    """One connection lent to one body. ``query`` is the name of a block of ``queries.sql``.
+    """One connection lent to one body. ``query`` names a statement (`sql.queries.RAW_QUERIES`).
 
     Parameters not named by a statement are ignored, so one parameter mapping may serve several.
     """

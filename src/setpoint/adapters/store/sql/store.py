@@ -1,8 +1,9 @@
 """The `Store` port written once in SQL, for every SQL backend.
 
-SQLite and PostgreSQL keep the same tables and run the same named statements of ``queries.sql``;
-they differ in how a statement reaches the database (connections, transactions, placeholders,
-retries, driver errors), which a `Connector` hides. So every operation of the port is written here,
+SQLite and PostgreSQL keep the same tables and run the same named statements (``queries.sql``, and
+those that write whole records, generated from the records' fields by `records`); they differ in
+how a statement reaches the database (connections, transactions, placeholders, retries, driver
+errors), which a `Connector` hides. So every operation of the port is written here,
 once: its argument checks, the statements it runs and in what transaction, and how rows become
 records (through the shared `codec`, the same rows the in-memory fake keeps). A backend is a
 subclass that builds its connector and adds what only it has (`PostgresStore.watch`).
