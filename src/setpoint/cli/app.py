@@ -19,7 +19,7 @@ from setpoint.config.settings import Settings
 from setpoint.errors import InputError
 
 if TYPE_CHECKING:
-    from setpoint.client.remote import RemoteClient
+    from setpoint.client.contract import ClientContract
 
 console = Console()
 err_console = Console(stderr=True)
@@ -51,7 +51,7 @@ class Ctx:
         self.server = server
         self.token = token
         self.project = project
-        self._client: Client | RemoteClient | None = None
+        self._client: ClientContract | None = None
 
     @property
     def settings(self) -> Settings:
@@ -63,7 +63,8 @@ class Ctx:
         return bool(self.server)
 
     @property
-    def client(self) -> Client | RemoteClient:
+    def client(self) -> ClientContract:
+        """The client every command talks to: embedded, or remote with ``--server`` (one contract)."""
         if self._client is None:
             settings = Settings.from_env(self.home, db_url=self.db, blobs_url=self.blobs)
             if self.project:

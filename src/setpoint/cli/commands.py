@@ -26,7 +26,7 @@ from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import ApproveGate
 
 if TYPE_CHECKING:
-    from setpoint.client.remote import RemoteClient
+    from setpoint.client.contract import ClientContract
 
 # ---------------------------------------------------------------------------------------------
 # run
@@ -180,7 +180,7 @@ def run(
     follow_to_the_end(client, eid, state, output)
 
 
-def follow_to_the_end(client: Client | RemoteClient, eid: str, state: Ctx, output: str) -> None:
+def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str) -> None:
     """Show progress until the execution ends (Ctrl-C asks what to do), print it, exit by its phase."""
     try:
         rec = follow(client, eid, live=output == "table" and console.is_terminal)
@@ -189,7 +189,7 @@ def follow_to_the_end(client: Client | RemoteClient, eid: str, state: Ctx, outpu
     finish(client, eid, output, rec.phase)
 
 
-def follow(client: Client | RemoteClient, eid: str, *, live: bool) -> Any:
+def follow(client: ClientContract, eid: str, *, live: bool) -> Any:
     if not live:
         return client.wait(eid)
     with Live(console=console, refresh_per_second=8, transient=False) as view:
@@ -212,7 +212,7 @@ def follow(client: Client | RemoteClient, eid: str, *, live: bool) -> Any:
             client.wait(eid, timeout=0.25)
 
 
-def on_interrupt(client: Client | RemoteClient, eid: str, state: Ctx) -> Any:
+def on_interrupt(client: ClientContract, eid: str, state: Ctx) -> Any:
     choice = "abort"
     if sys.stdin.isatty():
         try:
@@ -261,7 +261,7 @@ def on_interrupt(client: Client | RemoteClient, eid: str, state: Ctx) -> Any:
     return client.wait(eid, timeout=30)
 
 
-def finish(client: Client | RemoteClient, eid: str, output: str, phase: ExecutionPhase) -> None:
+def finish(client: ClientContract, eid: str, output: str, phase: ExecutionPhase) -> None:
     rec = client.get(eid)
     if output == "json":
         click.echo(json.dumps(render.describe_json(rec, client.nodes(eid), client.blobs), indent=2))

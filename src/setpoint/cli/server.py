@@ -95,6 +95,9 @@ def token_create(state: Ctx, project: str, role: str) -> None:
 
         click.echo(create_token(client.store, project, role))
     else:
+        from setpoint.client.remote import RemoteClient
+
+        assert isinstance(client, RemoteClient)  # the contract's two transports: embedded or remote
         click.echo(client.create_token(role, project))
     err_console.print(f"[dim]a {role} token for project {project!r}; keep it secret, it is not shown again[/]")
 

@@ -9,15 +9,14 @@ Client() as c: c.run(wf, n=10)``); any other process running a controller on the
 from __future__ import annotations
 
 import json
-import secrets
-import string
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from setpoint.adapters.bundle import BundleCache, capture
+from setpoint.adapters.bundle import BundleCache
 from setpoint.adapters.bundle import store as store_bundle
+from setpoint.client.prepare import capture_registration, prepare_run
 from setpoint.config.settings import Settings
 from setpoint.core.cachekey import explain
 from setpoint.core.graph import Graph
@@ -27,34 +26,27 @@ from setpoint.core.model import (
     CatalogEntry,
     Event,
     ExecutionConfig,
-    ExecutionMode,
     ExecutionRecord,
     NodeRecord,
     attempt_id,
 )
 from setpoint.core.phases import ExecutionPhase, NodePhase
-from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
+from setpoint.core.recovery import PlanItem
 from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
-from setpoint.ports import ExecutionFilter, Store
+from setpoint.ports import Clock, ExecutionFilter, Store, SystemClock
 from setpoint.sdk.workflow import Workflow
+from setpoint.service import executions
 from setpoint.service.inspect import NodeView
 from setpoint.service.lineage import Consumer, LineageNode
 from setpoint.service.lineage import consumers as lineage_consumers
 from setpoint.service.lineage import upstream as lineage_upstream
 from setpoint.service.registry import fill_defaults
-from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import ApproveGate, WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
     from setpoint.service.follow import LogChunk
     from setpoint.service.registry import Registered
-
-_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def new_execution_id() -> str:
-    return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_ALPHABET) for _ in range(11))
 
 
 def open_store(settings: Settings) -> Store:
@@ -114,10 +106,13 @@ def check_executors(spec: WorkflowSpec, default: str, settings: Settings) -> Non
 
 
 class Client:
-    def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, home: str | Path | None = None, clock: Clock | None = None
+    ) -> None:
         from setpoint.adapters.blobs import open_blob_store
 
         self.settings = settings or Settings.from_env(home)
+        self.clock: Clock = clock or SystemClock()  # every time this client records comes from here
         self.settings.home.mkdir(parents=True, exist_ok=True)
         self.store = open_store(self.settings)
         self.blobs = open_blob_store(self.settings.blob_location)
@@ -190,25 +185,12 @@ class Client:
 
         ``executor``: where tasks that name no executor run ("local", "ray"); default: the settings'.
         """
-        from setpoint.types import LiteralContext, to_literal, validate_literal
+        from setpoint.types import LiteralContext
 
-        spec = wf.compile()
-        where = f"workflow '{wf.name}'"
-        given: dict[str, Any] = {}
-        hints = typing.get_type_hints(wf.function, include_extras=True)
         ctx = LiteralContext(blobs=self.blobs, workdir=None, offload_threshold=self.settings.offload_threshold)
-        declared = spec.interface.input_map
-        for name, value in (inputs or {}).items():
-            if name not in declared:
-                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
-            given[name] = to_literal(value, hints[name], ctx, where=f"{where}, input '{name}'")
-        for name, lit in (literal_inputs or {}).items():
-            if name not in declared:
-                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
-            validate_literal(lit, declared[name].type, where=f"{where}, input '{name}'")
-            given[name] = lit
-        resolved = fill_defaults(spec.interface, given, where)
-        bundle = capture({wf.module, *(t.module for t in spec.tasks.values())})
+        run = prepare_run(wf, inputs, literal_inputs, ctx)
+        spec, bundle = run.spec, run.bundle
+        resolved = fill_defaults(spec.interface, run.inputs, f"workflow '{wf.name}'")
         store_bundle(bundle, self.blobs)
         return self._create(
             spec,
@@ -230,43 +212,18 @@ class Client:
         *,
         project: str,
         config: ExecutionConfig,
-        source_id: str | None = None,
-        mode: ExecutionMode = ExecutionMode.RUN,
-        nodes: Callable[[str, float], list[NodeRecord]] | None = None,
         message: str | None = None,
     ) -> str:
-        from setpoint.ports import SystemClock
-
         check_executors(spec, config.executor, self.settings)
-        now = SystemClock().now()
-        self.store.put_spec(spec.digest, canonical_json(spec.to_json()))
-        eid = new_execution_id()
-        record = ExecutionRecord(
-            id=eid,
-            project=project,
-            workflow=spec.name,
-            spec_digest=spec.digest,
-            code_digest=code_digest,
-            inputs=inputs,
-            created_at=now,
-            updated_at=now,
-            source_id=source_id,
-            mode=mode,
-            config=config,
+        record = executions.create(
+            self.store, self.clock, spec, code_digest, inputs, project=project, config=config, message=message
         )
-        message = message or (f"{mode} of {source_id}" if source_id else "created")
-        initial = nodes(eid, now) if nodes is not None else []
-        # Nodes an execution starts with (RECOVERED ones) get their event too: the history tells
-        # every node's phase, and `setpoint events` shows where each recovered value came from.
-        events = [Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)]
-        events += [
-            Event(eid, now, "node", n.phase.value, node_id=n.node_id, message=f"outputs of {source_id}")
-            for n in initial
-        ]
-        self.store.create_execution(record, events, initial)
+        self._submit(record.id)
+        return record.id
+
+    def _submit(self, execution_id: str) -> None:
         if self._controller is not None:
-            self._controller.submit(eid)
-        return eid
+            self._controller.submit(execution_id)
 
     # -- registered entities ----------------------------------------------------------------------
     def register(
@@ -276,18 +233,12 @@ class Client:
 
         Returns the version used and, per entity, whether it was new (identical content is a no-op).
         """
-        from setpoint.ports import SystemClock
         from setpoint.service import registry
 
         found = registry.discover(targets)
-        modules = set(found.modules)
-        for w in found.workflows:
-            modules.update(t.module for t in w.compile().tasks.values())
-        for lp in found.launchplans:
-            modules.update(t.module for t in lp.workflow.compile().tasks.values())
-        bundle = capture(modules)
+        bundle = capture_registration(found)
         store_bundle(bundle, self.blobs)
-        now = SystemClock().now()
+        now = self.clock.now()
         project = project or self.settings.project
         planned = registry.plan(found, project, version, bundle.digest, now)
         return planned.version, registry.register_entities(self.store, project, planned.entities, planned.specs, now)
@@ -361,38 +312,34 @@ class Client:
         self, name: str, version: str | None = None, *, project: str | None = None
     ) -> dict[str, Any]:
         """Make ``version`` (default: the latest) the one active version of launch plan ``name``."""
-        from setpoint.ports import SystemClock
         from setpoint.service.scheduler import status
 
         project = project or self.settings.project
         version = version or self.store.get_entity("launchplan", project, name).version
-        now = SystemClock().now()
+        now = self.clock.now()
         self.store.activate_launchplan(project, name, version, now)
         return status(self.store, project, name, now)
 
     def deactivate_launchplan(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """No version of launch plan ``name`` is active any more: its schedule stops firing."""
-        from setpoint.ports import SystemClock
         from setpoint.service.scheduler import status
 
         project = project or self.settings.project
         self.store.deactivate_launchplan(project, name)
-        return status(self.store, project, name, SystemClock().now())
+        return status(self.store, project, name, self.clock.now())
 
     def launchplan_status(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """Schedule, active version, next ticks and recent ticks of launch plan ``name``."""
-        from setpoint.ports import SystemClock
         from setpoint.service.scheduler import status
 
-        return status(self.store, project or self.settings.project, name, SystemClock().now())
+        return status(self.store, project or self.settings.project, name, self.clock.now())
 
     def launchplan_statuses(self, *, project: str | None = None) -> list[dict[str, Any]]:
         """`launchplan_status` of every launch plan registered in the project, by name."""
-        from setpoint.ports import SystemClock
         from setpoint.service.scheduler import status
 
         project = project or self.settings.project
-        now = SystemClock().now()
+        now = self.clock.now()
         return [status(self.store, project, e.name, now) for e in self.store.list_entities("launchplan", project)]
 
     def run(
@@ -405,51 +352,24 @@ class Client:
 
     def relaunch(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> str:
         """A new execution with the same pinned spec, code and inputs (optionally some inputs changed)."""
-        from setpoint.types import literal_from_json_value
-
         src = self.get(execution_id)
-        spec = self.spec(execution_id)
-        merged = dict(src.inputs)
-        for name, value in (inputs or {}).items():
-            var = spec.interface.input_map.get(name)
-            if var is None:
-                raise InputError(f"workflow '{spec.name}': unknown input '{name}'")
-            merged[name] = literal_from_json_value(value, var.type, where=f"workflow '{spec.name}', input '{name}'")
-        return self._create(
-            spec,
-            src.code_digest,
-            merged,
-            project=src.project,
-            config=src.config,
-            source_id=src.id,
-            mode=ExecutionMode.RELAUNCH,
-        )
+        check_executors(self.spec(execution_id), src.config.executor, self.settings)
+        record = executions.relaunch(self.store, self.clock, execution_id, inputs)
+        self._submit(record.id)
+        return record.id
 
     def recover_plan(self, execution_id: str) -> list[PlanItem]:
         """What `recover` would reuse and what it would run again, and why (nothing is created)."""
-        src = self.get(execution_id)
-        if src.phase not in (ExecutionPhase.FAILED, ExecutionPhase.ABORTED):
-            raise UserError(
-                f"execution '{execution_id}' is {src.phase.value}; only FAILED or ABORTED executions can be "
-                "recovered (use relaunch to run it again)"
-            )
-        return recovery_plan(self.spec(execution_id), execution_id, self._node_records(execution_id))
+        return executions.recover_plan(self.store, execution_id)
 
     def recover(self, execution_id: str) -> str:
         """A new execution that reuses every node that succeeded in a failed one and runs the rest."""
-        self.recover_plan(execution_id)  # validates the source's phase
         src = self.get(execution_id)
-        records = self._node_records(execution_id)
-        return self._create(
-            self.spec(execution_id),
-            src.code_digest,
-            dict(src.inputs),
-            project=src.project,
-            config=src.config,
-            source_id=src.id,
-            mode=ExecutionMode.RECOVER,
-            nodes=lambda eid, now: recovered_nodes(eid, execution_id, records, now),
-        )
+        self.recover_plan(execution_id)  # validates the source's phase before anything else
+        check_executors(self.spec(execution_id), src.config.executor, self.settings)
+        record = executions.recover(self.store, self.clock, execution_id)
+        self._submit(record.id)
+        return record.id
 
     def signal(self, execution_id: str, name: str, value: Any = True) -> None:
         """Send a gate's signal: True/False for ``approve``, a value of the gate's type for ``wait_for_input``.
@@ -457,7 +377,6 @@ class Client:
         The value is checked against the gate's declared type before it is recorded; the first
         value sent for a name stands.
         """
-        from setpoint.ports import SystemClock
         from setpoint.types import literal_from_json_value
 
         rec = self.get(execution_id)
@@ -477,7 +396,7 @@ class Client:
             literal: Any = value
         else:
             literal = literal_from_json_value(value, gate.type, where=where)
-        if not self.store.send_signal(execution_id, name, literal, SystemClock().now()):
+        if not self.store.send_signal(execution_id, name, literal, self.clock.now()):
             raise UserError(f"{where} was already sent; the first value stands")
         if self._controller is not None:
             self._controller.submit(execution_id)
@@ -642,6 +561,27 @@ class Client:
                 return
             time.sleep(poll_s)
 
+    def changes(self, execution_id: str, *, poll_s: float = 0.1, idle_s: float = 1.0) -> Iterator[Event | None]:
+        """Each new event as it is recorded, and None about once a second while idle; ends with the execution."""
+        import time
+
+        from setpoint.service.follow import EventFollower
+
+        self.get(execution_id)
+        follower = EventFollower(self.store, execution_id, 0)
+        quiet_since = time.monotonic()
+        while True:
+            got = follower.poll()
+            yield from got
+            if got:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= idle_s:
+                quiet_since = time.monotonic()
+                yield None
+            if follower.ended is not None:
+                return
+            time.sleep(poll_s)
+
     def follow_logs(
         self, execution_id: str, node_id: str, attempt: int | None = None, *, poll_s: float = 0.2
     ) -> Iterator[LogChunk]:
@@ -678,9 +618,7 @@ class Client:
         return {k: from_literal(v, fields[k], ctx, where=f"output '{k}'") for k, v in rec.outputs.items()}
 
     def terminate(self, execution_id: str, reason: str = "terminated by the user") -> ExecutionRecord:
-        from setpoint.ports import SystemClock
-
-        rec = self.store.request_abort(execution_id, reason, SystemClock().now())
+        rec = self.store.request_abort(execution_id, reason, self.clock.now())
         if self._controller is not None:
             self._controller.submit(execution_id)
         return rec

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from setpoint.client.errors import ERROR_CODES, AuthError, ServerUnavailableError
+from setpoint.client.prepare import capture_registration, prepare_run
 from setpoint.client.wire import from_wire
 from setpoint.config.settings import Settings
 from setpoint.core.model import CatalogEntry, Event, ExecutionRecord
@@ -268,22 +269,11 @@ class RemoteClient:
         overwrite_cache: bool = False,
     ) -> str:
         """Compile here, upload the code bundle, and create the execution on the server."""
-        from setpoint.adapters.bundle import capture
-        from setpoint.types import LiteralContext, literal_to_plain, to_literal
+        from setpoint.types import LiteralContext, literal_to_plain
 
-        spec = wf.compile()
-        where = f"workflow '{wf.name}'"
-        declared = spec.interface.input_map
-        plain: dict[str, Any] = {}
-        hints = typing.get_type_hints(wf.function, include_extras=True)
-        ctx = LiteralContext(blobs=None, workdir=None)
-        for name, value in (inputs or {}).items():
-            if name not in declared:
-                raise InputError(f"{where}: unknown input '{name}' (inputs: {', '.join(declared) or 'none'})")
-            plain[name] = literal_to_plain(to_literal(value, hints[name], ctx, where=f"{where}, input '{name}'"))
-        for name, lit in (literal_inputs or {}).items():
-            plain[name] = literal_to_plain(lit)
-        bundle = capture({wf.module, *(t.module for t in spec.tasks.values())})
+        run = prepare_run(wf, inputs, literal_inputs, LiteralContext(blobs=None, workdir=None))
+        spec, bundle = run.spec, run.bundle
+        plain = {name: literal_to_plain(lit) for name, lit in run.inputs.items()}
         self.upload_bundle(bundle.digest, bundle.data, project)
         made = self._call(
             "POST",
@@ -302,17 +292,11 @@ class RemoteClient:
         self, targets: Sequence[str], *, project: str | None = None, version: str | None = None
     ) -> tuple[str, list[Registered]]:
         """Discover and compile here, upload the code bundle, register everything in one batch."""
-        from setpoint.adapters.bundle import capture
         from setpoint.ports import SystemClock
         from setpoint.service import registry
 
         found = registry.discover(targets)
-        modules = set(found.modules)
-        for w in found.workflows:
-            modules.update(t.module for t in w.compile().tasks.values())
-        for lp in found.launchplans:
-            modules.update(t.module for t in lp.workflow.compile().tasks.values())
-        bundle = capture(modules)
+        bundle = capture_registration(found)
         project = project or self.project
         self.upload_bundle(bundle.digest, bundle.data, project)
         planned = registry.plan(found, project, version, bundle.digest, SystemClock().now())

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from setpoint.core.model import Event, ExecutionConfig, ExecutionMode, ExecutionRecord
-from setpoint.core.phases import ExecutionPhase
+from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
 from setpoint.errors import BlobError, SetpointError, StoreError
 from setpoint.ports import Activation, Clock, RegisteredEntity, RegistryStore, ScheduleStore, SystemClock, TickRecord
 from setpoint.scheduling.ticks import Schedule, due_ticks, next_ticks, schedule_from_json
+from setpoint.service.executions import new_execution
 from setpoint.service.registry import resolve_inputs
 from setpoint.spec.workflow import WorkflowSpec
 
@@ -86,24 +86,21 @@ def scheduled_execution(plan: _Plan, tick: int, now: float) -> tuple[ExecutionRe
         given[plan.schedule.kickoff_time_input_arg] = tick_time(tick).isoformat()
     where = f"launch plan '{e.name}' version '{e.version}', tick {tick_time(tick).isoformat()}"
     inputs = resolve_inputs(plan.spec.interface, given, where, e.body.get("default_inputs"), e.body.get("fixed_inputs"))
-    eid = tick_execution_id(e.project, e.name, tick)
-    record = ExecutionRecord(
-        id=eid,
-        project=e.project,
-        workflow=plan.spec.name,
-        spec_digest=e.spec_digest,
-        code_digest=e.code_digest,
-        inputs=inputs,
-        created_at=now,
-        updated_at=now,
-        mode=MODE,
-        config=ExecutionConfig(),
-    )
     message = (
         f"created by the schedule of launch plan '{e.name}' version '{e.version}' "
         f"for tick {tick_time(tick).isoformat()}"
     )
-    return record, Event(eid, now, "execution", ExecutionPhase.QUEUED.value, message=message)
+    return new_execution(
+        tick_execution_id(e.project, e.name, tick),
+        plan.spec,
+        project=e.project,
+        code_digest=e.code_digest,
+        inputs=inputs,
+        now=now,
+        mode=MODE,
+        message=message,
+        spec_digest=e.spec_digest,
+    )
 
 
 class Scheduler:
