@@ -41,7 +41,7 @@ from setpoint.service.lineage import Consumer, LineageNode
 from setpoint.service.lineage import consumers as lineage_consumers
 from setpoint.service.lineage import upstream as lineage_upstream
 from setpoint.service.registry import fill_defaults
-from setpoint.spec.workflow import ApproveGate, WorkflowSpec
+from setpoint.spec.workflow import ApproveGate, NodeKind, WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
@@ -429,10 +429,10 @@ class Client:
         spec = self.spec(execution_id)
         if node_id not in spec.node_map:
             raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
-        if spec.node_map[node_id].kind != "task":
+        if spec.node_map[node_id].kind is not NodeKind.TASK:
             raise UserError(f"node '{node_id}' is a {spec.node_map[node_id].kind} node; only task nodes are cached")
         task = spec.tasks[spec.node_map[node_id].task]
-        cache = (node.detail or {}).get("cache") if node is not None else None
+        cache = node.typed_detail.cache if node is not None else None
         out: dict[str, Any] = {"execution": execution_id, "node": node_id, "task": task.name}
         if not task.cache.enabled:
             return {**out, "status": "DISABLED", "summary": f"task '{task.name}' is not cached (@task(cache=True))"}
@@ -508,13 +508,11 @@ class Client:
         graph = Graph(spec)
         order = [n.id for n in spec.nodes]
         if children:
-            expanded = sorted(
-                (r for r in records.values() if (r.detail or {}).get("expanded")), key=lambda r: len(r.node_id)
-            )
+            expanded = sorted((r for r in records.values() if r.typed_detail.expanded), key=lambda r: len(r.node_id))
             for rec in expanded:
                 if rec.node_id not in graph.node_map:
                     continue
-                child = WorkflowSpec.from_json(json.loads(self.store.get_spec(str((rec.detail or {})["expanded"]))))
+                child = WorkflowSpec.from_json(json.loads(self.store.get_spec(str(rec.typed_detail.expanded))))
                 ids = graph.add_children(rec.node_id, child, rec.inputs or {})
                 at = order.index(rec.node_id) + 1
                 order[at:at] = ids

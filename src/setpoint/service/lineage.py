@@ -17,7 +17,7 @@ from setpoint.core.model import LineageRow, NodeRecord
 from setpoint.errors import NotFoundError
 from setpoint.ports import Store
 from setpoint.spec.canonical import literal_hash
-from setpoint.spec.workflow import Binding, WorkflowSpec
+from setpoint.spec.workflow import Binding, NodeKind, WorkflowSpec
 
 
 @dataclass
@@ -70,16 +70,15 @@ def _walk(
     spec: WorkflowSpec, records: dict[str, NodeRecord], execution_id: str, node_id: str, seen: set[str]
 ) -> LineageNode:
     rec = records.get(node_id)
-    detail = (rec.detail if rec else None) or {}
-    provenance = detail.get("provenance")
+    provenance = rec.typed_detail.provenance if rec else None  # who computed the outputs
     node = LineageNode(
         execution=execution_id,
         node=node_id,
-        task=spec.tasks[spec.node_map[node_id].task].name if spec.node_map[node_id].kind == "task" else "branch",
+        task=spec.tasks[spec.node_map[node_id].task].name if spec.node_map[node_id].kind is NodeKind.TASK else "branch",
         phase=rec.phase.value if rec else "PENDING",
         attempt=rec.attempt if rec else 0,
         cache_status=rec.cache_status if rec else None,
-        produced_by=provenance,
+        produced_by=dict(provenance) if provenance is not None else None,
         outputs={k: literal_hash(v) for k, v in ((rec.outputs if rec else None) or {}).items()},
     )
     if node_id in seen:
