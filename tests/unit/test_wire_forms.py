@@ -244,7 +244,7 @@ def test_openapi_properties_of_each_record_are_its_fields() -> None:
     from setpoint.server.app import create_app
 
     class NoClient:
-        store = blobs = bundles = settings = None
+        store = blobs = bundles = settings = clock = None
 
     app = create_app(NoClient(), auth=False)  # type: ignore[arg-type]
     schemas = TestClient(app).get("/openapi.json").json()["components"]["schemas"]

@@ -21,21 +21,19 @@ from setpoint.config.settings import Settings
 from setpoint.core.cachekey import explain
 from setpoint.core.graph import Graph
 from setpoint.core.model import (
-    AttemptRecord,
     CacheStatus,
     CatalogEntry,
     Event,
     ExecutionConfig,
     ExecutionRecord,
     NodeRecord,
-    attempt_id,
 )
-from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.core.phases import ExecutionPhase
 from setpoint.core.recovery import PlanItem
 from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
 from setpoint.ports import Clock, ExecutionFilter, Store, SystemClock
 from setpoint.sdk.workflow import Workflow
-from setpoint.service import executions
+from setpoint.service import executions, inspect
 from setpoint.service.inspect import NodeView
 from setpoint.service.lineage import Consumer, LineageNode
 from setpoint.service.lineage import consumers as lineage_consumers
@@ -312,21 +310,15 @@ class Client:
         self, name: str, version: str | None = None, *, project: str | None = None
     ) -> dict[str, Any]:
         """Make ``version`` (default: the latest) the one active version of launch plan ``name``."""
-        from setpoint.service.scheduler import status
+        from setpoint.service import scheduler
 
-        project = project or self.settings.project
-        version = version or self.store.get_entity("launchplan", project, name).version
-        now = self.clock.now()
-        self.store.activate_launchplan(project, name, version, now)
-        return status(self.store, project, name, now)
+        return scheduler.activate(self.store, self.clock, project or self.settings.project, name, version)
 
     def deactivate_launchplan(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """No version of launch plan ``name`` is active any more: its schedule stops firing."""
-        from setpoint.service.scheduler import status
+        from setpoint.service import scheduler
 
-        project = project or self.settings.project
-        self.store.deactivate_launchplan(project, name)
-        return status(self.store, project, name, self.clock.now())
+        return scheduler.deactivate(self.store, self.clock, project or self.settings.project, name)
 
     def launchplan_status(self, name: str, *, project: str | None = None) -> dict[str, Any]:
         """Schedule, active version, next ticks and recent ticks of launch plan ``name``."""
@@ -503,43 +495,12 @@ class Client:
     def _graph(
         self, spec: WorkflowSpec, records: Mapping[str, NodeRecord], *, children: bool
     ) -> tuple[Graph, list[str]]:
-        """The execution's graph and node order; with ``children``, grown by every recorded expansion
-        (map elements, dynamic sub-workflows), each expansion's nodes right after their parent."""
-        graph = Graph(spec)
-        order = [n.id for n in spec.nodes]
-        if children:
-            expanded = sorted((r for r in records.values() if r.typed_detail.expanded), key=lambda r: len(r.node_id))
-            for rec in expanded:
-                if rec.node_id not in graph.node_map:
-                    continue
-                child = WorkflowSpec.from_json(json.loads(self.store.get_spec(str(rec.typed_detail.expanded))))
-                ids = graph.add_children(rec.node_id, child, rec.inputs or {})
-                at = order.index(rec.node_id) + 1
-                order[at:at] = ids
-        return graph, order
+        return inspect.execution_graph(self.store, spec, records, children=children)
 
     def nodes(self, execution_id: str, *, children: bool = False) -> list[NodeView]:
         """The execution's nodes in spec order; ``children=True`` adds the nodes that map and
         dynamic nodes expanded into, each right after its parent."""
-        spec = self.spec(execution_id)
-        records = {n.node_id: n for n in self.store.load_nodes(execution_id)}
-        attempts: dict[str, list[AttemptRecord]] = {}
-        for a in self.store.load_attempts(execution_id):
-            attempts.setdefault(a.node_id, []).append(a)
-        graph, order = self._graph(spec, records, children=children)
-        views = []
-        for node_id in order:
-            n = graph.node_map[node_id]
-            views.append(
-                NodeView(
-                    node_id,
-                    graph.tasks[n.task].name if n.task else n.kind,
-                    graph.upstream[node_id],
-                    records.get(node_id) or NodeRecord(execution_id, node_id, NodePhase.PENDING),
-                    tuple(attempts.get(node_id, ())),
-                )
-            )
-        return views
+        return inspect.node_views(self.store, execution_id, children=children)
 
     def events(self, execution_id: str, after_seq: int = 0) -> list[Event]:
         self.get(execution_id)
@@ -625,20 +586,4 @@ class Client:
         self, execution_id: str, node_id: str | None = None, attempt: int | None = None
     ) -> list[tuple[str, str, str]]:
         """(attempt id, stream, text) for each attempt's stdout and stderr, in node order."""
-        views = self.nodes(execution_id)
-        if node_id is not None:
-            views = [v for v in views if v.node_id == node_id]
-            if not views:
-                raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
-        out: list[tuple[str, str, str]] = []
-        for v in views:
-            for a in v.attempts:
-                if attempt is not None and a.number != attempt:
-                    continue
-                aid = attempt_id(execution_id, v.node_id, a.number)
-                base = self.settings.attempts_root / execution_id / v.node_id / str(a.number)
-                for stream in ("stdout", "stderr"):
-                    path = base / f"{stream}.log"
-                    text = path.read_text(errors="replace") if path.exists() else ""
-                    out.append((aid, stream, text))
-        return out
+        return inspect.attempt_logs(self.store, self.settings.attempts_root, execution_id, node_id, attempt)

@@ -3,15 +3,23 @@
 `NodeView` is what ``describe``, the API's node listing and the console show for one node. It
 lives with the application services (not in a client) because every front end builds or reads it:
 the embedded client joins it from the store, the remote client decodes it from the API, and the
-CLI renders it.
+CLI renders it. `node_views` and `attempt_logs` are what ``describe`` and ``logs`` read.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
+from setpoint.core.graph import Graph
 from setpoint.core.model import AttemptRecord, NodeRecord
 from setpoint.core.phases import NodePhase
+from setpoint.errors import NotFoundError
+from setpoint.ports import ExecutionReader, NodeReader, SpecStore
+from setpoint.spec.workflow import WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +42,76 @@ class NodeView:
         if r.started_at is None or r.finished_at is None:
             return None
         return r.finished_at - r.started_at
+
+
+class InspectStore(ExecutionReader, NodeReader, Protocol):
+    """What reading an execution needs: its record and pinned spec, its nodes and attempts."""
+
+
+def execution_graph(
+    store: SpecStore, spec: WorkflowSpec, records: Mapping[str, NodeRecord], *, children: bool
+) -> tuple[Graph, list[str]]:
+    """The execution's graph and node order; with ``children``, grown by every recorded expansion
+    (map elements, dynamic sub-workflows), each expansion's nodes right after their parent."""
+    graph = Graph(spec)
+    order = [n.id for n in spec.nodes]
+    if children:
+        expanded = sorted((r for r in records.values() if r.typed_detail.expanded), key=lambda r: len(r.node_id))
+        for rec in expanded:
+            if rec.node_id not in graph.node_map:
+                continue
+            child = WorkflowSpec.from_json(json.loads(store.get_spec(str(rec.typed_detail.expanded))))
+            ids = graph.add_children(rec.node_id, child, rec.inputs or {})
+            at = order.index(rec.node_id) + 1
+            order[at:at] = ids
+    return graph, order
+
+
+def node_views(store: InspectStore, execution_id: str, *, children: bool = False) -> list[NodeView]:
+    """The execution's nodes in spec order, each joined with its record and attempts."""
+    rec = store.get_execution(execution_id)
+    spec = WorkflowSpec.from_json(json.loads(store.get_spec(rec.spec_digest)))
+    records = {n.node_id: n for n in store.load_nodes(execution_id)}
+    attempts: dict[str, list[AttemptRecord]] = {}
+    for a in store.load_attempts(execution_id):
+        attempts.setdefault(a.node_id, []).append(a)
+    graph, order = execution_graph(store, spec, records, children=children)
+    views = []
+    for node_id in order:
+        n = graph.node_map[node_id]
+        views.append(
+            NodeView(
+                node_id,
+                graph.tasks[n.task].name if n.task else n.kind,
+                graph.upstream[node_id],
+                records.get(node_id) or NodeRecord(execution_id, node_id, NodePhase.PENDING),
+                tuple(attempts.get(node_id, ())),
+            )
+        )
+    return views
+
+
+def attempt_logs(
+    store: InspectStore, attempts_root: Path, execution_id: str, node_id: str | None = None, attempt: int | None = None
+) -> list[tuple[str, str, str]]:
+    """(attempt id, stream, text) for each attempt's stdout and stderr, in node order.
+
+    Logs are read from the attempt folders under ``attempts_root`` (where the local executor writes
+    them, and where the Ray executor's driver collects them).
+    """
+    views = node_views(store, execution_id)
+    if node_id is not None:
+        views = [v for v in views if v.node_id == node_id]
+        if not views:
+            raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+    out: list[tuple[str, str, str]] = []
+    for v in views:
+        for a in v.attempts:
+            if attempt is not None and a.number != attempt:
+                continue
+            base = attempts_root / execution_id / v.node_id / str(a.number)
+            for stream in ("stdout", "stderr"):
+                path = base / f"{stream}.log"
+                text = path.read_text(errors="replace") if path.exists() else ""
+                out.append((a.id, stream, text))
+    return out

@@ -244,3 +244,26 @@ def status(store: ScheduleStore, project: str, name: str, now: float, upcoming: 
             for t in ticks
         ],
     }
+
+
+# -- activating a version: what the embedded client and the API both do ------------------------------
+
+
+def activate(store: ScheduleStore, clock: Clock, project: str, name: str, version: str | None = None) -> dict[str, Any]:
+    """Make ``version`` (default: the latest) the one active version of launch plan ``name``."""
+    version = version or store.get_entity("launchplan", project, name).version
+    now = clock.now()
+    store.activate_launchplan(project, name, version, now)
+    return status(store, project, name, now)
+
+
+def deactivate(store: ScheduleStore, clock: Clock, project: str, name: str) -> dict[str, Any]:
+    """No version of launch plan ``name`` is active any more: its schedule stops firing."""
+    store.deactivate_launchplan(project, name)
+    return status(store, project, name, clock.now())
+
+
+def active_statuses(store: ScheduleStore, clock: Clock, project: str) -> list[dict[str, Any]]:
+    """`status` of every launch plan of ``project`` that has an active version."""
+    now = clock.now()
+    return [status(store, project, a.name, now) for a in store.list_activations(project)]

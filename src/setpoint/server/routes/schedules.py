@@ -12,10 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from setpoint.ports import SystemClock
 from setpoint.server.context import Api
 from setpoint.server.routing import PROJECT, Principal, Route
-from setpoint.service.scheduler import status
+from setpoint.service import scheduler
 
 
 class Activate(BaseModel):
@@ -50,27 +49,20 @@ class ScheduleList(BaseModel):
 
 class ScheduleRoutes:
     def __init__(self, api: Api) -> None:
-        self.api = api
-
-    @property
-    def store(self) -> Any:
-        return self.api.client.store
+        self.store = api.client.store
+        self.clock = api.client.clock
 
     def status(self, who: Principal, project: str, name: str) -> dict[str, Any]:
-        return status(self.store, project, name, SystemClock().now())
+        return scheduler.status(self.store, project, name, self.clock.now())
 
     def activate(self, who: Principal, project: str, name: str, req: Activate) -> dict[str, Any]:
-        version = req.version or self.store.get_entity("launchplan", project, name).version
-        self.store.activate_launchplan(project, name, version, SystemClock().now())
-        return status(self.store, project, name, SystemClock().now())
+        return scheduler.activate(self.store, self.clock, project, name, req.version)
 
     def deactivate(self, who: Principal, project: str, name: str) -> dict[str, Any]:
-        self.store.deactivate_launchplan(project, name)
-        return status(self.store, project, name, SystemClock().now())
+        return scheduler.deactivate(self.store, self.clock, project, name)
 
     def active(self, who: Principal, project: str) -> dict[str, Any]:
-        now = SystemClock().now()
-        return {"launchplans": [status(self.store, project, a.name, now) for a in self.store.list_activations(project)]}
+        return {"launchplans": scheduler.active_statuses(self.store, self.clock, project)}
 
 
 def routes(api: Api) -> list[Route]:
