@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase
+from setpoint.spec.configs import GateKind
 
 EXECUTION_ID_RE = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 
@@ -31,6 +32,16 @@ class ExecutionMode(enum.StrEnum):
     RECOVER = "recover"  # a rerun of ``source_id`` that reuses its succeeded nodes
     CHILD = "child"  # started by a launch-plan node of ``source_id``
     SCHEDULED = "scheduled"  # started by the scheduler for a launch plan's schedule
+
+
+class LineageDirection(enum.StrEnum):
+    """Whether a lineage row is a value a node consumed or one it produced."""
+
+    IN = "in"
+    OUT = "out"
+
+
+_DIRECTIONS = frozenset(d.value for d in LineageDirection)
 
 
 class AbortReason(enum.StrEnum):
@@ -176,7 +187,7 @@ class NodeDetail:
 
     cache: Mapping[str, Any] | None = None  # a cacheable node: key, components, serialize, a hit's source
     provenance: Mapping[str, Any] | None = None  # a succeeded node: where its outputs were made
-    gate: str | None = None  # a gate: "sleep", "approve" or "signal" (`setpoint.spec.nodes.GateKind`)
+    gate: GateKind | None = None  # a gate: what it waits for
     signal: str | None = None  # ... and the signal it waits for (None for a sleep)
     not_taken: bool = False  # skipped because the case of its branch was not taken
     expanded: str | None = None  # a map or dynamic node: the digest of the spec it expanded into
@@ -195,7 +206,7 @@ class NodeDetail:
         if self.provenance is not None:
             out["provenance"] = dict(self.provenance)
         if self.gate is not None:
-            out["gate"] = self.gate
+            out["gate"] = self.gate.value
             out["signal"] = self.signal  # written for every gate, null for a sleep
         if self.not_taken:
             out["not_taken"] = True
@@ -219,7 +230,7 @@ class NodeDetail:
         return NodeDetail(
             cache=data.get("cache"),
             provenance=data.get("provenance"),
-            gate=data.get("gate"),
+            gate=None if data.get("gate") is None else GateKind(data["gate"]),
             signal=data.get("signal"),
             not_taken=bool(data.get("not_taken", False)),
             expanded=data.get("expanded"),
@@ -323,13 +334,19 @@ class Reservation:
 
 @dataclass(frozen=True, slots=True)
 class LineageRow:
-    """One value a node consumed (direction "in") or produced ("out"), by content hash."""
+    """One value a node consumed (direction IN) or produced (OUT), by content hash."""
 
     execution_id: str
     node_id: str
-    direction: str  # "in" | "out"
+    direction: LineageDirection
     name: str  # input or output name
     value_hash: str
+
+    def __post_init__(self) -> None:
+        if type(self.direction) is not LineageDirection:  # read from a row as its string
+            if self.direction not in _DIRECTIONS:
+                raise ValueError(f"lineage row of node '{self.node_id}': direction must be 'in' or 'out'")
+            object.__setattr__(self, "direction", LineageDirection(self.direction))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ def start_gate(r: Round, node: NodeRecord, spec_node: NodeSpec) -> None:
         phase=NodePhase.RUNNING,
         inputs=inputs,
         started_at=r.now,
-        detail=NodeDetail(gate=config.gate.value, signal=signal).to_json(),
+        detail=NodeDetail(gate=config.gate, signal=signal).to_json(),
     )
     what = f"sleeping {config.seconds}s" if isinstance(config, SleepGate) else f"waiting for signal '{signal}'"
     r.set_node(started, what)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from setpoint.core.model import AttemptRecord, CacheStatus, CatalogEntry, ErrorInfo, LineageRow, NodeRecord, attempt_id
+from setpoint.core.model import (
+    AttemptRecord,
+    CacheStatus,
+    CatalogEntry,
+    ErrorInfo,
+    LineageDirection,
+    LineageRow,
+    NodeRecord,
+    attempt_id,
+)
 from setpoint.core.phases import AttemptPhase, NodePhase
 from setpoint.core.reconcile.overlay import Round, resolve_binding
 from setpoint.core.state import Launch
@@ -113,12 +122,12 @@ def release(r: Round, node: NodeRecord) -> None:
 
 def lineage_in(r: Round, node_id: str, inputs: Mapping[str, Any]) -> None:
     for name, value in inputs.items():
-        r.lineage.append(LineageRow(r.execution.id, node_id, "in", name, literal_hash(value)))
+        r.lineage.append(LineageRow(r.execution.id, node_id, LineageDirection.IN, name, literal_hash(value)))
 
 
 def lineage_out(r: Round, node_id: str, outputs: Mapping[str, Any]) -> None:
     for name, value in outputs.items():
-        r.lineage.append(LineageRow(r.execution.id, node_id, "out", name, literal_hash(value)))
+        r.lineage.append(LineageRow(r.execution.id, node_id, LineageDirection.OUT, name, literal_hash(value)))
 
 
 def node_attempt_id(node: NodeRecord) -> str:
