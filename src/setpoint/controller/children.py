@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 
-from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
+from setpoint.core.model import Event, EventKind, ExecutionMode, ExecutionRecord
 from setpoint.core.state import ExecutionState, StartChild
 from setpoint.errors import AlreadyExistsError, NotFoundError
 from setpoint.ports import Clock, ExecutionStore
@@ -55,6 +55,6 @@ def start_child(store: ExecutionStore, clock: Clock, state: ExecutionState, acti
         mode=ExecutionMode.CHILD,
         config=parent.config,
     )
-    event = Event(action.child_id, now, "execution", "QUEUED", message=f"child of {parent.id}/{action.node_id}")
+    event = Event(action.child_id, now, EventKind.EXECUTION, "QUEUED", message=f"child of {parent.id}/{action.node_id}")
     with contextlib.suppress(AlreadyExistsError):  # started before a crash: one start is enough
         store.create_execution(record, [event])

@@ -44,6 +44,14 @@ class LineageDirection(enum.StrEnum):
 _DIRECTIONS = frozenset(d.value for d in LineageDirection)
 
 
+class EventKind(enum.StrEnum):
+    """Which record an event of an execution's history is about."""
+
+    EXECUTION = "execution"
+    NODE = "node"
+    ATTEMPT = "attempt"
+
+
 class AbortReason(enum.StrEnum):
     """Why an ABORTING attempt is being killed."""
 
@@ -288,18 +296,22 @@ class Event:
 
     execution_id: str
     ts: float
-    kind: str  # "execution" | "node" | "attempt"
-    phase: str
+    kind: EventKind
+    phase: str  # a phase of the kind's record, or a marker ("SIGNAL", "ABORT_REQUESTED", ...)
     node_id: str | None = None
     attempt: int | None = None
     message: str = ""
     seq: int = 0  # assigned by the store
 
+    def __post_init__(self) -> None:
+        if type(self.kind) is not EventKind:  # read from a row or a test as its string
+            object.__setattr__(self, "kind", EventKind(self.kind))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "ts": self.ts,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "phase": self.phase,
             "node": self.node_id,
             "attempt": self.attempt,

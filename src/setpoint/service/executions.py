@@ -16,7 +16,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from setpoint.core.model import Event, ExecutionConfig, ExecutionMode, ExecutionRecord, NodeRecord
+from setpoint.core.model import Event, EventKind, ExecutionConfig, ExecutionMode, ExecutionRecord, NodeRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
 from setpoint.errors import InputError, UserError
@@ -71,7 +71,7 @@ def new_execution(
     if not record.workflow or not record.spec_digest:
         raise ValueError("a new execution needs its workflow's name and spec digest")
     why = message or (f"{mode} of {source_id}" if source_id else "created")
-    return record, Event(execution_id, now, "execution", ExecutionPhase.QUEUED.value, message=why)
+    return record, Event(execution_id, now, EventKind.EXECUTION, ExecutionPhase.QUEUED.value, message=why)
 
 
 def create(
@@ -109,7 +109,8 @@ def create(
     # Nodes an execution starts with (RECOVERED ones) get their event too: the history tells
     # every node's phase, and `setpoint events` shows where each recovered value came from.
     events = [queued] + [
-        Event(eid, now, "node", n.phase.value, node_id=n.node_id, message=f"outputs of {source_id}") for n in initial
+        Event(eid, now, EventKind.NODE, n.phase.value, node_id=n.node_id, message=f"outputs of {source_id}")
+        for n in initial
     ]
     store.create_execution(record, events, initial)
     return record

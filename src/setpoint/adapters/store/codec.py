@@ -19,6 +19,7 @@ from setpoint.core.model import (
     AttemptRecord,
     CatalogEntry,
     Event,
+    EventKind,
     ExecutionRecord,
     LineageRow,
     NodeRecord,
@@ -162,12 +163,12 @@ def event_from_row(row: RowLike) -> Event:
 
 def signal_event(execution_id: str, name: str, now: float) -> Event:
     """The history line `send_signal` appends (the value itself lives in the signals table)."""
-    return Event(execution_id, now, "execution", "SIGNAL", message=f"signal '{name}' received")
+    return Event(execution_id, now, EventKind.EXECUTION, "SIGNAL", message=f"signal '{name}' received")
 
 
 def abort_event(execution_id: str, reason: str, now: float) -> Event:
     """The history line `request_abort` appends: the user's declared intent to stop."""
-    return Event(execution_id, now, "execution", "ABORT_REQUESTED", message=reason)
+    return Event(execution_id, now, EventKind.EXECUTION, "ABORT_REQUESTED", message=reason)
 
 
 # -- catalog entries ------------------------------------------------------------------------------

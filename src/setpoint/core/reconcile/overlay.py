@@ -21,6 +21,7 @@ from setpoint.core.model import (
     CatalogAnswer,
     CatalogEntry,
     Event,
+    EventKind,
     ExecutionRecord,
     LineageRow,
     NodeRecord,
@@ -150,7 +151,7 @@ class Round:
 
     def set_execution(self, rec: ExecutionRecord, message: str = "") -> None:
         if rec.phase is not self.execution.phase:
-            self.events.append(Event(rec.id, self.now, "execution", rec.phase.value, message=message))
+            self.events.append(Event(rec.id, self.now, EventKind.EXECUTION, rec.phase.value, message=message))
         self.execution = rec.evolve(updated_at=self.now)
 
     def set_node(self, rec: NodeRecord, message: str = "") -> None:
@@ -159,7 +160,9 @@ class Round:
         if old.phase is rec.phase:
             return
         self.events.append(
-            Event(rec.execution_id, self.now, "node", rec.phase.value, rec.node_id, rec.attempt or None, message)
+            Event(
+                rec.execution_id, self.now, EventKind.NODE, rec.phase.value, rec.node_id, rec.attempt or None, message
+            )
         )
         self.active_delta += is_active(rec.phase) - is_active(old.phase)
         parent = self.state.graph.parent_of.get(rec.node_id)
@@ -192,7 +195,7 @@ class Round:
         self.live_attempts_delta += (not rec.phase.is_terminal) - was_live
         if old is None or old.phase is not rec.phase:
             self.events.append(
-                Event(rec.execution_id, self.now, "attempt", rec.phase.value, rec.node_id, rec.number, message)
+                Event(rec.execution_id, self.now, EventKind.ATTEMPT, rec.phase.value, rec.node_id, rec.number, message)
             )
 
     def decision(self) -> Decision:
