@@ -2,28 +2,24 @@
 
 A batch (``POST .../registrations``) is what `setpoint --server URL register` sends after
 uploading its code bundle (`setpoint.server.routes.bundles`): all or nothing, a conflict writes
-nothing.
+nothing. The handlers translate requests; registering is `setpoint.service.registration`'s.
 """
 
 # No ``from __future__ import annotations`` in route modules: FastAPI reads the handlers' parameter
 # types through `setpoint.server.routing.with_auth`, so they must be real objects.
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Query
 
 from setpoint.client.wire import to_wire
-from setpoint.errors import InputError
-from setpoint.ports import RegisteredEntity, SystemClock
 from setpoint.server import models as m
 from setpoint.server.context import Api
 from setpoint.server.routing import PROJECT, Principal, Route
-from setpoint.service import registry
-from setpoint.spec.canonical import canonical_json
-from setpoint.spec.workflow import NODE_ID_RE, TaskSpec, WorkflowSpec, check_name
-from setpoint.types import literal_from_json_value, validate_literal
+from setpoint.service import registration
+from setpoint.service.registration import LaunchPlanDraft
+from setpoint.service.registry import Registered
 
 KINDS = (("tasks", "task"), ("workflows", "workflow"), ("launchplans", "launchplan"))
 
@@ -32,6 +28,7 @@ class RegistryRoutes:
     def __init__(self, api: Api) -> None:
         self.api = api
         self.store = api.client.store
+        self.clock = api.client.clock
 
     # -- reading ----------------------------------------------------------------------------------
     def list_entities(self, kind: str) -> Callable[..., Any]:
@@ -61,97 +58,55 @@ class RegistryRoutes:
 
         return handler
 
-    # -- registering one --------------------------------------------------------------------------
-    def _registered(self, project: str, entity: RegisteredEntity, specs: dict[str, str]) -> dict[str, Any]:
-        (done,) = registry.register_entities(self.store, project, [entity], specs, entity.created_at)
+    # -- registering (the checks and the versioning are the service's: `setpoint.service.registration`) --
+    @staticmethod
+    def _registered(done: Registered) -> dict[str, Any]:
         return {"entity": to_wire(done.entity), "created": done.created}
 
     def register_workflow(self, who: Principal, project: str, req: m.RegisterWorkflow) -> dict[str, Any]:
-        spec = WorkflowSpec.from_json(req.spec)
-        self.api.check_bundle(req.code_digest)
-        version = req.version or registry.default_version(req.code_digest, [spec.digest])
-        entity = registry.workflow_entity(project, version, spec, req.code_digest, SystemClock().now())
-        return self._registered(project, entity, {spec.digest: canonical_json(spec.to_json())})
+        done = registration.register_workflow(
+            self.store, self.clock, project, req.spec, req.code_digest, req.version, self.api.check_bundle
+        )
+        return self._registered(done)
 
     def register_task(self, who: Principal, project: str, req: m.RegisterTask) -> dict[str, Any]:
-        spec = TaskSpec.from_json(req.spec, "task spec")
-        self.api.check_bundle(req.code_digest)
-        version = req.version or registry.default_version(req.code_digest, [registry.content_digest(spec.to_json())])
-        entity = registry.task_entity(project, version, spec, req.code_digest, SystemClock().now())
-        return self._registered(project, entity, {})
+        done = registration.register_task(
+            self.store, self.clock, project, req.spec, req.code_digest, req.version, self.api.check_bundle
+        )
+        return self._registered(done)
 
     def register_launchplan(self, who: Principal, project: str, req: m.RegisterLaunchPlan) -> dict[str, Any]:
-        check_name(req.name, "launch plan name", pattern=NODE_ID_RE)
-        wf = self.store.get_entity("workflow", project, req.workflow, req.workflow_version)
-        spec = WorkflowSpec.from_json(json.loads(self.store.get_spec(wf.spec_digest)))
-        declared = spec.interface.input_map
-        where = f"launch plan '{req.name}'"
-        both = sorted(set(req.default_inputs) & set(req.fixed_inputs))
-        if both:
-            raise InputError(f"{where}: {', '.join(both)} cannot be both default and fixed")
-        literals: list[dict[str, Any]] = []
-        for what, values in (("default", req.default_inputs), ("fixed", req.fixed_inputs)):
-            out = {}
-            for k, v in values.items():
-                if k not in declared:
-                    raise InputError(f"{where}: workflow '{wf.name}' has no input '{k}'")
-                out[k] = literal_from_json_value(v, declared[k].type, where=f"{where}, {what} input '{k}'")
-            literals.append(out)
-        schedule = registry.checked_schedule(
-            req.schedule, spec.interface, req.default_inputs, req.fixed_inputs, req.name
+        done = registration.register_launchplan(
+            self.store,
+            self.clock,
+            project,
+            name=req.name,
+            workflow=req.workflow,
+            workflow_version=req.workflow_version,
+            version=req.version,
+            default_inputs=req.default_inputs,
+            fixed_inputs=req.fixed_inputs,
+            schedule=req.schedule,
         )
-        digest_parts: list[Any] = [req.name, wf.digest, literals] + ([schedule] if schedule is not None else [])
-        version = req.version or registry.content_digest(*digest_parts)[: registry.VERSION_LENGTH]
-        entity = registry.launchplan_entity(
-            project, version, req.name, wf, literals[0], literals[1], SystemClock().now(), schedule
-        )
-        return self._registered(project, entity, {})
+        return self._registered(done)
 
-    # -- registering a batch ------------------------------------------------------------------------
     def register_batch(self, who: Principal, project: str, req: m.RegisterBatch) -> dict[str, Any]:
         """Register what `setpoint register` found, all or nothing (a conflict writes nothing)."""
         self.api.check_bundle(req.code_digest)
-        now = SystemClock().now()
-        entities: list[RegisteredEntity] = []
-        for i, body in enumerate(req.tasks):
-            task = TaskSpec.from_json(body, f"tasks[{i}]")
-            entities.append(registry.task_entity(project, req.version, task, req.code_digest, now))
-        specs: dict[str, str] = {}
-        workflows: dict[str, RegisteredEntity] = {}
-        for body in req.workflows:
-            spec = WorkflowSpec.from_json(body)
-            specs[spec.digest] = canonical_json(spec.to_json())
-            if spec.name in workflows:
-                raise InputError(f"two workflows are named '{spec.name}'; workflow names must be unique")
-            workflows[spec.name] = registry.workflow_entity(project, req.version, spec, req.code_digest, now)
-            declared = spec.interface.input_map
-            for lp in req.launchplans:
-                if lp.workflow != spec.name:
-                    continue
-                check_name(lp.name, "launch plan name", pattern=NODE_ID_RE)
-                for what, values in (("default", lp.default_inputs), ("fixed", lp.fixed_inputs)):
-                    for k, v in values.items():
-                        if k not in declared:
-                            raise InputError(f"launch plan '{lp.name}': workflow '{spec.name}' has no input '{k}'")
-                        validate_literal(v, declared[k].type, where=f"launch plan '{lp.name}', {what} input '{k}'")
-        entities.extend(sorted(workflows.values(), key=lambda e: e.name))
-        for lp in req.launchplans:
-            wf = workflows.get(lp.workflow)
-            if wf is None:
-                raise InputError(f"launch plan '{lp.name}' names workflow '{lp.workflow}', which is not in this batch")
-            spec = WorkflowSpec.from_json(json.loads(specs[wf.spec_digest]))
-            schedule = registry.checked_schedule(
-                lp.schedule, spec.interface, lp.default_inputs, lp.fixed_inputs, lp.name
-            )
-            entities.append(
-                registry.launchplan_entity(
-                    project, req.version, lp.name, wf, lp.default_inputs, lp.fixed_inputs, now, schedule
-                )
-            )
-        if not entities:
-            raise InputError("nothing to register: give at least one task, workflow or launch plan")
-        done = registry.register_entities(self.store, project, entities, specs, now)
-        return {"version": req.version, "entities": [{"entity": to_wire(r.entity), "created": r.created} for r in done]}
+        done = registration.register_batch(
+            self.store,
+            self.clock,
+            project,
+            code_digest=req.code_digest,
+            version=req.version,
+            tasks=req.tasks,
+            workflows=req.workflows,
+            launchplans=[
+                LaunchPlanDraft(lp.name, lp.workflow, lp.default_inputs, lp.fixed_inputs, lp.schedule)
+                for lp in req.launchplans
+            ],
+        )
+        return {"version": req.version, "entities": [self._registered(r) for r in done]}
 
 
 def routes(api: Api) -> list[Route]:
