@@ -5,7 +5,6 @@
 
 from typing import Any
 
-from setpoint.ports import SystemClock
 from setpoint.server import models as m
 from setpoint.server import tokens
 from setpoint.server.context import Api
@@ -13,14 +12,14 @@ from setpoint.server.routing import PREFIX, PROJECT, Principal, Route
 
 
 def routes(api: Api) -> list[Route]:
-    store = api.client.store
+    store, clock = api.client.store, api.client.clock
 
     def list_projects(who: Principal) -> dict[str, Any]:
         return {"projects": [{"name": n} for n in store.list_projects() if who.sees(n)]}
 
     def create_project(who: Principal, req: m.CreateProject) -> dict[str, Any]:
         # Idempotent, and the same answer whether or not it existed: a token cannot probe for projects.
-        store.create_project(req.name, SystemClock().now())
+        store.create_project(req.name, clock.now())
         return {"name": req.name}
 
     def create_token(who: Principal, project: str, req: m.CreateToken) -> dict[str, Any]:
