@@ -16,12 +16,11 @@ from typing import Any
 
 from setpoint.adapters.bundle import BundleCache
 from setpoint.adapters.bundle import store as store_bundle
+from setpoint.client.compose import check_executors, open_store
 from setpoint.client.prepare import capture_registration, prepare_run
 from setpoint.config.settings import Settings
-from setpoint.core.cachekey import explain
 from setpoint.core.graph import Graph
 from setpoint.core.model import (
-    CacheStatus,
     CatalogEntry,
     Event,
     ExecutionConfig,
@@ -30,16 +29,16 @@ from setpoint.core.model import (
 )
 from setpoint.core.phases import ExecutionPhase
 from setpoint.core.recovery import PlanItem
-from setpoint.errors import InputError, NotFoundError, SetpointError, StoreError, UserError
-from setpoint.ports import Clock, ExecutionFilter, Store, SystemClock
+from setpoint.errors import InputError, NotFoundError, SetpointError, UserError
+from setpoint.ports import Clock, ExecutionFilter, SystemClock
 from setpoint.sdk.workflow import Workflow
-from setpoint.service import executions, inspect
+from setpoint.service import catalog, executions, inspect
 from setpoint.service.inspect import NodeView
 from setpoint.service.lineage import Consumer, LineageNode
 from setpoint.service.lineage import consumers as lineage_consumers
 from setpoint.service.lineage import upstream as lineage_upstream
 from setpoint.service.registry import fill_defaults
-from setpoint.spec.workflow import ApproveGate, NodeKind, WorkflowSpec
+from setpoint.spec.workflow import ApproveGate, WorkflowSpec
 
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
@@ -47,60 +46,7 @@ if typing.TYPE_CHECKING:
     from setpoint.service.registry import Registered
 
 
-def open_store(settings: Settings) -> Store:
-    """The store ``settings`` name: the SQLite file under the home, or ``settings.db_url``.
-
-    A PostgreSQL store is opened with the database's clock for leases and reservations: it is
-    what several controller replicas share, and their own clocks may disagree.
-    """
-    url = settings.db_url
-    if not url:
-        from setpoint.adapters.store.sqlite import SqliteStore
-
-        return SqliteStore(settings.db_path)
-    scheme = url.split(":", 1)[0].lower() if "://" in url else ""
-    if scheme in ("postgresql", "postgres"):
-        try:
-            from setpoint.adapters.store.postgres import PostgresStore
-        except ImportError as exc:
-            raise StoreError(f"{exc}; or leave the database setting empty to use SQLite") from None
-        return PostgresStore(url, clock="db", statement_timeout=settings.db_timeout_s)
-    if scheme == "sqlite":  # sqlite:///absolute/path or sqlite://relative/path
-        from setpoint.adapters.store.sqlite import SqliteStore
-
-        return SqliteStore(url.split("://", 1)[1])
-    raise StoreError(
-        "the database setting must be a postgresql:// URL (or sqlite:///path); got one starting "
-        f"{url.split('://', 1)[0][:20]!r}"
-    )
-
-
-EXECUTORS = ("local", "ray")
-
-
-def check_executors(spec: WorkflowSpec, default: str, settings: Settings) -> None:
-    """Refuse, before anything is created, an execution whose tasks name an executor that cannot run here."""
-    where = f"workflow '{spec.name}'"
-    wanted: dict[str, str] = {}
-    for task in spec.tasks.values():
-        wanted.setdefault(task.executor or default, f"task '{task.name}'")
-    wanted.setdefault(default, "the execution's default executor")
-    for name, who in wanted.items():
-        if name not in EXECUTORS:
-            raise InputError(f"{where}: {who} asks for executor '{name}'; known executors: {', '.join(EXECUTORS)}")
-    if "ray" in wanted:
-        who = wanted["ray"]
-        if not settings.ray_address:
-            raise InputError(
-                f"{where}: {who} runs on executor 'ray' but no Ray cluster is configured "
-                "(set SETPOINT_RAY_ADDRESS to the cluster's address, e.g. 'head-node:6379')"
-            )
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise InputError(
-                f"{where}: {who} runs on executor 'ray' but Ray is not installed: pip install 'setpoint[ray]'"
-            )
+__all__ = ["Client", "NodeView", "open_store"]  # NodeView and open_store: where callers found them before
 
 
 class Client:
@@ -416,50 +362,7 @@ class Client:
 
     def cache_explain(self, execution_id: str, node_id: str) -> dict[str, Any]:
         """Why a cached node hit or missed: its key compared with the closest entry of the same task."""
-        rec = self.get(execution_id)
-        node = self._node_records(execution_id).get(node_id)
-        spec = self.spec(execution_id)
-        if node_id not in spec.node_map:
-            raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
-        if spec.node_map[node_id].kind is not NodeKind.TASK:
-            raise UserError(f"node '{node_id}' is a {spec.node_map[node_id].kind} node; only task nodes are cached")
-        task = spec.tasks[spec.node_map[node_id].task]
-        cache = node.typed_detail.cache if node is not None else None
-        out: dict[str, Any] = {"execution": execution_id, "node": node_id, "task": task.name}
-        if not task.cache.enabled:
-            return {**out, "status": "DISABLED", "summary": f"task '{task.name}' is not cached (@task(cache=True))"}
-        if node is None or cache is None:
-            return {**out, "status": None, "summary": "the node has not reached the catalog yet"}
-        out.update(status=node.cache_status, key=cache["key"])
-        if node.cache_status == CacheStatus.HIT:
-            src = cache.get("source", {})
-            return {**out, "summary": f"hit: outputs of {src.get('execution')}/{src.get('node')}/{src.get('attempt')}"}
-        if node.cache_status == CacheStatus.SKIPPED or (
-            node.cache_status == CacheStatus.PUT and "replaced" not in cache and rec.config.overwrite_cache
-        ):
-            return {**out, "summary": "the execution ran with overwrite_cache: the catalog was not consulted"}
-        wanted = cache["components"]
-        candidates = [
-            e
-            for e in self.store.catalog_list(rec.project, task.name, 1000)
-            if not (e.source_execution == execution_id and e.source_node == node_id)
-        ]
-        if "replaced" in cache:
-            return {**out, "summary": f"miss: the stored entry was not usable ({cache['replaced']}); it was replaced"}
-        if not candidates:
-            return {
-                **out,
-                "summary": f"miss: the catalog had no entry for task '{task.name}' in project '{rec.project}'",
-            }
-        best = min(candidates, key=lambda e: len(explain(wanted, e.components)))
-        diffs = explain(wanted, best.components)
-        return {
-            **out,
-            "closest": {"key": best.key, "execution": best.source_execution, "node": best.source_node},
-            "differences": diffs,
-            "summary": "miss: compared with the closest entry (from "
-            f"{best.source_execution}/{best.source_node}), these differ: " + "; ".join(diffs),
-        }
+        return catalog.explain_cache(self.store, execution_id, node_id)
 
     def lineage(self, execution_id: str, node_id: str | None = None) -> list[LineageNode]:
         return lineage_upstream(self.store, execution_id, node_id)

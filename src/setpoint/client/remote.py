@@ -20,11 +20,11 @@ import json
 import time
 import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from setpoint.client.errors import ERROR_CODES, AuthError, ServerUnavailableError
+from setpoint.client.http import READ_TIMEOUT_S, Connection, SseMessage, parse_sse
 from setpoint.client.prepare import capture_registration, prepare_run
 from setpoint.client.wire import from_wire
 from setpoint.config.settings import Settings
@@ -36,20 +36,15 @@ from setpoint.service.inspect import NodeView
 from setpoint.service.lineage import Consumer, LineageNode
 
 if typing.TYPE_CHECKING:
-    import httpx
-
     from setpoint.sdk.workflow import Workflow
     from setpoint.service.follow import LogChunk
     from setpoint.service.registry import Registered
     from setpoint.spec.workflow import WorkflowSpec
 
 API = "/api/v1"
-STREAM_RETRIES = 30  # reconnections of one stream in a row without receiving anything
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 60.0  # an idle stream gets a ping every second; a plain request answers well before
 
 
-__all__ = ["ERROR_CODES", "AuthError", "RemoteClient", "ServerUnavailableError", "connect", "parse_sse"]
+__all__ = ["ERROR_CODES", "AuthError", "RemoteClient", "ServerUnavailableError", "SseMessage", "connect", "parse_sse"]
 
 # Always ask for records as stored: the client rebuilds the very records the embedded client returns.
 LITERAL = {"values": "literal"}
@@ -60,35 +55,6 @@ def _segment(value: str, what: str) -> str:
     if not value or "/" in value or value in (".", ".."):
         raise NotFoundError(f"{what} {value!r} not found")
     return quote(value, safe="")
-
-
-@dataclass(frozen=True, slots=True)
-class SseMessage:
-    event: str  # "event", "log", "end", "error" — or "ping" for a keep-alive comment
-    data: Any
-    id: str | None
-
-
-def parse_sse(lines: Iterator[str]) -> Iterator[SseMessage]:
-    """Server-Sent Events from text lines (the subset setpoint's server sends: id, event, data, comments)."""
-    event, mid = "message", None
-    data: list[str] = []
-    for line in lines:
-        if line == "":
-            if data:
-                yield SseMessage(event, json.loads("\n".join(data)), mid)
-            event, data, mid = "message", [], None
-        elif line.startswith(":"):
-            yield SseMessage("ping", None, None)
-        else:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                event = value
-            elif field == "data":
-                data.append(value)
-            elif field == "id":
-                mid = value
 
 
 class RemoteClient:
@@ -104,7 +70,7 @@ class RemoteClient:
         timeout: float = READ_TIMEOUT_S,
     ) -> None:
         try:
-            import httpx
+            import httpx  # noqa: F401  (checked here, used by `setpoint.client.http`)
         except ImportError as e:  # pragma: no cover - httpx comes with the remote extra
             raise InputError(f"talking to a server needs httpx: pip install 'setpoint[remote]' ({e})") from None
         if not server.startswith(("http://", "https://")):
@@ -113,13 +79,9 @@ class RemoteClient:
         self.settings = settings or Settings.from_env()
         self._project = project
         self.blobs = None  # records come back literals intact; blob payloads stay on the server
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
-            follow_redirects=False,
-        )
+        self._conn = Connection(self.url, token, timeout)
+        self._call = self._conn.call
+        self._stream = self._conn.stream
 
     def __repr__(self) -> str:
         return f"RemoteClient({self.url!r}, project={self._project!r})"
@@ -133,7 +95,7 @@ class RemoteClient:
         """Nothing to start: the server's controller runs the executions."""
 
     def close(self) -> None:
-        self._http.close()
+        self._conn.close()
 
     def __enter__(self) -> RemoteClient:
         return self
@@ -155,98 +117,6 @@ class RemoteClient:
 
     def _e(self, execution_id: str) -> str:
         return f"{self._p()}/executions/{_segment(execution_id, 'execution')}"
-
-    def _raise(self, resp: httpx.Response, what: str | None) -> typing.NoReturn:
-        try:
-            err = resp.json()["error"]
-            code, message = str(err["code"]), str(err["message"])
-        except (ValueError, KeyError, TypeError):
-            raise ServerUnavailableError(
-                f"{self.url} answered {resp.status_code} with something that is not setpoint's API: {resp.text[:200]!r}"
-            ) from None
-        if code == "not_found" and what is not None and message == "Not Found":
-            message = f"{what} not found"
-        if code == "unauthenticated":
-            message = (
-                f"the server at {self.url} refused the request: {message} (give a token: --token or SETPOINT_TOKEN)"
-            )
-        elif code == "forbidden":
-            message = f"the server at {self.url} refused the request: {message}"
-        elif resp.status_code >= 500 and code not in ERROR_CODES:
-            message = f"the server at {self.url} failed ({resp.status_code} {code}): {message}"
-        raise ERROR_CODES.get(code, SetpointError)(message)
-
-    def _unreachable(self, e: Exception) -> ServerUnavailableError:
-        import httpx
-
-        if isinstance(e, httpx.ConnectError):
-            return ServerUnavailableError(f"cannot reach the setpoint server at {self.url}: connection refused ({e})")
-        if isinstance(e, httpx.TimeoutException):
-            return ServerUnavailableError(
-                f"the setpoint server at {self.url} did not answer in time ({type(e).__name__})"
-            )
-        return ServerUnavailableError(f"the connection to the setpoint server at {self.url} failed: {e}")
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        what: str | None = None,
-    ) -> Any:
-        import httpx
-
-        headers = {**(headers or {}), **({"content-type": "application/octet-stream"} if content is not None else {})}
-        try:
-            resp = self._http.request(method, path, json=body, params=params, content=content, headers=headers)
-        except httpx.HTTPError as e:
-            raise self._unreachable(e) from None
-        if resp.status_code >= 400:
-            self._raise(resp, what)
-        try:
-            return resp.json()
-        except ValueError:
-            raise ServerUnavailableError(f"{self.url} answered with something that is not JSON") from None
-
-    def _stream(self, path: str, params: dict[str, Any], what: str, *, reconnect: bool = True) -> Iterator[SseMessage]:
-        """Messages of an event stream until its ``end``; reconnects (resuming from the last id) when cut.
-
-        With ``reconnect=False`` it also returns when the server closes the stream at its ``timeout``.
-        """
-        last_id: str | None = None
-        import httpx
-
-        failures = 0
-        while True:
-            headers = {"Last-Event-ID": last_id} if last_id is not None else {}
-            try:
-                with self._http.stream("GET", path, params=params, headers=headers) as resp:
-                    if resp.status_code >= 400:
-                        resp.read()
-                        self._raise(resp, what)
-                    for msg in parse_sse(resp.iter_lines()):
-                        failures = 0
-                        if msg.event == "error":
-                            raise ERROR_CODES.get(str(msg.data.get("code")), SetpointError)(
-                                str(msg.data.get("message"))
-                            )
-                        if msg.id is not None:
-                            last_id = msg.id
-                        yield msg
-                        if msg.event == "end":
-                            return
-                if not reconnect:
-                    return
-            except httpx.HTTPError as e:
-                failures += 1
-                if failures > STREAM_RETRIES:
-                    raise self._unreachable(e) from None
-                time.sleep(min(1.0, 0.1 * failures))
-            # Closed without an end (the server's timeout, or it restarted): resume where it stopped.
 
     # -- code bundles ---------------------------------------------------------------------------
     def upload_bundle(self, digest: str, data: bytes, project: str | None = None) -> bool:
