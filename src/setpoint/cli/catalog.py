@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, output_option
-from setpoint.cli.commands import follow_to_the_end
+from setpoint.cli.progress import follow_to_the_end
 from setpoint.client.wire import to_wire
 from setpoint.service.lineage import LineageNode
 
