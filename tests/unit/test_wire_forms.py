@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import json
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,12 +20,17 @@ import pytest
 from setpoint.adapters.store import codec
 from setpoint.client.wire import FORMS, from_wire, plain, to_wire
 from setpoint.core.model import (
+    AbortReason,
     AttemptRecord,
+    CacheStatus,
     CatalogEntry,
     ErrorInfo,
     Event,
+    EventKind,
     ExecutionConfig,
+    ExecutionMode,
     ExecutionRecord,
+    LineageDirection,
     LineageRow,
     NodeRecord,
 )
@@ -52,7 +58,7 @@ EXECUTION = ExecutionRecord(
     error=ERROR,
     abort_reason="stop",
     source_id="ex-src",
-    mode="recover",
+    mode=ExecutionMode.RECOVER,
     config=ExecutionConfig(max_parallelism=3, executor="ray", overwrite_cache=True),
     version=7,
     lease_owner="controller-1",
@@ -71,14 +77,16 @@ NODE = NodeRecord(
     started_at=1.0,
     finished_at=2.0,
     retry_at=3.0,
-    cache_status="MISS",
+    cache_status=CacheStatus.MISS,
     detail={"expanded": "d" * 64},
     version=4,
 )
-ATTEMPT = AttemptRecord("ex-full", "train", 2, AttemptPhase.FAILED, "local", 1.0, 2.0, 3.0, ERROR, "timeout", 5)
-EVENT = Event("ex-full", 1.25, "node", "FAILED", "train", 2, "it failed", 42)
+ATTEMPT = AttemptRecord(
+    "ex-full", "train", 2, AttemptPhase.FAILED, "local", 1.0, 2.0, 3.0, ERROR, AbortReason.TIMEOUT, 5
+)
+EVENT = Event("ex-full", 1.25, EventKind.NODE, "FAILED", "train", 2, "it failed", 42)
 ENTRY = CatalogEntry("team", "t", "k" * 64, {"code": "c"}, {"o0": 1}, "ex-full", "train", 2, 8.0)
-LINEAGE = LineageRow("ex-full", "train", "out", "o0", "h" * 64)
+LINEAGE = LineageRow("ex-full", "train", LineageDirection.OUT, "o0", "h" * 64)
 ENTITY = RegisteredEntity("workflow", "team", "pipeline", "v1", "d" * 64, "s" * 64, "c" * 64, {"k": [1]}, 3.0, 9)
 VIEW = NodeView("train", "train_task", ("prep", "load"), NODE, (ATTEMPT, dataclasses.replace(ATTEMPT, number=1)))
 TREE = LineageNode(
@@ -149,13 +157,14 @@ def test_wire_round_trip_keeps_every_field(record: Any) -> None:
 
 @pytest.mark.parametrize("record", [EXECUTION, NODE, ATTEMPT, ENTRY, LINEAGE], ids=lambda r: type(r).__name__)
 def test_store_rows_round_trip_every_field(record: Any) -> None:
-    to_row = {
+    codecs: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
         ExecutionRecord: (codec.execution_to_row, codec.execution_from_row),
         NodeRecord: (codec.node_to_row, codec.node_from_row),
         AttemptRecord: (codec.attempt_to_row, codec.attempt_from_row),
         CatalogEntry: (codec.catalog_entry_to_row, codec.catalog_entry_from_row),
         LineageRow: (codec.lineage_to_row, codec.lineage_from_row),
-    }[type(record)]
+    }
+    to_row = codecs[type(record)]
     row = to_row[0](record)
     assert set(row) == {f.name for f in dataclasses.fields(record)}, "a row has a column per field"
     assert all(v is None or isinstance(v, (str, int, float)) for v in row.values()), "columns hold plain values"
