@@ -279,8 +279,10 @@ def _same(v: Any) -> Any:
 
 
 def _enum_value(v: Any) -> Any:
-    # A field being turned from a string into an enum may still be given its string somewhere.
-    return v.value if isinstance(v, enum.Enum) else v
+    # A field being turned from a string into an enum may still be given its plain string somewhere.
+    if isinstance(v, str) and not isinstance(v, enum.Enum):
+        return v
+    return v.value
 
 
 def _iso(v: dt.date) -> str:
