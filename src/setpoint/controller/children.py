@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 
-from setpoint.core.model import Event, EventKind, ExecutionMode, ExecutionRecord
+from setpoint.core.executions import new_execution
+from setpoint.core.model import ExecutionMode, ExecutionRecord
 from setpoint.core.state import ExecutionState, StartChild
 from setpoint.errors import AlreadyExistsError, NotFoundError
 from setpoint.ports import Clock, ExecutionStore
@@ -40,21 +41,18 @@ def start_child(store: ExecutionStore, clock: Clock, state: ExecutionState, acti
         if name not in inputs and var.has_default:
             inputs[name] = var.default
     store.put_spec(child.digest, canonical_json(child.to_json()))
-    now = clock.now()
     parent = state.execution
-    record = ExecutionRecord(
-        id=action.child_id,
+    record, event = new_execution(
+        action.child_id,
+        child,
         project=parent.project,
-        workflow=child.name,
-        spec_digest=child.digest,
         code_digest=parent.code_digest,
         inputs=inputs,
-        created_at=now,
-        updated_at=now,
+        now=clock.now(),
+        config=parent.config,
         source_id=parent.id,
         mode=ExecutionMode.CHILD,
-        config=parent.config,
+        message=f"child of {parent.id}/{action.node_id}",
     )
-    event = Event(action.child_id, now, EventKind.EXECUTION, "QUEUED", message=f"child of {parent.id}/{action.node_id}")
     with contextlib.suppress(AlreadyExistsError):  # started before a crash: one start is enough
         store.create_execution(record, [event])

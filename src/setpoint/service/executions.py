@@ -1,11 +1,12 @@
-"""Creating executions: run, relaunch, recover — an execution record is born here and nowhere else.
+"""Creating executions: run, relaunch, recover.
 
 Every way an execution comes to be (a client's run, a registered workflow or launch plan, a
-relaunch, a recovery, a schedule's tick) ends in `new_execution`, which builds the immutable record
-and the history line that says why it exists, and `create`, which stores the pinned spec, the
-record, its first event and any nodes it starts with in one write. The time comes from the
-injected `Clock`, never from a global. The embedded client calls these (and so does the server,
-through it); the scheduler builds its ticks' records with `new_execution`.
+relaunch, a recovery, a schedule's tick, and a launch-plan node's child in the controller) ends in
+the core's pure `new_execution` (`setpoint.core.executions`), which builds the immutable record and
+the history line that says why it exists — the one place a record is born — and here in `create`,
+which stores the pinned spec, the record, its first event and any nodes it starts with in one
+write. The time comes from the injected `Clock`, never from a global. The embedded client calls
+these (and so does the server, through it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from setpoint.core.executions import new_execution
 from setpoint.core.model import Event, EventKind, ExecutionConfig, ExecutionMode, ExecutionRecord, NodeRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.core.recovery import PlanItem, recovered_nodes, recovery_plan
@@ -33,45 +35,6 @@ class SourceStore(ExecutionStore, NodeReader, Protocol):
 
 def new_execution_id() -> str:
     return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_ALPHABET) for _ in range(11))
-
-
-def new_execution(
-    execution_id: str,
-    spec: WorkflowSpec | None,
-    *,
-    project: str,
-    code_digest: str,
-    inputs: dict[str, Any],
-    now: float,
-    config: ExecutionConfig | None = None,
-    source_id: str | None = None,
-    mode: ExecutionMode = ExecutionMode.RUN,
-    message: str | None = None,
-    workflow: str | None = None,
-    spec_digest: str | None = None,
-) -> tuple[ExecutionRecord, Event]:
-    """The record of a new execution and the QUEUED event that opens its history.
-
-    ``spec`` names the workflow and its digest; a caller holding only those (a registered launch
-    plan) gives ``workflow`` and ``spec_digest`` instead.
-    """
-    record = ExecutionRecord(
-        id=execution_id,
-        project=project,
-        workflow=workflow or (spec.name if spec is not None else ""),
-        spec_digest=spec_digest or (spec.digest if spec is not None else ""),
-        code_digest=code_digest,
-        inputs=inputs,
-        created_at=now,
-        updated_at=now,
-        source_id=source_id,
-        mode=mode,
-        config=config or ExecutionConfig(),
-    )
-    if not record.workflow or not record.spec_digest:
-        raise ValueError("a new execution needs its workflow's name and spec digest")
-    why = message or (f"{mode} of {source_id}" if source_id else "created")
-    return record, Event(execution_id, now, EventKind.EXECUTION, ExecutionPhase.QUEUED.value, message=why)
 
 
 def create(

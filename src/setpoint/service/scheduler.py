@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from setpoint.core.executions import new_execution
 from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
 from setpoint.errors import BlobError, SetpointError, StoreError
 from setpoint.ports import Activation, Clock, RegisteredEntity, RegistryStore, ScheduleStore, SystemClock, TickRecord
 from setpoint.scheduling.ticks import Schedule, due_ticks, next_ticks, schedule_from_json
-from setpoint.service.executions import new_execution
 from setpoint.service.registry import resolve_inputs
 from setpoint.spec.workflow import WorkflowSpec
 
