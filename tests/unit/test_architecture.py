@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -56,3 +57,18 @@ def test_layers_hold() -> None:
     proc = subprocess.run([exe], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 broken" in proc.stdout
+
+
+def test_an_execution_record_is_born_in_one_place() -> None:
+    # Every creator calls core.executions.new_execution; decoding a stored or received record
+    # (core.wire) builds it from its fields by type, without naming the class in a call.
+    src = REPO / "src" / "setpoint"
+    born = [
+        f"{path.relative_to(src)}:{node.lineno}"
+        for path in sorted(src.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ExecutionRecord"
+    ]
+    assert len(born) == 1, born
+    assert born[0].startswith("core/executions.py:"), born
