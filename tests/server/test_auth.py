@@ -6,6 +6,7 @@ The table is read from the app itself, so a route added later is covered (or thi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,10 +37,11 @@ def fill(route: Route, project: str, execution_id: str, version: str) -> str:
 
 def call(http: TestClient, route: Route, path: str, token: str | None) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    body = {} if route.method == "POST" else None
+    body: dict[str, Any] | None = {} if route.method == "POST" else None
     # An event stream of a live execution would stay open: ask for what there is now, then the end.
     params = {"timeout": 0, "node": "add"} if route.path.endswith("/stream") else None
-    return http.request(route.method, path, headers=headers, json=body, params=params).status_code
+    status: int = http.request(route.method, path, headers=headers, json=body, params=params).status_code
+    return status
 
 
 def test_every_route_checks_the_token(client: Client, version: str) -> None:

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -48,7 +49,7 @@ def _cleanup() -> Iterator[None]:
     database=None,
 )
 @pytest.mark.timeout(120)
-def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
+def test_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(
         checks=[
             schemathesis.checks.not_a_server_error,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,7 @@ CHAIN = {"a": [], "b": ["a"], "c": ["b"]}
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
 
 
-def sim_for(edges, **kw) -> Sim:
+def sim_for(edges: dict[str, list[str]], **kw: Any) -> Sim:
     spec_kw = {k: v for k, v in kw.items() if k in ("retries", "timeout_s", "policy", "max_parallelism")}
     spec = dag_spec(edges, **spec_kw)
     return Sim(spec, execution_for(spec), cfg=kw.get("cfg", ReconcileConfig(backoff_base_s=0.0)))
@@ -40,7 +42,7 @@ def run_to_end(sim: Sim, max_rounds: int = 200) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_first_round_starts_execution_and_launches_roots_only():
+def test_first_round_starts_execution_and_launches_roots_only() -> None:
     sim = sim_for(DIAMOND)
     d = sim.round()
     assert d.execution is not None and d.execution.phase is ExecutionPhase.RUNNING
@@ -49,7 +51,7 @@ def test_first_round_starts_execution_and_launches_roots_only():
     assert sim.attempts["exec1/a/1"].phase is AttemptPhase.LAUNCHING
 
 
-def test_success_launches_downstream_in_the_same_round():
+def test_success_launches_downstream_in_the_same_round() -> None:
     sim = sim_for(CHAIN)
     sim.round()
     sim.succeed("exec1/a/1")
@@ -59,28 +61,28 @@ def test_success_launches_downstream_in_the_same_round():
     assert sim.nodes["b"].inputs == {"base": 2, "x0": 1}
 
 
-def test_chain_completes_with_outputs_of_the_last_node():
+def test_chain_completes_with_outputs_of_the_last_node() -> None:
     sim = sim_for(CHAIN)
     run_to_end(sim)
     assert sim.execution.phase is ExecutionPhase.SUCCEEDED
     assert sim.execution.outputs == {"o0": expected_value(CHAIN, "c")}
 
 
-def test_diamond_joins_both_branches():
+def test_diamond_joins_both_branches() -> None:
     sim = sim_for(DIAMOND)
     run_to_end(sim)
     assert sim.nodes["d"].inputs == {"base": 4, "x0": 3, "x1": 4}
     assert sim.execution.outputs == {"o0": expected_value(DIAMOND, "d")}
 
 
-def test_empty_workflow_succeeds_at_once_with_its_input():
+def test_empty_workflow_succeeds_at_once_with_its_input() -> None:
     sim = sim_for({})
     d = sim.round()
     assert d.execution is not None and d.execution.phase is ExecutionPhase.SUCCEEDED
     assert sim.execution.outputs == {"o0": 0}
 
 
-def test_running_observation_moves_node_to_running():
+def test_running_observation_moves_node_to_running() -> None:
     sim = sim_for(CHAIN)
     sim.round()
     sim.pending_hints.add("exec1/a/1")
@@ -89,7 +91,7 @@ def test_running_observation_moves_node_to_running():
     assert sim.attempts["exec1/a/1"].phase is AttemptPhase.RUNNING
 
 
-def test_user_failure_retries_under_a_new_attempt_id_after_backoff():
+def test_user_failure_retries_under_a_new_attempt_id_after_backoff() -> None:
     sim = sim_for(CHAIN, retries=1, cfg=ReconcileConfig(backoff_base_s=10.0))
     sim.round()
     sim.fail("exec1/a/1")
@@ -106,7 +108,7 @@ def test_user_failure_retries_under_a_new_attempt_id_after_backoff():
     assert sim.nodes["a"].attempt == 2
 
 
-def test_user_retries_exhausted_fails_the_execution_with_the_reason():
+def test_user_retries_exhausted_fails_the_execution_with_the_reason() -> None:
     sim = sim_for(CHAIN, retries=1)
     sim.round()
     sim.fail("exec1/a/1")
@@ -119,7 +121,7 @@ def test_user_retries_exhausted_fails_the_execution_with_the_reason():
     assert err is not None and err.node == "a" and "retries exhausted: 1" in err.message
 
 
-def test_system_failures_have_their_own_budget():
+def test_system_failures_have_their_own_budget() -> None:
     sim = sim_for(CHAIN, retries=0, cfg=ReconcileConfig(backoff_base_s=0.0, max_system_retries=2))
     sim.round()
     for n in (1, 2):
@@ -133,7 +135,7 @@ def test_system_failures_have_their_own_budget():
     assert "system retries exhausted" in (sim.execution.error.message if sim.execution.error else "")
 
 
-def test_non_retryable_error_fails_without_using_retries():
+def test_non_retryable_error_fails_without_using_retries() -> None:
     sim = sim_for(CHAIN, retries=5)
     sim.round()
     sim.fail("exec1/a/1", retryable=False)
@@ -142,7 +144,7 @@ def test_non_retryable_error_fails_without_using_retries():
     assert sim.nodes["a"].attempt == 1
 
 
-def test_timeout_kills_the_attempt_then_counts_as_a_user_failure():
+def test_timeout_kills_the_attempt_then_counts_as_a_user_failure() -> None:
     sim = sim_for({"a": []}, timeout_s=5.0, retries=1)
     sim.round()
     sim.pending_hints.add("exec1/a/1")
@@ -154,13 +156,13 @@ def test_timeout_kills_the_attempt_then_counts_as_a_user_failure():
     assert [a.attempt_id for a in aborts] == ["exec1/a/1"] and aborts[0].reason == "timeout"
     assert sim.attempts["exec1/a/1"].phase is AttemptPhase.ABORTING
     sim.round()  # the toy executor killed it; observe
-    assert sim.attempts["exec1/a/1"].phase is AttemptPhase.FAILED
+    assert sim.attempts["exec1/a/1"].phase is AttemptPhase.FAILED  # type: ignore[comparison-overlap]  # mypy keeps the narrowing across sim.round()
     assert sim.attempts["exec1/a/1"].error is not None
     assert sim.attempts["exec1/a/1"].error.code == "Timeout"
     assert sim.nodes["a"].attempt == 2  # retried
 
 
-def test_fail_fast_aborts_running_siblings_then_fails():
+def test_fail_fast_aborts_running_siblings_then_fails() -> None:
     sim = sim_for({"a": [], "b": [], "c": ["a", "b"]})
     sim.round()
     sim.fail("exec1/a/1")
@@ -169,12 +171,12 @@ def test_fail_fast_aborts_running_siblings_then_fails():
     assert sim.node_phase("b") is NodePhase.ABORTED
     assert sim.execution.phase is ExecutionPhase.RUNNING, "must wait until the killed attempt is gone"
     sim.round()
-    assert sim.execution.phase is ExecutionPhase.FAILED
+    assert sim.execution.phase is ExecutionPhase.FAILED  # type: ignore[comparison-overlap]  # mypy keeps the narrowing across sim.round()
     assert sim.node_phase("c") is NodePhase.PENDING
     assert sim.world["exec1/b/1"].killed
 
 
-def test_finish_runnable_skips_downstream_and_finishes_other_branches():
+def test_finish_runnable_skips_downstream_and_finishes_other_branches() -> None:
     sim = sim_for({"a": [], "b": [], "c": ["a"], "d": ["b"]}, policy=FailurePolicy.FINISH_RUNNABLE)
     sim.round()
     sim.fail("exec1/a/1")
@@ -183,11 +185,11 @@ def test_finish_runnable_skips_downstream_and_finishes_other_branches():
     assert sim.execution.phase is ExecutionPhase.RUNNING
     run_to_end(sim)
     assert sim.node_phase("d") is NodePhase.SUCCEEDED
-    assert sim.execution.phase is ExecutionPhase.FAILED
+    assert sim.execution.phase is ExecutionPhase.FAILED  # type: ignore[comparison-overlap]  # mypy keeps the narrowing across sim.round()
     assert sim.execution.error is not None and sim.execution.error.node == "a"
 
 
-def test_abort_requested_kills_attempts_and_ends_aborted():
+def test_abort_requested_kills_attempts_and_ends_aborted() -> None:
     sim = sim_for({"a": [], "b": []})
     sim.round()
     sim.execution = sim.execution.evolve(abort_reason="user said so")
@@ -196,12 +198,12 @@ def test_abort_requested_kills_attempts_and_ends_aborted():
     assert sorted(a.attempt_id for a in d.actions if isinstance(a, Abort)) == ["exec1/a/1", "exec1/b/1"]
     assert sim.execution.phase is ExecutionPhase.RUNNING
     sim.round()
-    assert sim.execution.phase is ExecutionPhase.ABORTED
+    assert sim.execution.phase is ExecutionPhase.ABORTED  # type: ignore[comparison-overlap]  # mypy keeps the narrowing across sim.round()
     assert {sim.node_phase("a"), sim.node_phase("b")} == {NodePhase.ABORTED}
     assert {a.phase for a in sim.attempts.values()} == {AttemptPhase.ABORTED}
 
 
-def test_abort_of_an_attempt_that_still_runs_is_requested_again():
+def test_abort_of_an_attempt_that_still_runs_is_requested_again() -> None:
     sim = sim_for({"a": []})
     sim.round()
     sim.execution = sim.execution.evolve(abort_reason="stop")
@@ -215,8 +217,8 @@ def test_abort_of_an_attempt_that_still_runs_is_requested_again():
     assert sim.execution.phase is ExecutionPhase.RUNNING
 
 
-def test_max_parallelism_caps_attempts_in_flight():
-    edges = {f"n{i}": [] for i in range(10)}
+def test_max_parallelism_caps_attempts_in_flight() -> None:
+    edges: dict[str, list[str]] = {f"n{i}": [] for i in range(10)}
     sim = sim_for(edges, max_parallelism=3)
     d = sim.round()
     assert len(launches(d)) == 3
@@ -227,13 +229,13 @@ def test_max_parallelism_caps_attempts_in_flight():
     assert sim.execution.phase is ExecutionPhase.SUCCEEDED
 
 
-def test_execution_config_parallelism_overrides_the_spec():
+def test_execution_config_parallelism_overrides_the_spec() -> None:
     spec = dag_spec({f"n{i}": [] for i in range(5)}, max_parallelism=4)
     sim = Sim(spec, execution_for(spec, max_parallelism=2))
     assert len(launches(sim.round())) == 2
 
 
-def test_lost_launch_is_relaunched_under_the_same_attempt_id():
+def test_lost_launch_is_relaunched_under_the_same_attempt_id() -> None:
     sim = sim_for({"a": []})
     d = sim.round()
     sim.world.clear()  # crashed between recording intent and launching
@@ -242,7 +244,7 @@ def test_lost_launch_is_relaunched_under_the_same_attempt_id():
     assert launches(d) == ["exec1/a/1"]
 
 
-def test_late_observation_of_a_settled_attempt_changes_nothing():
+def test_late_observation_of_a_settled_attempt_changes_nothing() -> None:
     sim = sim_for({"a": [], "b": []})
     sim.round()
     sim.succeed("exec1/a/1")
@@ -254,7 +256,7 @@ def test_late_observation_of_a_settled_attempt_changes_nothing():
     assert sim.nodes["a"] == before["a"]
 
 
-def test_reconcile_is_deterministic_for_the_same_state():
+def test_reconcile_is_deterministic_for_the_same_state() -> None:
     spec = dag_spec(DIAMOND)
     state = ExecutionState.build(spec, execution_for(spec), [], [])
     d1 = reconcile(state, {}, 5.0)
@@ -262,14 +264,14 @@ def test_reconcile_is_deterministic_for_the_same_state():
     assert d1 == d2
 
 
-def test_terminal_execution_yields_an_empty_decision():
+def test_terminal_execution_yields_an_empty_decision() -> None:
     spec = dag_spec(CHAIN)
     ex = execution_for(spec).evolve(phase=ExecutionPhase.SUCCEEDED)
     d = reconcile(ExecutionState.build(spec, ex, [], []), {}, 1.0)
     assert not d.writes and d.actions == ()
 
 
-def test_unknown_running_attempt_is_a_lost_process():
+def test_unknown_running_attempt_is_a_lost_process() -> None:
     sim = sim_for({"a": []})
     sim.round()
     sim.pending_hints.add("exec1/a/1")
@@ -281,7 +283,7 @@ def test_unknown_running_attempt_is_a_lost_process():
     assert sim.nodes["a"].system_failures == 1
 
 
-def test_backoff_is_exponential_with_bounded_jitter():
+def test_backoff_is_exponential_with_bounded_jitter() -> None:
     cfg = ReconcileConfig(backoff_base_s=1.0, backoff_max_s=30.0)
     delays = [backoff_delay(k, "e/n/1", cfg) for k in range(1, 8)]
     raw = [1, 2, 4, 8, 16, 30, 30]
@@ -313,7 +315,9 @@ STEP = st.sampled_from(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edges=dags(), steps=st.lists(STEP, max_size=60), data=st.data())
-def test_any_interleaving_converges_to_the_fault_free_outputs(edges, steps, data):
+def test_any_interleaving_converges_to_the_fault_free_outputs(
+    edges: dict[str, list[str]], steps: list[str], data: st.DataObject
+) -> None:
     """Crashes, lost and duplicated hints and failures within budget never change the result."""
     sim = sim_for(edges, retries=2, cfg=ReconcileConfig(backoff_base_s=0.0, max_system_retries=2))
     user_fails: dict[str, int] = {}
@@ -378,7 +382,7 @@ def check_invariants(sim: Sim) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(edges=dags(), limit=st.integers(1, 4))
-def test_parallelism_limit_is_never_exceeded(edges, limit):
+def test_parallelism_limit_is_never_exceeded(edges: dict[str, list[str]], limit: int) -> None:
     spec = dag_spec(edges)
     sim = Sim(spec, execution_for(spec).evolve(config=ExecutionConfig(max_parallelism=limit)))
     for _ in range(100):
@@ -392,7 +396,7 @@ def test_parallelism_limit_is_never_exceeded(edges, limit):
     assert sim.execution.phase is ExecutionPhase.SUCCEEDED
 
 
-def test_observation_for_a_pending_attempt_is_no_news():
+def test_observation_for_a_pending_attempt_is_no_news() -> None:
     sim = sim_for({"a": []})
     sim.round()
     state = sim.load()
@@ -400,7 +404,7 @@ def test_observation_for_a_pending_attempt_is_no_news():
     assert not d.writes and d.actions == ()
 
 
-def test_branch_decides_in_the_round_its_operand_arrives_and_skips_the_other_case():
+def test_branch_decides_in_the_round_its_operand_arrives_and_skips_the_other_case() -> None:
     from tests.e2e import wf_control as wc
 
     spec = wc.gatekeeper.compile()

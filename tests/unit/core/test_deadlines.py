@@ -103,6 +103,6 @@ def test_the_execution_deadline_stops_the_execution(
         assert r.phase("inc") is NodePhase.ABORTED
         assert r.execution.phase is ExecutionPhase.RUNNING  # until the kill is confirmed
         r.confirm_aborts()
-        assert r.execution.phase is ExecutionPhase.FAILED
+        assert r.execution.phase is ExecutionPhase.FAILED  # type: ignore[comparison-overlap]  # mypy keeps the narrowing across confirm_aborts()
         assert r.execution.error is not None
         assert r.execution.error.message == "the execution did not finish within its deadline of 60s"
