@@ -39,7 +39,15 @@ from setpoint.adapters.store.sql.records import (
 )
 from setpoint.adapters.store.sqlite import QUERIES as SQLITE_QUERIES
 from setpoint.adapters.store.sqlite import SqliteStore
-from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
+from setpoint.core.model import (
+    AttemptRecord,
+    CatalogEntry,
+    Event,
+    ExecutionRecord,
+    LineageDirection,
+    LineageRow,
+    NodeRecord,
+)
 from tests.support import pg
 
 from .test_store_contract import attempt, event, execution, node
@@ -53,7 +61,7 @@ SAMPLE_ROWS: dict[type, Callable[[], dict[str, Any]]] = {
     CatalogEntry: lambda: codec.catalog_entry_to_row(
         CatalogEntry("proj", "t", "k", {"c": 1}, {"o": {"int": 1}}, "ex-1", "a", 1, 100.0)
     ),
-    LineageRow: lambda: codec.lineage_to_row(LineageRow("ex-1", "a", "out", "o", "h")),
+    LineageRow: lambda: codec.lineage_to_row(LineageRow("ex-1", "a", LineageDirection.OUT, "o", "h")),
 }
 
 _PARAM_RE = re.compile(r"(?<![:\w]):(\w+)")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from setpoint.core.model import CatalogEntry, ExecutionRecord, LineageRow
+from setpoint.core.model import CatalogEntry, ExecutionRecord, LineageDirection, LineageRow
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.errors import AlreadyExistsError, ConflictError, LeaseLostError
 from setpoint.ports import RoundWrite, Store
@@ -51,7 +51,8 @@ def entry(key: str, project: str = "proj", **changes: Any) -> CatalogEntry:
 
 
 def lin(eid: str, nid: str, direction: str, name: str, value_hash: str) -> LineageRow:
-    return LineageRow(eid, nid, direction, name, value_hash)
+    # cast, not a conversion: a direction that is not one reaches the store, which must refuse it
+    return LineageRow(eid, nid, cast(LineageDirection, direction), name, value_hash)
 
 
 def commit(store: Store, eid: str = "ex-1", **parts: Any) -> ExecutionRecord:

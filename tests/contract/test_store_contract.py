@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,9 +25,11 @@ from setpoint.core.model import (
     CatalogEntry,
     ErrorInfo,
     Event,
+    EventKind,
     ExecutionConfig,
     ExecutionMode,
     ExecutionRecord,
+    LineageDirection,
     LineageRow,
     NodeRecord,
 )
@@ -604,7 +606,7 @@ def test_events_ordered_with_after_seq_and_limit(store: Store) -> None:
 
 
 def test_event_fields_round_trip(store: Store) -> None:
-    ev = Event("ex-1", 123.456, "attempt", "FAILED", node_id="n/ü", attempt=3, message="exit 137\n☠")
+    ev = Event("ex-1", 123.456, EventKind.ATTEMPT, "FAILED", node_id="n/ü", attempt=3, message="exit 137\n☠")
     store.create_execution(execution(), [ev, event("ex-1", "X", node_id=None, attempt=None, message="")])
     first, second = store.events("ex-1")
     assert (first.ts, first.kind, first.phase, first.node_id, first.attempt, first.message) == (
@@ -794,7 +796,7 @@ class BackendsAgree(RuleBasedStateMachine):
                 for project, key, task, source, number in puts
             ],
             releases=releases,
-            lineage=[LineageRow(eid, nid, d, name, h) for nid, d, name, h in lineage],
+            lineage=[LineageRow(eid, nid, cast(LineageDirection, d), name, h) for nid, d, name, h in lineage],  # as drawn
         )
         self.same(lambda s: s.commit_round(write, owner=owner))
 

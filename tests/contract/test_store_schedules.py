@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from setpoint.core.model import Event, ExecutionMode, ExecutionRecord
+from setpoint.core.model import Event, EventKind, ExecutionMode, ExecutionRecord
 from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import NotFoundError, SetpointError
 from setpoint.ports import RegisteredEntity, Store, TickRecord
@@ -58,7 +58,7 @@ def tick(at: int, eid: str, version: str = "v1", name: str = "nightly", project:
 
 
 def fire(store: Store, at: int, eid: str, **kw: Any) -> bool:
-    event = Event(eid, 5.0, "execution", ExecutionPhase.QUEUED.value, message="scheduled")
+    event = Event(eid, 5.0, EventKind.EXECUTION, ExecutionPhase.QUEUED.value, message="scheduled")
     return store.fire_tick(tick(at, eid, **kw), execution(eid, kw.get("project", "proj")), [event])
 
 
@@ -122,7 +122,7 @@ def test_an_existing_execution_stands_when_its_tick_is_recorded(store: Store) ->
     """Execution creation is idempotent on the deterministic id: the tick is recorded, nothing is duplicated."""
     store.register_entity(launchplan())
     store.activate_launchplan("proj", "nightly", "v1", 1.0)
-    store.create_execution(execution("s00000000003"), [Event("s00000000003", 5.0, "execution", "QUEUED", message="x")])
+    store.create_execution(execution("s00000000003"), [Event("s00000000003", 5.0, EventKind.EXECUTION, "QUEUED", message="x")])
     assert fire(store, 180, "s00000000003")
     assert [e.message for e in store.events("s00000000003")] == ["x"]
     assert [t.tick for t in store.list_ticks("proj", "nightly")] == [180]

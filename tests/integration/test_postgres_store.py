@@ -43,7 +43,7 @@ from setpoint.adapters.store.postgres import (  # noqa: E402
 from setpoint.adapters.store.sql.migrations import load_migrations  # noqa: E402
 from setpoint.adapters.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS  # noqa: E402
 from setpoint.adapters.store.sqlite import SqliteStore  # noqa: E402
-from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, NodeRecord  # noqa: E402
+from setpoint.core.model import CatalogEntry, Event, EventKind, ExecutionRecord, NodeRecord  # noqa: E402
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase  # noqa: E402
 from setpoint.errors import ConflictError, StoreError  # noqa: E402
 from setpoint.ports import RoundWrite  # noqa: E402
@@ -161,7 +161,7 @@ def test_stepwise_migration_with_data_gives_the_fresh_schema(fresh: str) -> None
 
 def test_reopening_is_idempotent_and_only_reads(url: str) -> None:
     with PostgresStore(url) as store:
-        store.create_execution(execution(), [Event("ex-1", 1.0, "execution", "QUEUED")])
+        store.create_execution(execution(), [Event("ex-1", 1.0, EventKind.EXECUTION, "QUEUED")])
     before = schema(url)
     with PostgresStore(url) as store:
         assert store.get_execution("ex-1").version == 1

@@ -29,7 +29,15 @@ from setpoint.adapters.store.sqlite import (
     list_query,
 )
 from setpoint.adapters.store.sqlite import migrate as migrations
-from setpoint.core.model import CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
+from setpoint.core.model import (
+    CatalogEntry,
+    Event,
+    EventKind,
+    ExecutionRecord,
+    LineageDirection,
+    LineageRow,
+    NodeRecord,
+)
 from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase
 from setpoint.errors import ConflictError, StoreError
 from setpoint.ports import ExecutionFilter, RoundWrite
@@ -81,7 +89,7 @@ def test_missing_directories_are_created(tmp_path: Path) -> None:
 def test_data_survives_reopening_and_migrations_are_idempotent(db: Path) -> None:
     with SqliteStore(db) as store:
         store.put_spec("d", "body")
-        store.create_execution(execution(), [Event("ex-1", 1.0, "execution", "QUEUED")])
+        store.create_execution(execution(), [Event("ex-1", 1.0, EventKind.EXECUTION, "QUEUED")])
     before = schema(db)
     with SqliteStore(db) as store:
         assert store.get_spec("d") == "body"
@@ -278,7 +286,7 @@ def _bump(path: str, name: str, times: int, barrier: Any, results: Any) -> None:
         assert cur.outputs is not None
         write = RoundWrite(
             cur.evolve(outputs={"n": cur.outputs["n"] + 1}),
-            events=[Event("ex-1", 0.0, "execution", "BUMP", message=name)],
+            events=[Event("ex-1", 0.0, EventKind.EXECUTION, "BUMP", message=name)],
         )
         try:
             store.commit_round(write, owner=None)
@@ -360,11 +368,11 @@ def test_a_0001_file_with_data_is_migrated_in_place(db: Path) -> None:
         loaded = store.get_execution("ex-1")
         assert [n.node_id for n in store.load_nodes("ex-1")] == ["a"]
         store.commit_round(
-            RoundWrite(loaded, catalog_puts=[_entry("k")], lineage=[LineageRow("ex-1", "a", "in", "x", "h")]),
+            RoundWrite(loaded, catalog_puts=[_entry("k")], lineage=[LineageRow("ex-1", "a", LineageDirection.IN, "x", "h")]),
             owner=None,
         )
         assert store.catalog_get_many("proj", ["k"]) == {"k": _entry("k")}
-        assert store.lineage_by_hash("h", "in") == [LineageRow("ex-1", "a", "in", "x", "h")]
+        assert store.lineage_by_hash("h", "in") == [LineageRow("ex-1", "a", LineageDirection.IN, "x", "h")]
     fresh = db.with_name("fresh.db")
     SqliteStore(fresh).close()
     assert schema(db) == schema(fresh)
@@ -377,11 +385,11 @@ def test_an_error_after_the_catalog_statements_rolls_back_the_whole_round(db: Pa
         bad = RoundWrite(
             loaded,
             nodes=[NodeRecord("ex-1", "a", NodePhase.SUCCEEDED)],
-            events=[Event("ex-1", 1.0, "node", "SUCCEEDED", node_id="a")],
+            events=[Event("ex-1", 1.0, EventKind.NODE, "SUCCEEDED", node_id="a")],
             # the lineage is written last; a task of None breaks NOT NULL in the catalog put before it
             catalog_puts=[_entry("k-good"), _entry("k-bad", task=None)],
             releases=[("proj", "held", "ex-1/a")],
-            lineage=[LineageRow("ex-1", "a", "out", "o", "h")],
+            lineage=[LineageRow("ex-1", "a", LineageDirection.OUT, "o", "h")],
         )
         with pytest.raises(StoreError, match="NOT NULL"):
             store.commit_round(bad, owner=None)
