@@ -26,6 +26,10 @@ How it keeps the executor's promises:
 * **Abort** writes the ``aborted`` file first (so the outcome reads "Aborted"), then has the
   launcher cancel the task with ``force=True``, which kills its worker process; an attempt that
   has not started is fenced and never will.
+
+Just over the usual size: launch, observation, the change-log watcher and abort share one lock and
+one memory of outcomes; the resource mapping (`ray_resources`) and the cluster side (`ray_node`)
+are already apart.
 """
 
 from __future__ import annotations
