@@ -62,6 +62,15 @@ def launchplan_ls(state: Ctx, project: str | None, output: str) -> None:
     console.print(table)
 
 
+
+def _answer(info: dict[str, Any], output: str) -> None:
+    """A launch plan's status as the user asked for it: JSON, or the table and its ticks."""
+    if output == "json":
+        click.echo(json.dumps(info))
+    else:
+        _show(info)
+
+
 @launchplan.command("get")
 @click.argument("name")
 @project_option
@@ -70,10 +79,7 @@ def launchplan_ls(state: Ctx, project: str | None, output: str) -> None:
 def launchplan_get(state: Ctx, name: str, project: str | None, output: str) -> None:
     """A launch plan's schedule, active version, next ticks and the ticks fired most recently."""
     info = state.client.launchplan_status(name, project=project)
-    if output == "json":
-        click.echo(json.dumps(info))
-    else:
-        _show(info)
+    _answer(info, output)
 
 
 @launchplan.command("activate")
@@ -85,10 +91,7 @@ def launchplan_get(state: Ctx, name: str, project: str | None, output: str) -> N
 def launchplan_activate(state: Ctx, name: str, version: str | None, project: str | None, output: str) -> None:
     """Make one version of NAME the active one (any other version of NAME stops being active)."""
     info = state.client.activate_launchplan(name, version, project=project)
-    if output == "json":
-        click.echo(json.dumps(info))
-    else:
-        _show(info)
+    _answer(info, output)
 
 
 @launchplan.command("deactivate")
@@ -99,10 +102,7 @@ def launchplan_activate(state: Ctx, name: str, version: str | None, project: str
 def launchplan_deactivate(state: Ctx, name: str, project: str | None, output: str) -> None:
     """Stop NAME's schedule: no version stays active (executions already created are not touched)."""
     info = state.client.deactivate_launchplan(name, project=project)
-    if output == "json":
-        click.echo(json.dumps(info))
-    else:
-        _show(info)
+    _answer(info, output)
 
 
 @cli.command()
