@@ -8,7 +8,7 @@ error, as an HTTP status is the server's (`setpoint.client.errors`).
 
 from __future__ import annotations
 
-from setpoint.cli import catalog, commands, launchplans, server  # noqa: F401  (importing registers the commands)
+from setpoint.cli import catalog, commands, decks, launchplans, server  # noqa: F401  (importing registers the commands)
 from setpoint.cli.app import cli, fail
 from setpoint.client.errors import AuthError
 from setpoint.errors import BlobError, NotFoundError, SetpointError, StoreError, UserError

@@ -1,0 +1,3 @@
+"""Commands for the reports tasks produce: `setpoint deck`."""
+
+from __future__ import annotations
