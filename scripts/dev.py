@@ -5,9 +5,13 @@
     python3 scripts/dev.py test          # the gates, then the whole suite (what CI runs)
     python3 scripts/dev.py test --fast   # the gates, then the fast tier (no slow, fault or Ray tests)
     python3 scripts/dev.py check         # the gates only
+    python3 scripts/dev.py console-check # rebuild the web console and compare with the shipped assets
 
 The gates run in this order and each must pass: `ruff check src tests`, `mypy` (strict, on src and
-tests: the files named in pyproject.toml), `lint-imports` (the layer contracts). If one fails the
+tests: the files named in pyproject.toml), `lint-imports` (the layer contracts), then the console
+check: the web console's shipped assets (src/setpoint/server/console_dist) must be exactly what
+`npm ci && npm run build` makes of the committed sources in console/. That check needs Node.js:
+without it, it is skipped with a note, except under CI=true, where it fails. If one fails the
 suite does not start. `--no-gates` skips them for a quick local loop (CI never passes it).
 
 Extra arguments after `test` go to pytest (e.g. `python3 scripts/dev.py test --fast -k reconcile`).
@@ -20,6 +24,7 @@ Only the standard library is used here, so it works on a fresh machine with Pyth
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -46,9 +51,9 @@ FAST_TIER: tuple[str, ...] = ("-m", "not slow and not ray", "--ignore=tests/faul
 PYTEST_NO_TESTS = 5  # pytest's exit code when it collected or selected nothing
 
 
-def sh(*cmd: str | Path, **kw: object) -> None:
+def sh(*cmd: str | Path, cwd: Path = ROOT) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)  # type: ignore[call-overload]
+    subprocess.run([str(c) for c in cmd], check=True, cwd=cwd)
 
 
 def ensure_venv(extras: str) -> None:
@@ -59,6 +64,41 @@ def ensure_venv(extras: str) -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
         sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     sh(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+
+
+CONSOLE = ROOT / "console"
+CONSOLE_DIST = "src/setpoint/server/console_dist"
+
+
+def console_check() -> int:
+    """Build the console from its committed sources and fail if the shipped assets differ."""
+    if not (CONSOLE / "package.json").exists():
+        print("console check: no console/ sources, nothing to compare", flush=True)
+        return 0
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI") == "true":
+            print("console check: npm is not installed (needed under CI=true)", file=sys.stderr, flush=True)
+            return 1
+        print("console check: skipped, Node.js/npm not installed (the shipped assets are used as they are)")
+        return 0
+    try:
+        sh(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=CONSOLE)
+        sh(npm, "run", "--silent", "build", cwd=CONSOLE)
+    except subprocess.CalledProcessError as e:
+        print(f"console check: the build failed (exit {e.returncode})", file=sys.stderr, flush=True)
+        return 1
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "--", CONSOLE_DIST],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    if changed:
+        print("console check: the shipped assets are not the build of the committed sources; "
+              f"rebuild (cd console && npm run build) and commit {CONSOLE_DIST}:\n{changed}",
+              file=sys.stderr, flush=True)
+        return 1
+    print("console check: the shipped assets are the build of the committed sources", flush=True)
+    return 0
 
 
 def run_gates() -> bool:
@@ -72,6 +112,8 @@ def run_gates() -> bool:
               f"in {time.monotonic() - started:.0f}s", flush=True)
         if code != 0:
             failed.append(name)
+    if console_check() != 0:
+        failed.append("console")
     if failed:
         print(f"gates failed: {', '.join(failed)}; the test suite was not run", file=sys.stderr, flush=True)
     return not failed
@@ -88,10 +130,12 @@ def run_suite(pytest_args: list[str], *, fast: bool) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "check"):
+    if not argv or argv[0] not in ("demo", "test", "check", "console-check"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "console-check":
+        return console_check()
     if command == "demo":
         ensure_venv("examples")
         home = os.environ.get("SETPOINT_HOME", str(ROOT / ".setpoint"))
