@@ -8,37 +8,167 @@ outputs; called anywhere else it simply runs the function (a quick local check o
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
+import json
+import re
 import sys
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import SpecError
 from setpoint.sdk.context import current_builder
+from setpoint.spec.model import SECRET_NAME_RE
 from setpoint.spec.workflow import CachePolicy, Interface, TaskSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class TaskOptionWarning(UserWarning):
+    """An option a task declares that setpoint records but does not act on (said once, at compile time)."""
+
+
+_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KMGTkmgt]i?)?[bB]?")
+_CPU = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m?)")
+
+
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """What one attempt needs: ``cpu`` (cores), ``mem`` ("512Mi", "2Gi"), ``gpu`` (count)."""
+    """What one attempt needs (``requests=``) or may use at most (``limits=``).
 
-    cpu: float | None = None
-    mem: str | None = None
-    gpu: int | None = None
+    ``cpu``: cores (``2``, ``0.5``, ``"500m"``); ``mem`` and ``ephemeral_storage``: quantities
+    (``"512Mi"``, ``"2Gi"``, ``"1G"``, or bytes); ``gpu``: a count. Checked when a task uses them.
+    """
+
+    cpu: float | int | str | None = None
+    mem: str | int | None = None
+    gpu: int | str | None = None
+    ephemeral_storage: str | int | None = None
 
     def items(self) -> tuple[tuple[str, str], ...]:
+        """The spec's form: only the fields given, as strings (``cpu`` normalised to cores)."""
         out = []
-        for key in ("cpu", "mem", "gpu"):
+        for key in ("cpu", "mem", "gpu", "ephemeral_storage"):
             value = getattr(self, key)
             if value is not None:
-                out.append((key, str(value)))
+                out.append((key, _cpu_text(value) if key == "cpu" else str(value)))
         return tuple(out)
+
+    def check(self, where: str) -> None:
+        """SpecError naming ``where`` for any field that is not a valid quantity."""
+        cpu, gpu = self.cpu, self.gpu
+        if cpu is not None:
+            ok = isinstance(cpu, str) and _CPU.fullmatch(cpu.strip()) is not None
+            ok = ok or (isinstance(cpu, int | float) and not isinstance(cpu, bool))
+            if not ok or float(_cpu_text(cpu)) <= 0:
+                raise SpecError(f"{where}: cpu={cpu!r} is not a positive number of cores (2, 0.5 or '500m')")
+        for key in ("mem", "ephemeral_storage"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            ok = ok or (isinstance(value, str) and _QUANTITY.fullmatch(value.strip()) is not None)
+            if not ok:
+                raise SpecError(f"{where}: {key}={value!r} is not a quantity like '512Mi', '2Gi' or '1G'")
+        if gpu is not None:
+            text = str(gpu).strip()
+            if isinstance(gpu, bool) or not text.isdigit():
+                raise SpecError(f"{where}: gpu={gpu!r} is not a whole number of GPUs")
+
+
+def _cpu_text(value: float | int | str) -> str:
+    if isinstance(value, str):
+        m = _CPU.fullmatch(value.strip())
+        if m is None:
+            return value
+        cores = float(m.group(1)) / (1000 if m.group(2) else 1)
+        return str(int(cores)) if cores.is_integer() and not m.group(2) and "." not in m.group(1) else str(cores)
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret a task asks for: ``current_context().secrets.get(group, key)`` reads it (docs/secrets.md).
+
+    ``key`` may be omitted for a secret that is a whole group (one value). Only the secrets a task
+    requests are visible to it; their values never enter a spec, an event, a log or the store.
+    """
+
+    group: str
+    key: str | None = None
+
+    def spec_pair(self, where: str) -> tuple[str, str]:
+        for what, value in (("group", self.group), ("key", self.key or "")):
+            required = what == "group"
+            if not isinstance(value, str) or ((value or required) and not SECRET_NAME_RE.match(value)):
+                raise SpecError(f"{where}: secret {what} {str(value)[:60]!r} must be letters, digits, '_', '-' or '.'")
+        return (self.group, self.key or "")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMetadata:
+    """The run-time options of a task in one object, as flytekit's ``metadata=`` takes them."""
+
+    retries: int = 0
+    timeout: timedelta | float | None = None
+    cache: bool = False
+    cache_version: str = ""
+    cache_serialize: bool = False
+    deprecated: str = ""
+    interruptible: bool | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "retries": self.retries,
+            "timeout": self.timeout,
+            "cache": self.cache,
+            "cache_version": self.cache_version,
+            "cache_serialize": self.cache_serialize,
+            "deprecated": self.deprecated,
+            "interruptible": bool(self.interruptible),
+        }
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """A container image described by its contents; recorded in the task's spec as its name.
+
+    The local executor runs tasks in the current environment and does not build or use images.
+    """
+
+    name: str = "setpoint-task"
+    base_image: str = ""
+    python_version: str = ""
+    packages: tuple[str, ...] | list[str] = ()
+    apt_packages: tuple[str, ...] | list[str] = ()
+    registry: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def image_name(self) -> str:
+        """``[registry/]name:tag``, the tag a digest of everything that goes into the image."""
+        content = json.dumps(
+            [self.base_image, self.python_version, list(self.packages), list(self.apt_packages), dict(self.env)],
+            sort_keys=True,
+        )
+        tag = hashlib.sha256(content.encode()).hexdigest()[:16]
+        return f"{self.registry.rstrip('/') + '/' if self.registry else ''}{self.name}:{tag}"
+
+
+def image_text(image: object, where: str) -> str:
+    """The spec's string for ``container_image=``: a string as given, or an image spec's name."""
+    if image is None or image == "":
+        return ""
+    if isinstance(image, str):
+        return image
+    name = getattr(image, "image_name", None)
+    if callable(name):
+        return str(name())
+    raise SpecError(f"{where}: container_image must be a string or an ImageSpec, got {type(image).__name__}")
 
 
 def module_name_of(fn: Callable[..., Any]) -> str:
@@ -70,7 +200,28 @@ class Task:
         unsafe_pickle: bool = False,
         kind: str = "python",
         deadline: timedelta | float | None = None,
+        limits: Resources | None = None,
+        secret_requests: Sequence[Secret] = (),
+        enable_deck: bool = False,
+        container_image: str | ImageSpec | None = None,
+        metadata: TaskMetadata | None = None,
+        interruptible: bool = False,
+        deprecated: str = "",
     ) -> None:
+        if metadata is not None:
+            if not isinstance(metadata, TaskMetadata):
+                raise SpecError(f"@task metadata= must be a TaskMetadata, got {type(metadata).__name__}")
+            given = {"retries": retries, "timeout": timeout, "cache": cache, "cache_version": cache_version}
+            clash = [k for k, v in given.items() if v not in (0, None, False, "")]
+            if clash or cache_serialize or interruptible or deprecated:
+                raise SpecError(
+                    f"task '{getattr(function, '__qualname__', function)}': give the options in metadata= or as "
+                    f"keywords, not both ({', '.join(clash) or 'cache_serialize/interruptible/deprecated'})"
+                )
+            meta = metadata.options()
+            retries, timeout, cache = meta["retries"], meta["timeout"], meta["cache"]
+            cache_version, cache_serialize = meta["cache_version"], meta["cache_serialize"]
+            interruptible, deprecated = meta["interruptible"], meta["deprecated"]
         if not callable(function):
             raise SpecError(f"@task must decorate a function, got {type(function).__name__}")
         self.function = function
@@ -99,6 +250,20 @@ class Task:
         )
         self.executor = executor
         self.requests = requests or Resources()
+        self.limits = limits or Resources()
+        for what, res in (("requests", self.requests), ("limits", self.limits)):
+            if not isinstance(res, Resources):
+                raise SpecError(f"task '{self.name}': {what}= must be a Resources, got {type(res).__name__}")
+            res.check(f"task '{self.name}', {what}")
+        if isinstance(secret_requests, Secret) or not all(isinstance(x, Secret) for x in secret_requests):
+            raise SpecError(f"task '{self.name}': secret_requests must be a list of Secret(group, key)")
+        self.secret_requests = tuple(secret_requests)
+        self._secrets = tuple(dict.fromkeys(x.spec_pair(f"task '{self.name}'") for x in self.secret_requests))
+        self.enable_deck = bool(enable_deck)
+        self.container_image = image_text(container_image, f"task '{self.name}'")
+        self.interruptible = bool(interruptible)
+        self.deprecated = str(deprecated or "")
+        self._warned = False
         self.unsafe_pickle = unsafe_pickle
         self.kind = kind
         if isinstance(deadline, timedelta):
@@ -136,7 +301,34 @@ class Task:
             self.__dict__["_hints"] = cached
         return dict(cached)
 
+    def unused_options(self) -> list[str]:
+        """What this task declares that setpoint records but does not act on, one sentence each."""
+        notes = []
+        if self.container_image:
+            notes.append(
+                f"container_image={self.container_image!r} is recorded in the spec; the local executor runs "
+                "the task in the current environment and does not use it"
+            )
+        if self.limits.items():
+            notes.append("limits= are recorded in the spec; no executor enforces them")
+        if self.requests.ephemeral_storage is not None:
+            notes.append("requests= ephemeral_storage is recorded in the spec; no executor reserves it")
+        if self.interruptible:
+            notes.append("interruptible=True is recorded in the spec; setpoint runs no spot/preemptible capacity")
+        return notes
+
+    def warn_unused(self) -> None:
+        """Say once (at compile time) what this task declares but setpoint will not act on."""
+        if self._warned:
+            return
+        self._warned = True
+        for note in self.unused_options():
+            warnings.warn(f"task '{self.name}': {note}", TaskOptionWarning, stacklevel=4)
+        if self.deprecated:
+            warnings.warn(f"task '{self.name}' is deprecated: {self.deprecated}", DeprecationWarning, stacklevel=4)
+
     def spec(self) -> TaskSpec:
+        self.warn_unused()
         return TaskSpec(
             name=self.name,
             module=self.module,
@@ -146,10 +338,16 @@ class Task:
             timeout_s=self.timeout_s,
             cache=self.cache,
             executor=self.executor,
-            resources=self.requests.items(),
+            resources=tuple(kv for kv in self.requests.items() if kv[0] != "ephemeral_storage"),
+            ephemeral_storage=str(self.requests.ephemeral_storage or ""),
             unsafe_pickle=self.unsafe_pickle,
             kind=self.kind,
             deadline_s=self.deadline_s,
+            limits=self.limits.items(),
+            secrets=self._secrets,
+            enable_deck=self.enable_deck,
+            container_image=self.container_image,
+            interruptible=self.interruptible,
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -180,6 +378,13 @@ def task(
     requests: Resources | None = None,
     unsafe_pickle: bool = False,
     deadline: timedelta | float | None = None,
+    limits: Resources | None = None,
+    secret_requests: Sequence[Secret] = (),
+    enable_deck: bool = False,
+    container_image: str | ImageSpec | None = None,
+    metadata: TaskMetadata | None = None,
+    interruptible: bool = False,
+    deprecated: str = "",
 ) -> Callable[[F], Task]: ...
 
 

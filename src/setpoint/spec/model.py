@@ -24,6 +24,7 @@ SCHEMA_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # map elements are "0", "1", ...
 QUALNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.<>-]{0,255}$")
+SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a secret's group or key
 
 
 def check_name(name: object, what: str, *, pattern: re.Pattern[str] = NAME_RE) -> str:
@@ -154,6 +155,14 @@ class TaskSpec:
     kind: str = "python"
     unsafe_pickle: bool = False  # explicit opt-in: values of unsupported types travel pickled
     deadline_s: float | None = None  # all attempts of a node together, retries and backoffs included
+    # The fields below appear in the JSON only when set, so the specs (and digests) of tasks that
+    # do not use them stay what they were before the fields existed.
+    limits: tuple[tuple[str, str], ...] = ()  # recorded; no executor enforces limits
+    ephemeral_storage: str = ""  # the request's scratch space; recorded, not reserved
+    secrets: tuple[tuple[str, str], ...] = ()  # (group, key) the task may read; key "" for a whole group
+    enable_deck: bool = False  # render the task's decks to one HTML file per attempt
+    container_image: str = ""  # recorded (and shown); the local executor runs in the current environment
+    interruptible: bool = False  # recorded; setpoint has no preemptible capacity
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -171,6 +180,18 @@ class TaskSpec:
         }
         if self.deadline_s is not None:
             out["deadline_s"] = self.deadline_s
+        if self.limits:
+            out["limits"] = dict(self.limits)
+        if self.ephemeral_storage:
+            out["ephemeral_storage"] = self.ephemeral_storage
+        if self.secrets:
+            out["secrets"] = [{"group": g, "key": k} for g, k in self.secrets]
+        if self.enable_deck:
+            out["enable_deck"] = True
+        if self.container_image:
+            out["container_image"] = self.container_image
+        if self.interruptible:
+            out["interruptible"] = True
         return out
 
     @staticmethod
@@ -193,8 +214,9 @@ class TaskSpec:
         if timeout is not None and (not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0):
             raise SpecError(f"{where}: timeout_s must be a positive number, got {timeout!r}")
         res = data.get("resources", {})
-        if not isinstance(res, Mapping):
-            raise SpecError(f"{where}: resources must be an object")
+        limits = data.get("limits", {})
+        if not isinstance(res, Mapping) or not isinstance(limits, Mapping):
+            raise SpecError(f"{where}: resources and limits must be objects")
         return TaskSpec(
             name=name,
             module=data["module"],
@@ -208,7 +230,30 @@ class TaskSpec:
             kind=str(data.get("kind", "python")),
             unsafe_pickle=bool(data.get("unsafe_pickle", False)),
             deadline_s=positive_seconds(data.get("deadline_s"), f"{where}: deadline_s"),
+            limits=tuple(sorted((str(k), str(v)) for k, v in limits.items())),
+            ephemeral_storage=str(data.get("ephemeral_storage", "")),
+            secrets=secret_pairs(data.get("secrets", ()), f"{where}.secrets"),
+            enable_deck=bool(data.get("enable_deck", False)),
+            container_image=str(data.get("container_image", "")),
+            interruptible=bool(data.get("interruptible", False)),
         )
+
+
+def secret_pairs(data: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """The (group, key) pairs of a task's secret requests, checked like every name that may reach a path."""
+    if not isinstance(data, list | tuple):
+        raise SpecError(f"{where}: expected a list of {{'group', 'key'}} objects")
+    out: list[tuple[str, str]] = []
+    for item in data:
+        if not isinstance(item, Mapping):
+            raise SpecError(f"{where}: expected a list of {{'group', 'key'}} objects")
+        group, key = item.get("group"), item.get("key", "")
+        for what, value in (("group", group), ("key", key)):
+            required = what == "group"
+            if not isinstance(value, str) or ((value or required) and not SECRET_NAME_RE.match(value)):
+                raise SpecError(f"{where}: invalid secret {what} {str(value)[:60]!r}")
+        out.append((str(group), str(key)))
+    return tuple(out)
 
 
 class FailurePolicy(enum.StrEnum):
