@@ -26,23 +26,38 @@ from setpoint.types.literals import from_literal, to_literal
 
 
 def resolve_task_function(module: str, qualname: str) -> Callable[..., Any]:
-    """Import ``module`` and follow the dotted ``qualname``; unwrap an SDK task to its function."""
+    """Import ``module`` and follow the dotted ``qualname``; unwrap an SDK task to its function.
+
+    A task declared as an object (``t = ShellTask(name="greet", ...)``) is named by its ``name``,
+    not by the variable holding it: when the dotted path finds nothing, the module-level task
+    whose ``qualname`` is ``qualname`` is the one.
+    """
     if "<locals>" in qualname:
         raise SpecError(
             f"task {module}.{qualname}: define tasks at module level (or in a class), not inside a function"
         )
-    obj: Any = importlib.import_module(module)
+    mod = importlib.import_module(module)
+    obj: Any = mod
     for part in qualname.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise SpecError(
-                f"task {module}.{qualname}: module {module!r} has no attribute {qualname!r}"
-            ) from None
+            obj = _task_instance_named(mod, qualname)
+            if obj is None:
+                raise SpecError(f"task {module}.{qualname}: module {module!r} has no attribute {qualname!r}") from None
+            break
     fn = getattr(obj, "function", obj)
     if not callable(fn):
         raise SpecError(f"task {module}.{qualname}: {type(fn).__name__} object is not callable")
     return fn  # type: ignore[no-any-return]
+
+
+def _task_instance_named(module: Any, qualname: str) -> Any:
+    """The module-level task object (anything with ``function`` and this ``qualname``), if one."""
+    for value in vars(module).values():
+        if getattr(value, "qualname", None) == qualname and callable(getattr(value, "function", None)):
+            return value
+    return None
 
 
 def load_inputs(
@@ -52,9 +67,7 @@ def load_inputs(
     declared = task.interface.input_map
     unknown = sorted(set(inputs) - set(declared))
     if unknown:
-        raise InputError(
-            f"{where}: unknown inputs {', '.join(unknown)} (takes: {', '.join(declared) or 'none'})"
-        )
+        raise InputError(f"{where}: unknown inputs {', '.join(unknown)} (takes: {', '.join(declared) or 'none'})")
     kwargs: dict[str, Any] = {}
     for name, var in task.interface.inputs:
         iwhere = f"{where}, input '{name}'"
@@ -91,8 +104,7 @@ def store_outputs(
         return {"o0": to_literal(result, actual[0][1], ctx, where=f"{where}, output 'o0'")}
     if not isinstance(result, tuple) or len(result) != len(actual):
         raise TypeMismatchError(
-            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(declared)}), "
-            f"got {describe(result)}"
+            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(declared)}), got {describe(result)}"
         )
     return {
         name: to_literal(value, t, ctx, where=f"{where}, output '{name}'")
