@@ -1,6 +1,8 @@
 """The auth matrix over every route of the app's route table: no token, another project's token, each role.
 
-The table is read from the app itself, so a route added later is covered (or this test fails).
+The table is read from the app itself, so a route added later is covered (or this test fails). The
+same matrix runs again with the console's session cookies in place of bearer tokens, where a
+request that writes also needs the session's CSRF header.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from fastapi.testclient import TestClient
 
 from setpoint.client.embedded import Client
 from setpoint.ports import ROLES
-from setpoint.server.app import Route, create_app
+from setpoint.server.app import PREFIX, Route, create_app
+from setpoint.server.console import SESSION_PATH
+from setpoint.server.sessions import COOKIE, CSRF_HEADER, MUTATING
 from setpoint.server.tokens import allows, create_token
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,8 +39,10 @@ def fill(route: Route, project: str, execution_id: str, version: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
 
 
-def call(http: TestClient, route: Route, path: str, token: str | None) -> int:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+def call(http: TestClient, route: Route, path: str, token: str | None, headers: dict[str, str] | None = None) -> int:
+    headers = dict(headers or {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     body: dict[str, Any] | None = {} if route.method == "POST" else None
     # An event stream of a live execution would stay open: ask for what there is now, then the end.
     params = {"timeout": 0, "node": "add"} if route.path.endswith("/stream") else None
@@ -50,7 +56,10 @@ def test_every_route_checks_the_token(client: Client, version: str) -> None:
     outsider = create_token(client.store, "other", "admin")
     app = create_app(client, auth=True)
     table: list[Route] = app.state.routes
-    assert len(table) == len(app.openapi()["paths"]) + sum(len(ops) - 1 for ops in app.openapi()["paths"].values())
+    paths = app.openapi()["paths"]
+    # Every operation of the schema is a row of the table, but the console's own session routes.
+    assert set(paths) - {p for p in paths if p.startswith(PREFIX)} == {SESSION_PATH}
+    assert len(table) == sum(len(ops) for p, ops in paths.items() if p.startswith(PREFIX))
     with TestClient(app) as http:
         for route in table:
             path = fill(route, "team", eid, version)
@@ -130,3 +139,71 @@ def test_admin_creates_tokens_for_its_own_project(client: Client, version: str) 
         )
         assert denied.status_code == 403
         assert denied.json()["error"]["code"] == "forbidden"
+
+
+def sign_in(http: TestClient, token: str) -> dict[str, str]:
+    """The headers a console page sends after signing in with ``token``: its cookie and CSRF token."""
+    resp = http.post(SESSION_PATH, json={"token": token})
+    assert resp.status_code == 200, resp.text
+    cookie = resp.cookies[COOKIE]
+    assert token not in cookie
+    return {"Cookie": f"{COOKIE}={cookie}", CSRF_HEADER: resp.json()["csrf"]}
+
+
+def test_every_route_accepts_a_session_cookie_with_the_same_roles(client: Client, version: str) -> None:
+    eid = client.create_registered("workflow", "gated", inputs={"a": 1}, project="team")
+    app = create_app(client, auth=True)
+    table: list[Route] = app.state.routes
+    with TestClient(app) as http:
+        sessions = {role: sign_in(http, create_token(client.store, "team", role)) for role in ROLES}
+        outsider = sign_in(http, create_token(client.store, "other", "admin"))
+        http.cookies.clear()
+        for route in table:
+            path = fill(route, "team", eid, version)
+            where = f"{route.method} {route.path}"
+            forged = {"Cookie": f"{COOKIE}=v1.e30.AAAA", CSRF_HEADER: "x"}
+            assert call(http, route, path, None, forged) == 401, where
+            if "{project}" in route.path:
+                assert call(http, route, path, None, outsider) == 404, f"{where}: another project's cookie"
+            for role, headers in sessions.items():
+                if route.method in MUTATING:
+                    without = {k: v for k, v in headers.items() if k != CSRF_HEADER}
+                    assert call(http, route, path, None, without) == 403, f"{where} as {role} without CSRF"
+                    wrong = {**headers, CSRF_HEADER: sessions["admin" if role != "admin" else "viewer"][CSRF_HEADER]}
+                    assert call(http, route, path, None, wrong) == 403, f"{where} as {role}, another session's CSRF"
+                status = call(http, route, path, None, headers)
+                if allows(role, route.role):
+                    assert status not in (401, 403, 404) or route.path.endswith("/outputs"), f"{where} as {role}"
+                    assert status < 500, f"{where} as {role}"
+                else:
+                    assert status == 403, f"{where} as {role}: {status}"
+
+
+def test_a_viewer_cookie_cannot_write_and_a_missing_csrf_header_is_refused(client: Client, version: str) -> None:
+    with TestClient(create_app(client, auth=True)) as http:
+        viewer = sign_in(http, create_token(client.store, "team", "viewer"))
+        editor = sign_in(http, create_token(client.store, "team", "editor"))
+        http.cookies.clear()
+        launch = {"workflow": "pipeline", "inputs": {"a": 1}}
+        denied = http.post("/api/v1/projects/team/executions", json=launch, headers=viewer)
+        assert (denied.status_code, denied.json()["error"]["code"]) == (403, "forbidden")
+        no_csrf = {k: v for k, v in editor.items() if k != CSRF_HEADER}
+        refused = http.post("/api/v1/projects/team/executions", json=launch, headers=no_csrf)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "csrf")
+        assert http.get("/api/v1/projects/team/executions", headers=no_csrf).status_code == 200  # reads need none
+        made = http.post("/api/v1/projects/team/executions", json=launch, headers=editor)
+        assert made.status_code == 201
+
+
+def test_a_project_cookie_sees_nothing_of_another_project(client: Client, version: str) -> None:
+    eid = client.create_registered("workflow", "pipeline", inputs={"a": 1}, project="team")
+    with TestClient(create_app(client, auth=True)) as http:
+        other = sign_in(http, create_token(client.store, "other", "admin"))
+        http.cookies.clear()
+        assert http.get("/api/v1/projects", headers=other).json() == {"projects": [{"name": "other"}]}
+        for path in ("/workflows", "/executions", f"/executions/{eid}", f"/executions/{eid}/graph"):
+            resp = http.get(f"/api/v1/projects/team{path}", headers=other)
+            assert resp.status_code == 404, path
+            assert eid not in resp.text
+        session = http.get(SESSION_PATH, headers=other).json()
+        assert (session["project"], session["role"], session["auth"]) == ("other", "admin", True)

@@ -5,13 +5,16 @@ record in it has the one wire form of `setpoint.client.wire`. `ROUTE_MODULES` is
 of the route modules (`setpoint.server.routes`), each returning its `Route` rows; `create_app`
 mounts them all, so the auth matrix test walks the same table and a new route cannot escape it.
 Routes under ``/api/v1/projects/{project}`` are scoped to that project: a token of another project
-gets 404, as if the project did not exist. Handlers are plain functions (FastAPI runs them in its
-thread pool) because the store and the client are synchronous.
+gets 404, as if the project did not exist. Every route also accepts the web console's session
+cookie in place of the bearer token (`setpoint.server.console`), with a CSRF header on writes.
+Handlers are plain functions (FastAPI runs them in its thread pool) because the store and the
+client are synchronous.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 from fastapi import FastAPI, Request
@@ -21,15 +24,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from setpoint.client.embedded import Client
 from setpoint.errors import SetpointError
+from setpoint.server import console
 from setpoint.server.context import Api
 from setpoint.server.errors import INVALID_REQUEST, ApiError, body, classify
-from setpoint.server.routes import bundles, catalog, executions, history, projects, registry, schedules
+from setpoint.server.routes import bundles, catalog, executions, graph, history, projects, registry, schedules
 from setpoint.server.routing import PREFIX, Principal, Route, mount
+from setpoint.server.sessions import Sessions, load_secret
 
 __all__ = ["PREFIX", "ROUTE_MODULES", "Api", "Principal", "Route", "create_app", "routes"]
 
 # Every route the server has, module by module, in the order the OpenAPI document lists them.
-ROUTE_MODULES: tuple[ModuleType, ...] = (projects, registry, bundles, executions, history, catalog, schedules)
+ROUTE_MODULES: tuple[ModuleType, ...] = (projects, registry, bundles, executions, graph, history, catalog, schedules)
 
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
 
@@ -43,7 +48,15 @@ def routes(api: Api) -> list[Route]:
     return table
 
 
-def create_app(client: Client, *, auth: bool = True) -> FastAPI:
+def create_app(
+    client: Client, *, auth: bool = True, local_only: bool = False, console_dist: Path | None = None
+) -> FastAPI:
+    """The API and the console over ``client``.
+
+    ``auth=False`` serves without tokens; ``local_only`` (what `setpoint ui` sets) refuses requests
+    whose Host or Origin is not a loopback address. ``console_dist`` is where the built console
+    is (the package's own by default).
+    """
     api = Api(client, auth=auth)
     app = FastAPI(
         title="setpoint",
@@ -76,5 +89,10 @@ def create_app(client: Client, *, auth: bool = True) -> FastAPI:
         )
         return JSONResponse(body(INVALID_REQUEST[1], problems or "invalid request"), status_code=422)
 
-    mount(app, api.principal, app.state.routes)
+    sessions = Sessions(load_secret(client.settings.home), client.store) if auth else None
+    mount(app, console.authorizer(api.principal, sessions), app.state.routes)
+    console.mount_console(app, sessions, console.DIST if console_dist is None else console_dist)
+    if local_only:
+        app.add_middleware(console.LocalOnly)
+    app.add_middleware(console.SecurityHeaders)
     return app

@@ -230,3 +230,55 @@ class LineageTrees(BaseModel):
 
 class ConsumerList(BaseModel):
     consumers: list[Consumer]  # type: ignore[valid-type]
+
+
+# -- the console: sessions and the graph view ---------------------------------------------------------
+
+
+class ConsoleSession(BaseModel):
+    auth: bool = Field(description="false when the server runs without tokens (`setpoint ui`)")
+    project: str | None = Field(description="the project the session's token is for; null without auth")
+    role: str = Field(pattern=r"^(viewer|editor|admin)$")
+    csrf: str | None = Field(description="send as X-CSRF-Token on every request that writes; null without auth")
+
+
+class SignIn(Strict):
+    token: str = Field(min_length=1, max_length=500)
+
+
+class ChildCounts(BaseModel):
+    total: int
+    succeeded: int
+    running: int
+    failed: int
+    queued: int
+    skipped: int
+
+
+class GraphNode(BaseModel):
+    id: str
+    parent: str | None
+    kind: str = Field(description="task, map, dynamic, branch, gate, launchplan or on_failure")
+    label: str
+    task: str | None
+    phase: str
+    cache: str | None = Field(description="hit, miss, put or skipped; null when the node is not cacheable")
+    recovered_from: str | None = Field(description="the execution whose outputs a recovered node reused")
+    attempts: int
+    queued_at: float | None
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    children: ChildCounts | None = Field(description="an expanded map or dynamic node: its nodes, counted")
+
+
+class Graph(BaseModel):
+    execution: Execution  # type: ignore[valid-type]
+    nodes: list[GraphNode]
+    edges: list[tuple[str, str]]
+
+
+class GraphChildren(BaseModel):
+    items: list[GraphNode]
+    edges: list[tuple[str, str]] = Field(description="edges between the items of this page")
+    next: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
