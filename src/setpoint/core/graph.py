@@ -39,6 +39,9 @@ class Graph:
         prefix = f"{parent}."
 
         def rebind(b: Binding) -> Binding:
+            return b.rebased(_rebind_base(b))
+
+        def _rebind_base(b: Binding) -> Binding:
             if b.input is not None:
                 return Binding.const(parent_inputs[b.input])
             if b.node is not None:
@@ -50,7 +53,7 @@ class Graph:
             if b.select is not None:
                 cases = tuple(None if c is None else rebind(c) for c in b.select[1])
                 return Binding(select=(prefix + b.select[0], cases))
-            return b
+            return Binding.const(b.literal)
 
         ids: list[str] = []
         for n in child.nodes:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from setpoint.errors import SpecError, TypeMismatchError
-from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise
+from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise
 from setpoint.spec.workflow import Binding
 
 if TYPE_CHECKING:
@@ -35,19 +35,17 @@ def type_hints(fn: Any, where: str) -> dict[str, Any]:
 def to_binding(value: Any, py_type: Any, where: str) -> Binding:
     """Turn what the user passed to a task call into a binding (constants become literals)."""
     if isinstance(value, Promise):
-        if isinstance(value.binding, Binding):
-            return value.binding
-        if value.node_id is None:
-            return Binding.from_input(value.name)
-        return Binding.from_node(value.node_id, value.name)
+        return promise_binding(value)
     if isinstance(value, NoValue):
         value.no_value()
     if isinstance(value, Condition):
         raise TypeMismatchError(f"{where}: a condition cannot be passed as a value; use conditional()")
-    if isinstance(value, NodeHandle | Outputs):
+    if isinstance(value, NodeHandle | NodeGroup):
+        raise TypeMismatchError(f"{where}: got the result of node '{value.node_id}', which has no outputs")
+    if isinstance(value, Outputs):
         raise TypeMismatchError(
-            f"{where}: got the result of node '{value.node_id}', which has "
-            + ("no outputs" if isinstance(value, NodeHandle) else "several outputs; pick one by name")
+            f"{where}: got the result of node '{value._node_id}', which has several outputs "
+            f"({', '.join(value._names)}); pick one by name"
         )
     if contains_promise(value):
         origin = typing.get_origin(py_type)
@@ -66,8 +64,19 @@ def to_binding(value: Any, py_type: Any, where: str) -> Binding:
     return Binding.const(to_literal(value, py_type, LiteralContext(blobs=None, workdir=None), where=where))
 
 
+def promise_binding(p: Promise) -> Binding:
+    """Where a promise's value comes from, with its path into that value."""
+    if isinstance(p._binding, Binding):
+        base = p._binding
+    elif p._node_id is None:
+        base = Binding.from_input(p._name)
+    else:
+        base = Binding.from_node(p._node_id, p._name)
+    return base.at(*p._path)
+
+
 def contains_promise(value: Any) -> bool:
-    if isinstance(value, Promise | NodeHandle | Outputs):
+    if isinstance(value, Promise | NodeHandle | NodeGroup | Outputs):
         return True
     if isinstance(value, list | tuple):
         return any(contains_promise(v) for v in value)

@@ -10,14 +10,18 @@ the workflow, the node, the input, and the expected and actual types.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
-import typing
+import json
+import sys
+import warnings
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from setpoint.errors import NonRetryableError, SpecError
 from setpoint.sdk.binding import dynamic_binding, to_binding, type_hints
 from setpoint.sdk.context import building
-from setpoint.sdk.promise import NodeHandle, Outputs, Promise
+from setpoint.sdk.promise import NodeGroup, NodeHandle, Outputs, Promise, nodes_of
 from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import (
     NODE_ID_RE,
@@ -39,6 +43,24 @@ if TYPE_CHECKING:
     from setpoint.types import LiteralContext
 
 MAX_NODES = 100_000
+
+# with_overrides(...) options setpoint acts on, and flytekit's that it accepts but cannot honour
+OVERRIDES = frozenset({"retries", "timeout", "requests", "limits", "cache", "cache_version", "cache_serialize"})
+RENAMES = frozenset({"name", "node_name"})
+IGNORED_OVERRIDES = {
+    "interruptible": "setpoint runs no spot/preemptible capacity",
+    "container_image": "the local executor runs tasks in the current environment",
+    "accelerator": "no executor schedules accelerators by type",
+    "task_config": "a node cannot change its task's kind",
+    "aliases": "outputs keep their names",
+    "pod_template": "setpoint runs no pods",
+    "shared_memory": "no executor sizes shared memory",
+    "enable_deck": "decks are a task's declaration (@task(enable_deck=True))",
+}
+
+
+class OverrideWarning(UserWarning):
+    """A ``with_overrides`` option setpoint accepts but does not act on (said at compile time)."""
 
 
 class Builder:
@@ -181,6 +203,9 @@ class Builder:
             self.tasks[tname] = tspec
 
         def rebind(b: Binding) -> Binding:
+            return b.rebased(rebind_base(b))
+
+        def rebind_base(b: Binding) -> Binding:
             if b.input is not None:
                 return given[b.input]
             if b.node is not None:
@@ -193,7 +218,7 @@ class Builder:
                 return Binding(
                     select=(f"{prefix}.{b.select[0]}", tuple(None if c is None else rebind(c) for c in b.select[1]))
                 )
-            return b
+            return Binding.const(b.literal)
 
         for n in sub.nodes:
             self.nodes.append(
@@ -208,12 +233,114 @@ class Builder:
                 )
             )
         outs = sub.interface.outputs
-        promises = {name: Promise(None, name, t, self, binding=rebind(dict(sub.outputs)[name])) for name, t in outs}
+        ids = tuple(f"{prefix}.{n.id}" for n in sub.nodes)
+        promises = {
+            name: Promise(None, name, t, self, binding=rebind(dict(sub.outputs)[name]), nodes=ids) for name, t in outs
+        }
         if not outs:
-            return None
+            return NodeGroup(prefix, ids, self)
         if len(outs) == 1 and outs[0][0] == "o0":
             return promises["o0"]
-        return Outputs(prefix, promises)
+        return Outputs(prefix, promises, nodes=ids, builder=self)
+
+    def override(self, entity: Any, overrides: dict[str, Any]) -> None:
+        """Apply ``with_overrides(...)`` to the node(s) a call's result stands for."""
+        ids = nodes_of(entity, "with_overrides")
+        where = f"workflow '{self.workflow}', node '{ids[0] if len(ids) == 1 else ', '.join(ids)}'"
+        for key in overrides:
+            if key not in OVERRIDES and key not in RENAMES and key not in IGNORED_OVERRIDES:
+                known = ", ".join(sorted(OVERRIDES | RENAMES))
+                raise SpecError(f"{where}: with_overrides() got an unknown option '{key}' (setpoint honours: {known})")
+        for key, why in IGNORED_OVERRIDES.items():
+            if key in overrides:
+                warnings.warn(f"{where}: with_overrides({key}=...) is accepted but not used: {why}", OverrideWarning, 3)
+        options = {k: v for k, v in overrides.items() if k in OVERRIDES}
+        if options:
+            for node_id in ids:
+                self._override_task(node_id, options, f"workflow '{self.workflow}', node '{node_id}'")
+        names = [overrides[k] for k in ("node_name", "name") if overrides.get(k) is not None]
+        if names:
+            if len(set(names)) > 1:
+                raise SpecError(f"{where}: with_overrides() got both name={names[1]!r} and node_name={names[0]!r}")
+            if len(ids) != 1:
+                raise SpecError(f"{where}: only a single node can be renamed")
+            self._rename(entity, ids[0], str(names[0]), where)
+
+    def _override_task(self, node_id: str, options: dict[str, Any], where: str) -> None:
+        index = next(i for i, n in enumerate(self.nodes) if n.id == node_id)
+        node = self.nodes[index]
+        if not node.task or node.task not in self.tasks:
+            raise SpecError(f"{where}: with_overrides() options apply to task nodes only")
+        base = self.tasks[node.task]
+        changes: dict[str, Any] = {}
+        if "retries" in options:
+            retries = options["retries"]
+            if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
+                raise SpecError(f"{where}: retries must be an integer from 0 to 100, got {retries!r}")
+            changes["retries"] = retries
+        if "timeout" in options:
+            timeout = options["timeout"]
+            seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+            if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
+                raise SpecError(f"{where}: timeout must be positive, got {timeout!r}")
+            changes["timeout_s"] = None if seconds is None else float(seconds)
+        for key in ("requests", "limits"):
+            if key in options:
+                res = options[key]
+                if not hasattr(res, "items") or not hasattr(res, "check"):
+                    raise SpecError(f"{where}: {key}= must be a Resources, got {type(res).__name__}")
+                res.check(f"{where}, {key}")
+                if key == "limits":
+                    changes["limits"] = res.items()
+                    warnings.warn(
+                        f"{where}: with_overrides(limits=...) is recorded in the spec; no executor enforces limits",
+                        OverrideWarning,
+                        4,
+                    )
+                else:
+                    changes["resources"] = tuple(kv for kv in res.items() if kv[0] != "ephemeral_storage")
+                    changes["ephemeral_storage"] = str(res.ephemeral_storage or "")
+        cache = base.cache
+        if "cache" in options:
+            if not isinstance(options["cache"], bool):
+                raise SpecError(f"{where}: cache must be True or False, got {options['cache']!r}")
+            cache = dataclasses.replace(cache, enabled=options["cache"])
+        if "cache_version" in options:
+            cache = dataclasses.replace(cache, version=str(options["cache_version"]))
+        if "cache_serialize" in options:
+            cache = dataclasses.replace(cache, serialize=bool(options["cache_serialize"]))
+        if cache != base.cache:
+            changes["cache"] = cache
+        if not changes:
+            return
+        variant = dataclasses.replace(base, **changes)
+        text = json.dumps(variant.to_json(), sort_keys=True, default=str)
+        name = f"{base.name}-with-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+        variant = dataclasses.replace(variant, name=name)
+        self.tasks[name] = variant
+        self.nodes[index] = dataclasses.replace(node, task=name)
+
+    def _rename(self, entity: Any, old: str, new: str, where: str) -> None:
+        check_name(new, f"{where}: with_overrides(name=...)", pattern=NODE_ID_RE)
+        if new == old:
+            return
+        if any(n.id == new for n in self.nodes) or new in self._counts:
+            raise SpecError(f"{where}: cannot rename the node to '{new}': a node of that name exists")
+        for n in self.nodes:
+            if old in {u for _, b in n.inputs for u in b.upstream_nodes()}:
+                raise SpecError(f"{where}: rename the node before its result is used (node '{n.id}' uses it)")
+        self.nodes = [dataclasses.replace(n, id=new) if n.id == old else n for n in self.nodes]
+        self._counts[new] = 1
+        self._order = {(new if k == old else k): [new if x == old else x for x in v] for k, v in self._order.items()}
+        for item in (entity, *(entity if isinstance(entity, Outputs) else ())):
+            if isinstance(item, Promise):
+                item._node_id = new
+                item._nodes = (new,)
+            elif isinstance(item, NodeHandle):
+                item.node_id = new
+            elif isinstance(item, Outputs):
+                item._node_id = new
+                item._nodes = (new,)
 
     def finish_nodes(self) -> tuple[NodeSpec, ...]:
         out = []
@@ -244,21 +371,23 @@ def compile_dynamic(task: TaskSpec, fn: Any, kwargs: dict[str, Any], ctx: Litera
     except SpecError as e:  # wiring the sub-workflow failed (a type mismatch, a missing input, ...)
         raise NonRetryableError(f"{where} built an invalid workflow: {e}") from None
     try:
-        hints = type_hints(fn, where)
-        ret_t = hints.get("return")
+        from setpoint.types.engine import output_types  # lazily: start-up cost, see sdk/binding.py
+
+        py_types = dict(output_types(fn, where=where))
         outs = task.interface.outputs
         bindings: tuple[tuple[str, Binding], ...]
         if not outs:
             bindings = ()
         elif len(outs) == 1 and outs[0][0] == "o0":
-            bindings = (("o0", dynamic_binding(result, ret_t, where, ctx)),)
+            bindings = (("o0", dynamic_binding(result, py_types.get("o0"), where, ctx)),)
         else:
-            fields = typing.get_type_hints(ret_t) if ret_t is not None else {}
+            if len(outs) == 1 and not isinstance(result, tuple):
+                result = (result,)
             if not isinstance(result, tuple) or len(result) != len(outs):
                 raise SpecError(f"{where}: must return {len(outs)} values ({', '.join(n for n, _ in outs)})")
             bindings = tuple(
-                (name, dynamic_binding(value, fields.get(name), f"{where}, output '{name}'", ctx))
-                for (name, _), value in zip(outs, result, strict=True)
+                (name, dynamic_binding(value, py_types.get(name), f"{where}, output '{name}'", ctx))
+                for (name, _), value in zip(outs, _in_declared_order(result, outs), strict=True)
             )
         spec = WorkflowSpec(
             name=task.name,
@@ -279,9 +408,16 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
     iface = wf.interface
     builder = Builder(wf.name)
     args = {name: Promise(None, name, var.type, builder) for name, var in iface.inputs}
-    with building(builder):
-        result = wf.function(**args)
     where = f"workflow '{wf.name}'"
+    try:
+        with building(builder):
+            result = wf.function(**args)
+    except SpecError as e:
+        if str(e).startswith(where) or f"in {where}" in str(e):
+            raise
+        raise type(e)(f"{where}{_body_position(wf, builder)}: {e}") from None
+    except Exception as e:  # a Python mistake in the body (None >> None, a bad call): say where
+        raise SpecError(f"{where}{_body_position(wf, builder)}: {type(e).__name__}: {e}") from e
     outputs = _output_bindings(result, iface.outputs, wf, where)
     tasks = dict(builder.tasks)
     if wf.on_failure is not None:
@@ -307,20 +443,47 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
 def _output_bindings(
     result: Any, outs: tuple[tuple[str, Any], ...], wf: Workflow, where: str
 ) -> tuple[tuple[str, Binding], ...]:
-    hints = type_hints(wf.function, where)
-    ret_t = hints.get("return")
+    from setpoint.types.engine import output_types  # lazily: start-up cost, see sdk/binding.py
+
+    py_types = dict(output_types(wf.function, where=where))
     if not outs:
-        if result is not None and not isinstance(result, NodeHandle | Promise | Outputs):
+        if result is not None and not isinstance(result, NodeHandle | NodeGroup | Promise | Outputs):
             raise SpecError(f"{where}: returns a value but its return annotation declares no outputs")
         return ()
     if len(outs) == 1 and outs[0][0] == "o0":
         if result is None:
             raise SpecError(f"{where}: declares an output ({outs[0][1]}) but the body returns nothing")
-        return (("o0", to_binding(result, ret_t, f"{where}, output")),)
-    fields = typing.get_type_hints(ret_t) if ret_t is not None else {}
+        return (("o0", to_binding(result, py_types.get("o0"), f"{where}, output")),)
+    if len(outs) == 1 and not isinstance(result, tuple):  # a one-field NamedTuple may be returned bare
+        result = (result,)
     if not isinstance(result, tuple) or len(result) != len(outs):
         raise SpecError(f"{where}: must return {len(outs)} values ({', '.join(n for n, _ in outs)})")
     return tuple(
-        (name, to_binding(value, fields.get(name), f"{where}, output '{name}'"))
-        for (name, _), value in zip(outs, result, strict=True)
+        (name, to_binding(value, py_types.get(name), f"{where}, output '{name}'"))
+        for (name, _), value in zip(outs, _in_declared_order(result, outs), strict=True)
     )
+
+
+def _in_declared_order(result: tuple[Any, ...], outs: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
+    """A NamedTuple's values by field name (the spec may list outputs in another order); else as given."""
+    fields = getattr(type(result), "_fields", None)
+    if isinstance(fields, tuple) and set(fields) == {n for n, _ in outs}:
+        return tuple(result[fields.index(n)] for n, _ in outs)
+    return result
+
+
+def _body_position(wf: Workflow, builder: Builder) -> str:
+    """``, line N (after node 'x')``: where the body was when compiling it failed."""
+    parts = []
+    tb = sys.exc_info()[2]
+    code = getattr(wf.function, "__code__", None)
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is not None:
+        parts.append(f"line {line}")
+    if builder.nodes:
+        parts.append(f"after node '{builder.nodes[-1].id}'")
+    return ", " + " ".join(parts) if parts else ""

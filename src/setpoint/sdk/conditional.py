@@ -21,7 +21,8 @@ from typing import Any, NoReturn
 from setpoint.errors import SpecError
 from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
-from setpoint.sdk.promise import Condition, NodeHandle, NoValue, Outputs, Promise, as_condition
+from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise, as_condition, type_of
+from setpoint.spec.bindings import show_path
 from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE
 from setpoint.spec.types import TypeRef
 from setpoint.spec.workflow import Binding, BranchConfig, NodeKind, NodeSpec
@@ -110,12 +111,15 @@ class conditional:
             per_case += [None] * (cases - len(per_case))
             return Binding(select=(self.id, tuple(per_case)))
 
+        ids = tuple(n.id for n in self._builder.nodes[self._index :])  # the branch and its cases' nodes
         if isinstance(first, Promise):
-            return _Result(self, "o0", first.type, select("o0"))
+            return _Result(self, "o0", type_of(first), select("o0"), ids)
         if isinstance(first, Outputs):
-            promises = {n: _Result(self, n, p.type, select(n)) for n, p in zip(first._names, first, strict=True)}
-            return Outputs(self.id, promises)  # type: ignore[arg-type]
-        return None
+            promises: dict[str, Promise] = {
+                n: _Result(self, n, type_of(p), select(n), ids) for n, p in zip(first._names, first, strict=True)
+            }
+            return Outputs(self.id, promises, nodes=ids, builder=self._builder)
+        return NodeGroup(self.id, ids, self._builder)
 
     def elif_(self, cond: Any) -> _Then:
         return self._open(cond)
@@ -174,12 +178,18 @@ class _Else:
 
 
 class _Result(Promise):
-    def __init__(self, c: conditional, name: str, t: TypeRef, binding: Binding) -> None:
-        super().__init__(None, name, t, c._builder, binding=binding)
-        self.branch = c.id
+    def __init__(self, c: conditional, name: str, t: TypeRef, binding: Binding, nodes: tuple[str, ...]) -> None:
+        super().__init__(None, name, t, c._builder, binding=binding, nodes=nodes)
+        self._branch = c.id
 
-    def describe(self) -> str:
-        return f"the result of branch '{self.branch}'"
+    def _describe(self) -> str:
+        return f"the result of branch '{self._branch}'" + (f" at {show_path(self._path)}" if self._path else "")
+
+    def _step(self, step: str | int) -> Promise:
+        part = super()._step(step)
+        result = _Result.__new__(_Result)
+        result.__dict__.update(part.__dict__, _branch=self._branch)
+        return result
 
 
 def _shape(r: Any) -> Any:
@@ -187,6 +197,6 @@ def _shape(r: Any) -> Any:
         return "single"
     if isinstance(r, Outputs):
         return tuple(r._names)
-    if r is None or isinstance(r, NodeHandle):
+    if r is None or isinstance(r, NodeHandle | NodeGroup):
         return "none"
     return type(r).__name__

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.spec.bindings import PathError
 from setpoint.spec.types import TypeKind, TypeRef
 
 COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -90,8 +91,8 @@ def validate_expr(expr: Any, types: Mapping[str, TypeRef], where: str) -> None:
         if lk != rk and not (lk in NUMERIC and rk in NUMERIC) and TypeKind.ANY not in (lk, rk):
             raise TypeMismatchError(f"{where}: cannot compare {left} {symbol} {right}")
     if op not in ("eq", "ne"):
-        for t in (left, right):
-            if t is not None and _base(t).kind not in ORDERED:
+        for t in (left, right):  # ANY: a value whose type is known only when it exists
+            if t is not None and _base(t).kind not in ORDERED | {TypeKind.ANY}:
                 raise TypeMismatchError(f"{where}: {t} values have no order; use == or !=")
 
 
@@ -126,13 +127,16 @@ def evaluate(expr: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
         return bool(left != right)
     if left is None or right is None:
         return False
-    if op == "lt":
-        return bool(left < right)
-    if op == "le":
-        return bool(left <= right)
-    if op == "gt":
-        return bool(left > right)
-    return bool(left >= right)
+    try:
+        if op == "lt":
+            return bool(left < right)
+        if op == "le":
+            return bool(left <= right)
+        if op == "gt":
+            return bool(left > right)
+        return bool(left >= right)
+    except TypeError:  # operands whose types were known only at run time (ANY) and do not order
+        raise PathError(f"cannot compare {left!r} {COMPARISONS[op]} {right!r}") from None
 
 
 def choose(conditions: list[Any], values: Mapping[str, Any]) -> int:

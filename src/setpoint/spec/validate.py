@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from setpoint.errors import SpecError, TypeMismatchError
-from setpoint.spec.bindings import Binding
+from setpoint.spec.bindings import Binding, show_path
 from setpoint.spec.branch import Otherwise, validate_expr
 from setpoint.spec.configs import ApproveGate, BranchConfig, LaunchPlanConfig, MapConfig, SignalGate, SleepGate
 from setpoint.spec.model import TaskSpec, check_name
@@ -25,6 +25,59 @@ if TYPE_CHECKING:  # the workflow module imports this one; validation only reads
 
 def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
     """The static type a binding produces, or None for a literal (checked when converted)."""
+    base = _base_type(spec, b, where)
+    if base is None or not b.path:
+        return base
+    return path_type(base, b.path, where)
+
+
+def path_type(t: TypeRef, path: Sequence[str | int], where: str) -> TypeRef:
+    """The type reached by taking ``path``'s steps into a value of type ``t`` (compile-time check)."""
+    for i, step in enumerate(path):
+        here = f"{where}: {t}" if i == 0 else f"{where}: {show_path(tuple(path[:i]))} ({t})"
+        if t.kind is TypeKind.ANY:
+            return t
+        if t.kind is TypeKind.STRUCT and isinstance(step, str):
+            fields = dict(t.fields)
+            if step not in fields:
+                raise TypeMismatchError(f"{here} has no field '{step}' (fields: {', '.join(fields) or 'none'})")
+            t = fields[step]
+        elif (t.kind is TypeKind.LIST and isinstance(step, int)) or (t.kind is TypeKind.DICT and isinstance(step, str)):
+            t = t.args[0]
+        elif t.is_optional:
+            raise TypeMismatchError(
+                f"{here} may be None, so {show_path((step,))} may not exist; "
+                "pass the value to a task that checks for None"
+            )
+        elif isinstance(step, int):
+            raise TypeMismatchError(f"{here} cannot be indexed with [{step}] (only lists can)")
+        else:
+            what = "dict keys are strings" if t.kind is TypeKind.DICT else "only dataclasses and dicts have them"
+            raise TypeMismatchError(f"{here} has no field or key '{step}' ({what})")
+    return t
+
+
+def literal_type(lit: object) -> TypeRef | None:
+    """The type of a scalar literal (a constant bound to a branch operand), or None if not a scalar."""
+    if isinstance(lit, bool):
+        return TypeRef(TypeKind.BOOL)
+    if isinstance(lit, int):
+        return TypeRef(TypeKind.INT)
+    if isinstance(lit, float):
+        return TypeRef(TypeKind.FLOAT)
+    if isinstance(lit, str):
+        return TypeRef(TypeKind.STR)
+    if lit is None:
+        return TypeRef(TypeKind.NONE)
+    if isinstance(lit, dict) and len(lit) == 1:
+        tag = next(iter(lit))
+        kinds = {"$float": TypeKind.FLOAT, "$datetime": TypeKind.DATETIME, "$timedelta": TypeKind.TIMEDELTA}
+        if tag in kinds:
+            return TypeRef(kinds[tag])
+    return None
+
+
+def _base_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
     if b.is_literal:
         return None
     if b.input is not None:
@@ -81,6 +134,11 @@ def binding_type(spec: WorkflowSpec, b: Binding, where: str) -> TypeRef | None:
 
 def check_binding(spec: WorkflowSpec, b: Binding, target: TypeRef, where: str) -> None:
     """Type-check a binding against the type it is bound to; collections are checked per item."""
+    if b.path:  # a step into a value: its type is what the path reaches
+        actual = binding_type(spec, b, where)
+        if actual is not None and not is_assignable(actual, target):
+            raise TypeMismatchError(f"{where}: expected {target}, got {actual} ({show_path(b.path)})")
+        return
     if b.items is not None and target.kind is TypeKind.LIST:
         for i, x in enumerate(b.items):
             check_binding(spec, x, target.args[0], f"{where}[{i}]")
@@ -231,6 +289,8 @@ def _check_branch(spec: WorkflowSpec, n: NodeSpec, config: BranchConfig, where: 
     types: dict[str, TypeRef] = {}
     for name, b in n.inputs:
         t = binding_type(spec, b, f"{where}, operand '{name}'")
+        if t is None and b.is_literal and not b.path:  # an inlined subworkflow's input bound to a constant
+            t = literal_type(b.literal)
         types[name] = t if t is not None else TypeRef(TypeKind.ANY)
     for i, cond in enumerate(config.conditions):
         validate_expr(cond, types, f"{where}, case {i}")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from setpoint.errors import TypeMismatchError, UserError
+from setpoint.spec.bindings import PathError, follow_path, show_path
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.types.context import (
     JSON,
@@ -53,10 +54,30 @@ class Codec(abc.ABC):
 
     def decode(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
         """The Python value of a literal; offloaded (``$ref`` json) parts are fetched first."""
+        if tagged(lit, "$at"):
+            lit = resolve_at(lit, ctx, where)
         return self.decode_inline(resolve_json(lit, ctx, where), ctx, where)
 
     @abc.abstractmethod
     def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any: ...
+
+
+def resolve_at(lit: dict[str, Any], ctx: LiteralContext, where: str) -> JSON:
+    """Finish a path the controller could not follow past an offloaded part (see spec/bindings.py)."""
+    body = lit["$at"]
+    if not isinstance(body, dict) or not isinstance(body.get("path"), list):
+        raise bad_literal(where, "a path into a value", lit)
+    value: JSON = body.get("value")
+    path: tuple[str | int, ...] = tuple(body["path"])
+    while path:
+        value = resolve_json(value, ctx, where)
+        if tagged(value, "$ref"):  # a parquet or pickle blob: not a value with parts
+            raise TypeMismatchError(f"{where}: cannot take {show_path(path)} of a stored blob")
+        try:
+            value, path = follow_path(value, path, offloaded=lambda v: tagged(v, "$ref"))
+        except PathError as e:
+            raise TypeMismatchError(f"{where}: {e}") from None
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from setpoint.core.model import AttemptObservation, CatalogAnswer, ExecutionRecord, NodeDetail
-from setpoint.core.phases import ExecutionPhase, NodePhase, is_active
+from setpoint.core.model import AttemptObservation, CatalogAnswer, ErrorInfo, ExecutionRecord, NodeDetail
+from setpoint.core.phases import ErrorKind, ExecutionPhase, NodePhase, is_active
 from setpoint.core.reconcile.attempts import observe, start_retries
 from setpoint.core.reconcile.branches import decide, not_taken
 from setpoint.core.reconcile.cache import start_cached
@@ -20,9 +20,10 @@ from setpoint.core.reconcile.deadlines import check_deadlines, check_execution_d
 from setpoint.core.reconcile.expansions import check_parent, expand_map, parent_saturated
 from setpoint.core.reconcile.finish import finish, stop
 from setpoint.core.reconcile.gates import check_gates, start_gate
-from setpoint.core.reconcile.nodes import new_attempt, node_inputs
+from setpoint.core.reconcile.nodes import new_attempt, node_failed, node_inputs
 from setpoint.core.reconcile.overlay import ReconcileConfig, Round
 from setpoint.core.state import Decision, ExecutionState, counts_as_success
+from setpoint.spec.bindings import PathError
 from setpoint.spec.workflow import FailurePolicy, NodeKind, WorkflowSpec
 
 
@@ -101,29 +102,33 @@ def _start_ready(r: Round, cfg: ReconcileConfig) -> None:
         if any(not counts_as_success(r.node(u)) for u in ups):
             r.set_node(node.evolve(phase=NodePhase.SKIPPED, finished_at=r.now), "an upstream node did not succeed")
             continue
-        if spec_node.kind is NodeKind.BRANCH:
-            decide(r, node, spec_node)
-            continue
-        if spec_node.kind is NodeKind.GATE:  # waiting costs nothing: gates do not take parallelism slots
-            start_gate(r, node, spec_node)
-            continue
-        if spec_node.kind is NodeKind.LAUNCHPLAN:  # a separate execution: it has its own parallelism
-            start_child(r, node, spec_node)
-            continue
-        if r.active_count >= limit:
-            break
-        parent = graph.parent_of.get(node_id)
-        if parent is not None and parent_saturated(r, parent):
-            continue
-        inputs = node_inputs(r, spec_node)
-        if spec_node.kind is NodeKind.MAP:
-            expand_map(r, node, spec_node, inputs)
-            continue
-        task = graph.tasks[spec_node.task]
-        if not task.cache.enabled:
-            new_attempt(r, node, inputs)
-            continue
-        start_cached(r, node, task, inputs, cfg)
+        try:  # a path into an upstream value (make().name, xs[0]) may not exist: the node fails
+            if spec_node.kind is NodeKind.BRANCH:
+                decide(r, node, spec_node)
+                continue
+            if spec_node.kind is NodeKind.GATE:  # waiting costs nothing: gates do not take parallelism slots
+                start_gate(r, node, spec_node)
+                continue
+            if spec_node.kind is NodeKind.LAUNCHPLAN:  # a separate execution: it has its own parallelism
+                start_child(r, node, spec_node)
+                continue
+            if r.active_count >= limit:
+                break
+            parent = graph.parent_of.get(node_id)
+            if parent is not None and parent_saturated(r, parent):
+                continue
+            inputs = node_inputs(r, spec_node)
+            if spec_node.kind is NodeKind.MAP:
+                expand_map(r, node, spec_node, inputs)
+                continue
+            task = graph.tasks[spec_node.task]
+            if not task.cache.enabled:
+                new_attempt(r, node, inputs)
+                continue
+            start_cached(r, node, task, inputs, cfg)
+        except PathError as e:
+            message = f"node '{node_id}': an input could not be resolved: {e}"
+            node_failed(r, node, ErrorInfo(ErrorKind.USER, "BadInputPath", message, False, node_id))
 
 
 def _settle_parents(r: Round, cfg: ReconcileConfig) -> None:

@@ -8,11 +8,12 @@ once, with the error message and the workflow's inputs.
 
 from __future__ import annotations
 
-from setpoint.core.model import AbortReason
-from setpoint.core.phases import AttemptPhase, ExecutionPhase, NodePhase, is_active
+from setpoint.core.model import AbortReason, ErrorInfo
+from setpoint.core.phases import AttemptPhase, ErrorKind, ExecutionPhase, NodePhase, is_active
 from setpoint.core.reconcile.nodes import new_attempt, release
 from setpoint.core.reconcile.overlay import ABORT_RECHECK_S, Round, resolve_binding
 from setpoint.core.state import Abort, AbortChild
+from setpoint.spec.bindings import PathError
 from setpoint.spec.workflow import ON_FAILURE_NODE, FailurePolicy
 
 
@@ -79,5 +80,10 @@ def finish(r: Round) -> None:
             r.set_execution(ex.evolve(phase=ExecutionPhase.FAILED, finished_at=r.now), ex.error.message)
         return
     if r.all_succeeded:
-        outputs = {name: resolve_binding(b, r.state, r) for name, b in spec.outputs}
+        try:
+            outputs = {name: resolve_binding(b, r.state, r) for name, b in spec.outputs}
+        except PathError as e:  # an output is a path into a value that does not have it
+            error = ErrorInfo(ErrorKind.USER, "BadOutputPath", f"a workflow output could not be resolved: {e}", False)
+            r.set_execution(ex.evolve(phase=ExecutionPhase.FAILED, finished_at=r.now, error=error), error.message)
+            return
         r.set_execution(ex.evolve(phase=ExecutionPhase.SUCCEEDED, finished_at=r.now, outputs=outputs))

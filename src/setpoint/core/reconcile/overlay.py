@@ -37,6 +37,7 @@ from setpoint.core.state import (
     StartChild,
     counts_as_success,
 )
+from setpoint.spec.bindings import follow_path
 from setpoint.spec.workflow import Binding, WorkflowSpec
 
 ABORT_RECHECK_S = 0.5  # how soon to look again at attempts being killed
@@ -51,7 +52,24 @@ class ReconcileConfig:
     cache_wait_s: float = 1.0  # how often a node waiting on another's cache reservation looks again
 
 
+def _offloaded(lit: Any) -> bool:
+    return isinstance(lit, dict) and len(lit) == 1 and "$ref" in lit
+
+
 def resolve_binding(b: Binding, state: ExecutionState, view: Round) -> Any:
+    """A binding's literal as of this round; its path, if any, is followed (`PathError` if it fails).
+
+    A path that reaches an offloaded part stops there: the value is ``{"$at": {"value": <the
+    reference>, "path": <the rest>}}``, which the worker's decoder finishes once it reads the blob.
+    """
+    value = _resolve_base(b, state, view)
+    if not b.path:
+        return value
+    reached, rest = follow_path(value, b.path, offloaded=_offloaded)
+    return {"$at": {"value": reached, "path": list(rest)}} if rest else reached
+
+
+def _resolve_base(b: Binding, state: ExecutionState, view: Round) -> Any:
     if b.is_literal:
         return b.literal
     if b.input is not None:
