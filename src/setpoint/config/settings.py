@@ -21,6 +21,7 @@ DB_ENV = "SETPOINT_DB"
 BLOBS_ENV = "SETPOINT_BLOBS"
 RAY_ADDRESS_ENV = "SETPOINT_RAY_ADDRESS"
 DEFAULT_EXECUTOR_ENV = "SETPOINT_DEFAULT_EXECUTOR"
+SECRETS_DIR_ENV = "SETPOINT_SECRETS_DIR"
 DEFAULT_HOME = Path("~/.setpoint")
 
 
@@ -59,6 +60,9 @@ class Settings:
     # For autoscaling Ray clusters: submit requests no current node can satisfy, and fail an attempt
     # that has not started after this many seconds instead (None: refuse such requests at launch).
     ray_pending_timeout_s: float | None = None
+    # Where the default secret provider reads files (``<dir>/<group>/<key>``): None for ``home/secrets``.
+    # Workers get it with each attempt (the payload's ``secrets_dir``); docs/secrets.md.
+    secrets_dir: Path | None = None
 
     @property
     def db_path(self) -> Path:
@@ -76,6 +80,10 @@ class Settings:
     @property
     def attempts_root(self) -> Path:
         return self.home / "attempts"
+
+    @property
+    def secrets_root(self) -> Path:
+        return self.secrets_dir or self.home / "secrets"
 
     @property
     def bundles_root(self) -> Path:
@@ -116,6 +124,7 @@ class Settings:
             reconcile=reconcile,
             leases=_switch(env, "SETPOINT_LEASES", default=True),
             db_timeout_s=_positive(env, "SETPOINT_DB_TIMEOUT_S", default=30.0),
+            secrets_dir=Path(env[SECRETS_DIR_ENV]).expanduser() if env.get(SECRETS_DIR_ENV) else None,
         )
 
 

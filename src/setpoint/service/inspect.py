@@ -115,3 +115,40 @@ def attempt_logs(
                 text = path.read_text(errors="replace") if path.exists() else ""
                 out.append((a.id, stream, text))
     return out
+
+
+DECK_FILE = "deck.html"  # written by the runtime into the attempt's folder (setpoint.sdk.deck)
+
+
+def deck_path(
+    views: list[NodeView], attempts_root: Path, execution_id: str, node_id: str, attempt: int | None = None
+) -> Path:
+    """The deck page of a node's attempt (the latest one that rendered a deck, unless ``attempt``).
+
+    NotFoundError says why there is none: no such node, no attempt yet, or a task without decks.
+    """
+    view = next((v for v in views if v.node_id == node_id), None)
+    if view is None:
+        raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
+    numbers = sorted((a.number for a in view.attempts), reverse=True)
+    if attempt is not None:
+        if attempt not in numbers:
+            raise NotFoundError(f"node '{node_id}' of execution '{execution_id}' has no attempt {attempt}")
+        numbers = [attempt]
+    if not numbers:
+        raise NotFoundError(f"node '{node_id}' of execution '{execution_id}' has not run yet")
+    for n in numbers:
+        path = attempts_root / execution_id / node_id / str(n) / DECK_FILE
+        if path.is_file():
+            return path
+    raise NotFoundError(
+        f"node '{node_id}' of execution '{execution_id}' has no deck: its task "
+        f"({view.task}) must be declared with enable_deck=True"
+    )
+
+
+def attempt_deck(
+    store: InspectStore, attempts_root: Path, execution_id: str, node_id: str, attempt: int | None = None
+) -> Path:
+    """`deck_path` read from the store: what a server's deck route serves (``text/html``)."""
+    return deck_path(node_views(store, execution_id, children=True), attempts_root, execution_id, node_id, attempt)

@@ -13,16 +13,33 @@ It stays cheap to import (no pandas, no pydantic): warm workers import it before
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from setpoint.adapters import secrets
 from setpoint.adapters.blobs import open_blob_store
+from setpoint.adapters.executor.attempt_dir import write_atomic
+from setpoint.adapters.secrets import hidden_environment
 from setpoint.errors import InputError, SpecError, TypeMismatchError
+from setpoint.sdk.current import (
+    DEFAULT_DOMAIN,
+    Checkpoint,
+    ExecutionId,
+    Secrets,
+    TaskContext,
+    activated,
+    attempt_logger,
+    remember_values,
+)
+from setpoint.sdk.deck import DECK_FILE, literal_table, render_page
 from setpoint.spec.workflow import TaskSpec
 from setpoint.types.context import DEFAULT_OFFLOAD_THRESHOLD, LiteralContext, describe
 from setpoint.types.engine import output_types
 from setpoint.types.literals import from_literal, to_literal
+
+CHECKPOINT_DIR = "checkpoint"  # in the attempt's folder: what the attempt saved last
 
 
 def resolve_task_function(module: str, qualname: str) -> Callable[..., Any]:
@@ -112,6 +129,54 @@ def store_outputs(
     }
 
 
+def attempt_context(task: TaskSpec, payload: Mapping[str, Any], attempt_dir: Path, where: str) -> TaskContext:
+    """The `current_context()` of this attempt; resolves the task's secrets (and only those)."""
+    execution, node_id, number = attempt_dir.parts[-3:]
+    attempts_root = attempt_dir.parent.parent.parent
+    secrets_dir = Path(
+        payload.get("secrets_dir") or os.environ.get(secrets.DIR_ENV) or attempts_root.parent / "secrets"
+    )
+    values: dict[tuple[str, str], str] = {}
+    if task.secrets:
+        provider = secrets.default_provider(secrets_dir, os.environ)
+        values = secrets.resolve(task.secrets, provider, where)
+        remember_values(list(values.values()))
+    return TaskContext(
+        working_directory=attempt_dir / "work",
+        execution_id=ExecutionId(str(payload.get("project") or "default"), DEFAULT_DOMAIN, execution),
+        logger=attempt_logger(task.name),
+        checkpoint=Checkpoint(attempt_dir / CHECKPOINT_DIR, previous_checkpoint(attempt_dir), attempt_dir / "work"),
+        secrets=Secrets(lambda group, key: values.get((group, key)), frozenset(task.secrets)),
+        task_name=task.name,
+        node_id=node_id,
+        attempt=int(number) if number.isdigit() else 0,
+        enable_deck=task.enable_deck,
+    )
+
+
+def previous_checkpoint(attempt_dir: Path) -> Path | None:
+    """The checkpoint of the latest earlier attempt of the same node that saved one."""
+    name = attempt_dir.name
+    if not name.isdigit():
+        return None
+    for n in range(int(name) - 1, -1, -1):
+        candidate = attempt_dir.parent / str(n) / CHECKPOINT_DIR
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def write_deck(
+    attempt_dir: Path, task: TaskSpec, tctx: TaskContext, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None
+) -> None:
+    """Render the attempt's decks (its own, then its inputs and outputs) to ``deck.html``."""
+    decks = [*tctx.decks, literal_table("Inputs", inputs)]
+    if outputs is not None:
+        decks.append(literal_table("Outputs", outputs))
+    title = f"{task.name}: {tctx.execution_id.name} / {tctx.node_id} / attempt {tctx.attempt}"
+    write_atomic(attempt_dir / DECK_FILE, render_page(title, decks).encode(), durable=True)
+
+
 def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
     """Run one task attempt and return ``{"outputs": {name: literal}}``.
 
@@ -132,11 +197,19 @@ def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
         hints = get_type_hints(fn, include_extras=True)
     except Exception as e:  # NameError: an annotation names something the module does not define
         raise SpecError(f"{where}: cannot resolve the function's type annotations: {e}") from e
+    tctx = attempt_context(task, payload, Path(attempt_dir), where)  # secrets resolved here, before any input
     kwargs = load_inputs(task, payload.get("inputs", {}), hints, ctx, where)
-    if task.kind == "dynamic":
-        from setpoint.sdk.compiler import compile_dynamic
+    outputs: dict[str, Any] | None = None
+    try:
+        with hidden_environment(), activated(tctx):
+            if task.kind == "dynamic":
+                from setpoint.sdk.compiler import compile_dynamic
 
-        # the controller grafts this sub-DAG under the node and runs it; see core/graph.py
-        return {"outputs": {"$dynamic": compile_dynamic(task, fn, kwargs, ctx)}}
-    result = fn(**kwargs)
-    return {"outputs": store_outputs(task, fn, result, ctx, where)}
+                # the controller grafts this sub-DAG under the node and runs it; see core/graph.py
+                return {"outputs": {"$dynamic": compile_dynamic(task, fn, kwargs, ctx)}}
+            result = fn(**kwargs)
+        outputs = store_outputs(task, fn, result, ctx, where)
+        return {"outputs": outputs}
+    finally:
+        if task.enable_deck:
+            write_deck(Path(attempt_dir), task, tctx, payload.get("inputs", {}), outputs)

@@ -61,9 +61,7 @@ def _run_claimed(attempt_dir: Path, *, started_at: float) -> int:
         if not _claim(attempt_dir, started_at):
             return EXIT_NOT_CLAIMED
         attempt_id = "/".join(attempt_dir.parts[-3:])
-        files.append_line(
-            attempt_dir.parent.parent.parent / files.LAUNCH_LOG, f"{attempt_id} {os.getpid()}\n"
-        )
+        files.append_line(attempt_dir.parent.parent.parent / files.LAUNCH_LOG, f"{attempt_id} {os.getpid()}\n")
         if (attempt_dir / files.ABORTED).exists():
             return EXIT_ABORTED
         return _call_entrypoint(attempt_dir, attempt_id, started_at)
@@ -85,9 +83,7 @@ def _call_entrypoint(attempt_dir: Path, attempt_id: str, started_at: float) -> i
         function = _load(str(request["entrypoint"]))
         result = function(request.get("payload", {}), attempt_dir)
         if not isinstance(result, dict):
-            raise TypeError(
-                f"entrypoint {request['entrypoint']} returned {type(result).__name__}, expected a dict"
-            )
+            raise TypeError(f"entrypoint {request['entrypoint']} returned {type(result).__name__}, expected a dict")
         files.write_atomic(
             attempt_dir / files.OUTPUTS, files.encode_outputs(result, started_at, time.time()), durable=True
         )
@@ -119,12 +115,12 @@ def _no_space(exc: BaseException) -> bool:
 def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> None:
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    tb = "".join(traceback.format_exception(exc))
+    tb, message = _scrub("".join(traceback.format_exception(exc))), _scrub(str(exc))
     with contextlib.suppress(OSError, ValueError):  # stderr.log may sit on a full disk too
         sys.stderr.write(tb)
     record = {
         "type": name,
-        "message": str(exc),
+        "message": message,
         "traceback": tb,
         "retryable": bool(getattr(exc, "retryable", True)),
         "no_space": _no_space(exc),
@@ -135,8 +131,14 @@ def _record_error(attempt_dir: Path, exc: BaseException, started_at: float) -> N
         files.write_atomic(attempt_dir / files.ERROR, files.dump(record), durable=True)
     except OSError:  # short of space: the record without its traceback may still fit
         del record["traceback"]
-        record["message"] = str(exc)[:2000]
+        record["message"] = message[:2000]
         files.write_atomic(attempt_dir / files.ERROR, files.dump(record), durable=True)
+
+
+def _scrub(text: str) -> str:
+    """``text`` without the values of any secret the task was given (a message may quote one)."""
+    current = sys.modules.get("setpoint.sdk.current")  # loaded only if the attempt ran a task
+    return text if current is None else str(current.redact(text))
 
 
 def _load(entrypoint: str) -> Callable[[dict[str, Any], Path], Any]:
