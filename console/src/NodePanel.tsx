@@ -1,0 +1,273 @@
+// One node: attempts, error with traceback, inputs and outputs, logs, cache status with its
+// explanation, lineage to the producing executions, and a gate's approve / reject / signal form.
+import { useEffect, useState } from "react";
+import { canWrite, execPath, get, post, query, type GraphNode, type NodeView, type Session } from "./api";
+import { duration, phaseClass } from "./format";
+import { JsonTree } from "./JsonTree";
+import { Logs } from "./Logs";
+import { MapTable } from "./MapTable";
+import { href } from "./route";
+
+interface Upstream {
+  execution: string;
+  node: string;
+  task: string;
+  phase: string;
+  produced_by: { execution: string; node: string } | null;
+  inputs: { input: string; kind: string; upstream: Upstream[] }[];
+}
+
+function LineageTree({ items, project }: { items: Upstream[]; project: string }): React.JSX.Element {
+  return (
+    <ul className="lineage">
+      {items.map((u, i) => (
+        <li key={i}>
+          <span className="mono">{u.node}</span> <span className={phaseClass(u.phase)}>{u.phase}</span>
+          {u.produced_by && (
+            <>
+              {" "}
+              produced by{" "}
+              <a href={href(`executions/${u.produced_by.execution}`, project, { node: u.produced_by.node })} data-lineage-link="">
+                {u.produced_by.execution}/{u.produced_by.node}
+              </a>
+            </>
+          )}
+          {u.inputs.some((x) => x.upstream.length > 0) && (
+            <LineageTree items={u.inputs.flatMap((x) => x.upstream)} project={project} />
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function traceback(logs: { stream: string; text: string }[]): string | null {
+  const err = logs.filter((l) => l.stream === "stderr").map((l) => l.text).join("");
+  const at = err.lastIndexOf("Traceback (most recent call last)");
+  return at >= 0 ? err.slice(at).trim() : null;
+}
+
+export function NodePanel({
+  project,
+  execution,
+  node,
+  view,
+  session,
+  onSelect,
+  onChanged,
+}: {
+  project: string;
+  execution: string;
+  node: GraphNode;
+  view: NodeView | undefined;
+  session: Session;
+  onSelect: (id: string) => void;
+  onChanged: () => void;
+}): React.JSX.Element {
+  const base = execPath(project, execution);
+  const [explain, setExplain] = useState<{ summary?: string; status?: string; differences?: string[] } | null>(null);
+  const [lineage, setLineage] = useState<Upstream[] | null>(null);
+  const [trace, setTrace] = useState<string | null>(null);
+  const [signalValue, setSignalValue] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [showMap, setShowMap] = useState(false);
+  const write = canWrite(session);
+
+  useEffect(() => {
+    setExplain(null);
+    setLineage(null);
+    setTrace(null);
+    setError(null);
+    setShowMap(false);
+  }, [node.id]);
+
+  useEffect(() => {
+    if (node.phase !== "FAILED") return;
+    get<{ logs: { stream: string; text: string }[] }>(base + "/logs" + query({ node: node.id }))
+      .then((r) => setTrace(traceback(r.logs)))
+      .catch(() => undefined);
+  }, [base, node.id, node.phase]);
+
+  const detail = (view?.detail ?? {}) as { gate?: string; signal?: string };
+  const gateOpen = node.kind === "gate" && node.phase === "RUNNING";
+  const signal = (value: unknown): void => {
+    setError(null);
+    post(base + "/signals", { name: detail.signal ?? node.id, value })
+      .then(onChanged)
+      .catch((e: unknown) => setError(String(e)));
+  };
+  const err = view?.error;
+
+  return (
+    <aside className="panel" aria-labelledby="panel-title">
+      <h2 id="panel-title">
+        {node.id} <span className={phaseClass(node.phase)}>{node.phase}</span>
+      </h2>
+      <p className="meta">
+        {view?.task ?? node.kind}
+        {node.cache && <> · cache {node.cache}</>}
+        {node.recovered_from && (
+          <>
+            {" "}
+            · recovered from <a href={href(`executions/${node.recovered_from}`, project)}>{node.recovered_from}</a>
+          </>
+        )}
+      </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {gateOpen && write && (
+        <div className="gate-actions">
+          {detail.gate === "approve" ? (
+            <>
+              <button type="button" onClick={() => signal(true)}>
+                Approve
+              </button>
+              <button type="button" className="danger" onClick={() => signal(false)}>
+                Reject
+              </button>
+            </>
+          ) : (
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                let v: unknown = signalValue;
+                try {
+                  v = JSON.parse(signalValue);
+                } catch {
+                  // a plain string
+                }
+                signal(v);
+              }}
+            >
+              <label>
+                Value for {detail.signal ?? node.id} <input value={signalValue} onChange={(e) => setSignalValue(e.target.value)} />
+              </label>
+              <button type="submit">Send signal</button>
+            </form>
+          )}
+        </div>
+      )}
+      {node.children && (
+        <section>
+          <h3>Elements</h3>
+          <p>
+            {node.children.succeeded} succeeded, {node.children.running} running, {node.children.failed} failed of{" "}
+            {node.children.total}{" "}
+            <button type="button" onClick={() => setShowMap(!showMap)} aria-expanded={showMap}>
+              {showMap ? "Hide" : "Show"} elements
+            </button>
+          </p>
+          {showMap && <MapTable project={project} execution={execution} node={node.id} onSelect={onSelect} />}
+        </section>
+      )}
+      {err && (
+        <section className="failure">
+          <h3>Error</h3>
+          <p className="error-line">
+            <strong>{err.code}</strong>: {err.message}
+          </p>
+          {trace && <pre className="traceback">{trace}</pre>}
+        </section>
+      )}
+      {view && view.attempts.length > 0 && (
+        <section>
+          <h3>Attempts</h3>
+          <table className="grid small">
+            <thead>
+              <tr>
+                <th scope="col">Attempt</th>
+                <th scope="col">Phase</th>
+                <th scope="col">Executor</th>
+                <th scope="col">Waited</th>
+                <th scope="col">Ran</th>
+                <th scope="col">Exit</th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.attempts.map((a) => (
+                <tr key={a.id}>
+                  <td className="mono">{a.id}</td>
+                  <td>
+                    <span className={phaseClass(a.phase)}>{a.phase}</span>
+                  </td>
+                  <td>{a.executor}</td>
+                  <td>{duration(a.created_at, a.started_at)}</td>
+                  <td>{duration(a.started_at, a.finished_at)}</td>
+                  <td>{a.error ? `${a.error.code}: ${a.error.message}` : (a.abort_reason ?? "")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      {view && (
+        <section className="io">
+          <div>
+            <h3>Inputs</h3>
+            <JsonTree value={view.inputs} label="inputs" />
+          </div>
+          <div>
+            <h3>Outputs</h3>
+            <JsonTree value={view.outputs} label="outputs" />
+          </div>
+        </section>
+      )}
+      <section>
+        <h3>Cache</h3>
+        <p>
+          {view?.cache_status ?? node.cache ?? "not cached"}{" "}
+          <button
+            type="button"
+            onClick={() =>
+              get<{ explanation: { summary?: string } }>(base + "/cache-explain" + query({ node: node.id }))
+                .then((r) => setExplain(r.explanation))
+                .catch((e: unknown) => setExplain({ summary: String(e) }))
+            }
+          >
+            Explain
+          </button>
+        </p>
+        {explain && (
+          <div className="explain">
+            <p>{explain.summary ?? explain.status}</p>
+            {explain.differences && explain.differences.length > 0 && (
+              <ul>
+                {explain.differences.map((d) => (
+                  <li key={d}>{d}</li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+      </section>
+      <section>
+        <h3>Lineage</h3>
+        {lineage === null ? (
+          <button
+            type="button"
+            onClick={() =>
+              get<{ lineage: Upstream[] }>(base + "/lineage/upstream" + query({ node: node.id }))
+                .then((r) => setLineage(r.lineage))
+                .catch((e: unknown) => setError(String(e)))
+            }
+          >
+            Show lineage
+          </button>
+        ) : lineage.length === 0 ? (
+          <p className="empty">No lineage recorded.</p>
+        ) : (
+          <LineageTree items={lineage} project={project} />
+        )}
+      </section>
+      {!node.children && (
+        <section>
+          <h3>Logs</h3>
+          <Logs project={project} execution={execution} node={node.id} />
+        </section>
+      )}
+    </aside>
+  );
+}
