@@ -26,7 +26,7 @@ from setpoint.errors import InputError, NotFoundError
 from setpoint.ports import ExecutionReader, NodeReader
 from setpoint.spec.configs import NodeKind
 from setpoint.spec.nodes import NodeSpec
-from setpoint.spec.workflow import ON_FAILURE_NODE, WorkflowSpec
+from setpoint.spec.workflow import ON_FAILURE_NODE, TaskSpec, WorkflowSpec
 
 MAX_PAGE = 1000
 
@@ -138,11 +138,11 @@ def _counts(rec: NodeRecord, rows: _Rows) -> ChildCounts | None:
 
 
 def _node(
-    spec: WorkflowSpec, n: NodeSpec, node_id: str, parent: str | None, rows: _Rows, execution_id: str
+    tasks: Mapping[str, TaskSpec], n: NodeSpec, node_id: str, parent: str | None, rows: _Rows, execution_id: str
 ) -> GraphNode:
     rec = rows.records.get(node_id) or NodeRecord(execution_id, node_id, NodePhase.PENDING)
     detail = rec.typed_detail
-    task = spec.tasks[n.task] if n.task else None
+    task = tasks[n.task] if n.task else None
     kind = n.kind.value
     if node_id == ON_FAILURE_NODE:
         kind = "on_failure"
@@ -167,15 +167,10 @@ def _node(
     )
 
 
-def _edges(spec: WorkflowSpec, prefix: str, keep: Sequence[str] | None = None) -> tuple[tuple[str, str], ...]:
-    wanted = None if keep is None else set(keep)
-    out = []
-    for n in spec.nodes:
-        for up in spec.upstream.get(n.id, ()):
-            a, b = prefix + up, prefix + n.id
-            if wanted is None or (a in wanted and b in wanted):
-                out.append((a, b))
-    return tuple(out)
+def _edges(nodes: Sequence[NodeSpec], prefix: str, *, within: bool = False) -> tuple[tuple[str, str], ...]:
+    """(upstream, node) for each dependency; ``within``: only those between ``nodes`` themselves."""
+    ids = {n.id for n in nodes}
+    return tuple((prefix + up, prefix + n.id) for n in nodes for up in n.upstream if not within or up in ids)
 
 
 def _spec(store: GraphStore, digest: str) -> WorkflowSpec:
@@ -187,11 +182,11 @@ def execution_graph(store: GraphStore, execution_id: str) -> ExecutionGraph:
     rec = store.get_execution(execution_id)
     spec = _spec(store, rec.spec_digest)
     rows = _Rows(store, execution_id)
-    nodes = [_node(spec, n, n.id, None, rows, execution_id) for n in spec.nodes]
+    nodes = [_node(spec.tasks, n, n.id, None, rows, execution_id) for n in spec.nodes]
     if spec.on_failure is not None:
         handler = NodeSpec(ON_FAILURE_NODE, spec.on_failure)
-        nodes.append(_node(spec, handler, ON_FAILURE_NODE, None, rows, execution_id))
-    return ExecutionGraph(rec, tuple(nodes), _edges(spec, ""))
+        nodes.append(_node(spec.tasks, handler, ON_FAILURE_NODE, None, rows, execution_id))
+    return ExecutionGraph(rec, tuple(nodes), _edges(spec.nodes, ""))
 
 
 def expansion_page(
@@ -212,9 +207,14 @@ def expansion_page(
     parent = rows.records.get(node_id)
     if parent is None or not parent.typed_detail.expanded:
         raise NotFoundError(f"execution '{execution_id}' has no expanded map or dynamic node '{node_id}'")
-    child = _spec(store, str(parent.typed_detail.expanded))
+    # The child spec was validated when the controller stored it (content-addressed, so unchanged
+    # since): read only this page's nodes and their tasks, not all of a 10,000-node document.
+    data = json.loads(store.get_spec(str(parent.typed_detail.expanded)))
+    where = f"the expansion of node '{node_id}'"
+    raw = data["nodes"]
+    page = [NodeSpec.from_json(n, f"{where}: nodes[{start + i}]") for i, n in enumerate(raw[start : start + limit])]
+    tasks = {k: TaskSpec.from_json(data["tasks"][k], f"{where}: task '{k}'") for k in {n.task for n in page if n.task}}
     prefix = f"{node_id}."
-    page = child.nodes[start : start + limit]
-    items = tuple(_node(child, n, prefix + n.id, node_id, rows, execution_id) for n in page)
+    items = tuple(_node(tasks, n, prefix + n.id, node_id, rows, execution_id) for n in page)
     end = start + len(page)
-    return ChildPage(items, _edges(child, prefix, [i.id for i in items]), str(end) if end < len(child.nodes) else None)
+    return ChildPage(items, _edges(page, prefix, within=True), str(end) if end < len(raw) else None)
