@@ -53,11 +53,15 @@ _SCALARS = frozenset(
 )
 
 
+_KEY_SHOWN = {"": "str", "int": "int", "float": "float", "bool": "bool"}
+
+
 @dataclass(frozen=True, slots=True)
 class TypeRef:
     """A type in the canonical data model.
 
-    - LIST: ``args == (item,)``; DICT (string keys): ``args == (value,)``
+    - LIST: ``args == (item,)``; DICT: ``args == (value,)``, and ``name`` the key type when it is
+      not str ("int", "float", "bool", or an enum's qualified name; keys travel as text)
     - UNION: ``args`` are the variants (``Optional[T]`` is ``UNION(T, NONE)``)
     - STRUCT: ``name`` is the qualified class name, ``fields`` the typed fields in declaration order;
       ``variant`` says which Python flavour produced it ("dataclass" or "pydantic")
@@ -116,7 +120,7 @@ class TypeRef:
         if k is TypeKind.LIST:
             return f"list[{self.args[0]}]"
         if k is TypeKind.DICT:
-            return f"dict[str, {self.args[0]}]"
+            return f"dict[{_KEY_SHOWN.get(self.name, self.name.rsplit('.', 1)[-1]) or 'str'}, {self.args[0]}]"
         if k is TypeKind.UNION:
             non_none = [a for a in self.args if a.kind is not TypeKind.NONE]
             if len(non_none) == 1 and len(self.args) == 2:
@@ -193,6 +197,8 @@ def is_assignable(source: TypeRef, target: TypeRef) -> bool:
         return any(is_assignable(source, t) for t in target.args)
     if source.kind is TypeKind.INT and target.kind is TypeKind.FLOAT:
         return True
+    if source.kind is target.kind is TypeKind.DICT and source.name != target.name:
+        return False  # dict[int, T] is not dict[str, T]
     if source.kind is target.kind and source.kind in (TypeKind.LIST, TypeKind.DICT):
         return is_assignable(source.args[0], target.args[0])
     if source.kind is target.kind is TypeKind.STRUCT:

@@ -258,6 +258,112 @@ class DictCodec(Codec):
         return out
 
 
+class KeyedDictCodec(Codec):
+    """``dict[K, V]`` with int, float, bool or enum keys: keys travel as text, as JSON writes them.
+
+    The literal is that of ``dict[str, V]`` (so every tool that shows or parses dicts handles it);
+    the `TypeRef` names the key type, and decoding turns each key back into a ``K``.
+    """
+
+    def __init__(self, key: Codec, value: Codec) -> None:
+        self.key, self.value = key, value
+        self.ref = TypeRef(TypeKind.DICT, (value.ref,), name=key_name(key.ref))
+        self._inner = DictCodec(value)
+
+    def _key_text(self, k: Any, where: str) -> str:
+        lit = self.key.encode(k, LiteralContext(None, None), f"{where}, key {k!r}", True)
+        if isinstance(lit, bool):
+            return "true" if lit else "false"
+        if isinstance(lit, dict):  # a non-finite float
+            return str(next(iter(lit.values())))
+        return str(lit)
+
+    def _key_value(self, text: str, where: str) -> Any:
+        kind = self.key.ref.kind
+        try:
+            lit: JSON
+            if kind is TypeKind.INT:
+                lit = int(text)
+            elif kind is TypeKind.FLOAT:
+                lit = {"$float": text} if text in _NON_FINITE else float(text)
+            elif kind is TypeKind.BOOL:
+                lit = {"true": True, "false": False}[text]
+            else:
+                lit = text
+        except (ValueError, KeyError):
+            raise TypeMismatchError(f"{where}: key {text!r} is not a {self.key.ref}") from None
+        return self.key.decode(lit, LiteralContext(None, None), f"{where}, key {text!r}")
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if not isinstance(value, dict if strict else Mapping):
+            raise mismatch(where, self.ref, value)
+        texts = {self._key_text(k, where): v for k, v in value.items()}
+        if len(texts) != len(value):
+            raise TypeMismatchError(f"{where}: two keys of the dict have the same text form")
+        return self._inner.encode(texts, ctx, where, strict)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        return {self._key_value(k, where): v for k, v in self._inner.decode_inline(lit, ctx, where).items()}
+
+
+def key_name(t: TypeRef) -> str:
+    """How a `TypeRef` of a dict records a key type other than str."""
+    return t.name if t.kind is TypeKind.ENUM else t.kind.value
+
+
+class JsonCodec(Codec):
+    """A JSON-like value of no declared type (the items of a bare ``list``, the values of a ``dict``)."""
+
+    def __init__(self) -> None:
+        self.ref = TypeRef(TypeKind.ANY)
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if value is None or isinstance(value, bool | int | str):
+            return value
+        if isinstance(value, float):
+            return encode_float(value)
+        if isinstance(value, list | tuple):
+            return [self.encode(v, ctx, f"{where}, item {i}", strict) for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            out: dict[str, JSON] = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise TypeMismatchError(f"{where}: a JSON-like dict needs string keys, got key {k!r}")
+                out[escape_key(k)] = self.encode(v, ctx, f"{where}, key {k!r}", strict)
+            return out
+        raise TypeMismatchError(
+            f"{where}: {type(value).__name__} is not a JSON-like value (None, bool, int, float, str, "
+            "list or dict); declare the type, e.g. list[MyDataclass]"
+        )
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        if isinstance(lit, list):
+            return [self.decode(v, ctx, f"{where}, item {i}") for i, v in enumerate(lit)]
+        if isinstance(lit, dict):
+            if tagged(lit, "$float") and lit["$float"] in _NON_FINITE:
+                return _NON_FINITE[lit["$float"]]
+            if len(lit) == 1 and next(iter(lit)).startswith("$") and not next(iter(lit)).startswith("$$"):
+                raise bad_literal(where, self.ref, lit)  # another type's tagged literal, not JSON data
+            return {unescape_key(k): self.decode(v, ctx, f"{where}, key {unescape_key(k)!r}") for k, v in lit.items()}
+        return lit
+
+
+class IteratorCodec(Codec):
+    """``Iterator[T]``: what the iterator yields travels as a list; the receiver gets an iterator."""
+
+    def __init__(self, item: Codec) -> None:
+        self._list = ListCodec(item)
+        self.ref = self._list.ref
+
+    def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+            raise mismatch(where, self.ref, value)
+        return self._list.encode(list(value), ctx, where, strict)
+
+    def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
+        return iter(self._list.decode_inline(lit, ctx, where))
+
+
 class UnionCodec(Codec):
     """``Optional[T]`` encodes T's literal or null; other unions tag the variant index."""
 

@@ -18,6 +18,7 @@ import inspect
 import sys
 import types
 import typing
+from collections import abc
 from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
@@ -44,8 +45,6 @@ _SCALARS: dict[object, Callable[[], c.Codec]] = {
 PICKLE_HINT = "opt in to pickling with @task(unsafe_pickle=True)"
 _DEFAULT_ADVICE = f"use a dataclass or a pydantic model, or {PICKLE_HINT}"
 _ADVICE: dict[object, str] = {
-    list: "give the item type, e.g. list[int]",
-    dict: "give the value type, e.g. dict[str, int]",
     tuple: "use list[T] or a dataclass (to return several outputs, return a typing.NamedTuple)",
     set: "use list[T]",
     frozenset: "use list[T]",
@@ -111,8 +110,7 @@ class _Builder:
             return self.build(t.__supertype__, where)
         if isinstance(t, str | typing.ForwardRef | typing.TypeVar):
             raise UnsupportedTypeError(
-                f"{where}: type {t!r} is not resolved; "
-                "import it at module level so annotations can be evaluated"
+                f"{where}: type {t!r} is not resolved; import it at module level so annotations can be evaluated"
             )
         try:
             scalar = _SCALARS.get(t)
@@ -122,20 +120,32 @@ class _Builder:
             return scalar()
         if origin is Union or origin is types.UnionType:
             return self.union(args, where)
+        if t is list or (origin is list and not args):  # a bare list: JSON-like items
+            return c.ListCodec(c.JsonCodec())
+        if t is dict or (origin is dict and not args):  # a bare dict: JSON-like values under str keys
+            return c.DictCodec(c.JsonCodec())
         if origin is list and len(args) == 1:
             return c.ListCodec(self.build(args[0], where))
+        if origin in (abc.Iterator, abc.Generator) and args:  # what it yields travels as a list
+            return c.IteratorCodec(self.build(args[0], where))
         if origin is dict and len(args) == 2:
             if args[0] is not str:
-                if self.allow_pickle:
-                    return self.unsupported(t, where)
-                raise UnsupportedTypeError(
-                    f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; "
-                    "dict keys must be str (use dict[str, T], or a list of dataclasses)"
-                )
+                return self.keyed_dict(t, args, where)
             return c.DictCodec(self.build(args[1], where))
         if isinstance(t, type):
             return self.from_class(t, where)
         return self.unsupported(t, where)
+
+    def keyed_dict(self, t: object, args: tuple[Any, ...], where: str) -> c.Codec:
+        key = self.build(args[0], f"{where}, key") if _is_key_type(args[0]) else None
+        if key is None:
+            if self.allow_pickle:
+                return self.unsupported(t, where)
+            raise UnsupportedTypeError(
+                f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; "
+                "dict keys must be str, int, float, bool or an enum (or use a list of dataclasses)"
+            )
+        return c.KeyedDictCodec(key, self.build(args[1], where))
 
     def union(self, args: tuple[Any, ...], where: str) -> c.Codec:
         variants = [self.build(a, where) for a in args]
@@ -175,8 +185,7 @@ class _Builder:
     def struct(self, t: type, variant: str, where: str) -> c.Codec:
         if t in self.in_progress:
             raise UnsupportedTypeError(
-                f"{where}: type {t.__qualname__} refers to itself; "
-                "recursive types cannot be setpoint literals"
+                f"{where}: type {t.__qualname__} refers to itself; recursive types cannot be setpoint literals"
             )
         self.in_progress.add(t)
         try:
@@ -198,10 +207,12 @@ class _Builder:
         try:
             hints = get_type_hints(t, include_extras=True)
         except Exception as e:  # NameError for unresolvable forward references, and friends
-            raise UnsupportedTypeError(
-                f"{where}: cannot resolve the field types of {t.__qualname__}: {e}"
-            ) from e
+            raise UnsupportedTypeError(f"{where}: cannot resolve the field types of {t.__qualname__}: {e}") from e
         return [(f.name, hints[f.name]) for f in dataclasses.fields(t) if f.init]
+
+
+def _is_key_type(t: object) -> bool:
+    return t in (int, float, bool) or (isinstance(t, type) and issubclass(t, enum.Enum))
 
 
 def _struct_builder(t: Any, variant: str) -> Callable[[dict[str, Any]], Any]:
@@ -232,13 +243,15 @@ def is_named_tuple(t: object) -> bool:
 
 
 def output_types(fn: Callable[..., Any], *, where: str) -> list[tuple[str, object]]:
-    """The (name, Python type) of each output: none, one ``o0``, or one per NamedTuple field."""
-    try:
-        hints = get_type_hints(fn, include_extras=True)
-    except Exception as e:
-        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    """The (name, Python type) of each output, read as flytekit reads a return annotation.
+
+    No annotation or ``-> None``: no outputs. A NamedTuple: one output per field, in field order.
+    ``Tuple[a, b]`` or ``-> (a, b)``: one output per element, named ``o0``, ``o1``, ... Anything
+    else: one output, ``o0``.
+    """
+    hints = function_hints(fn, where=where)
     if "return" not in hints:
-        raise SpecError(f"{where}: annotate the return type, use -> None for no outputs")
+        return []
     ret = hints["return"]
     if get_origin(ret) is Annotated:
         ret = get_args(ret)[0]
@@ -247,39 +260,84 @@ def output_types(fn: Callable[..., Any], *, where: str) -> list[tuple[str, objec
     if is_named_tuple(ret):
         field_hints = get_type_hints(ret, include_extras=True)
         return [(check_name(n, f"output name in {where}"), field_hints[n]) for n in ret._fields]
+    if isinstance(ret, tuple):
+        return [(f"o{i}", t) for i, t in enumerate(ret)]
+    if get_origin(ret) is tuple:
+        args = get_args(ret)
+        if not args or (len(args) == 2 and args[1] is Ellipsis) or args == ((),):
+            raise SpecError(
+                f"{where}: return type {type_name(ret)} does not say how many outputs there are; "
+                "write Tuple[a, b] for two outputs, or list[T] for one output holding a list"
+            )
+        return [(f"o{i}", t) for i, t in enumerate(args)]
     return [("o0", ret)]
+
+
+def function_hints(fn: Callable[..., Any], *, where: str) -> dict[str, Any]:
+    """``typing.get_type_hints(fn, include_extras=True)``, also when the return is ``(a, b)``.
+
+    A tuple of types is not a type, so typing refuses it when annotations are strings (``from
+    __future__ import annotations``); flytekit reads it as several outputs, and so do we.
+    """
+    try:
+        return get_type_hints(fn, include_extras=True)
+    except TypeError as e:
+        first = e
+    except Exception as e:  # NameError for an annotation that names something not imported
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    try:
+        return _hints_with_tuple_return(fn, where)
+    except SpecError:
+        raise SpecError(f"{where}: cannot resolve the type annotations: {first}") from first
+
+
+def _hints_with_tuple_return(fn: Callable[..., Any], where: str) -> dict[str, Any]:
+    raw = dict(getattr(fn, "__annotations__", {}))
+    ret = raw.pop("return", None)
+    namespace = getattr(fn, "__globals__", {})
+    if isinstance(ret, str):
+        try:
+            ret = eval(ret, dict(namespace))  # the user's own annotation, as typing would
+        except Exception as e:
+            raise SpecError(f"{where}: cannot resolve the return annotation {ret!r}: {e}") from e
+    if not isinstance(ret, tuple):
+        raise SpecError(f"{where}: cannot resolve the type annotations")
+
+    def stub() -> None: ...
+
+    keys = [f"@return{i}" for i in range(len(ret))]  # not identifiers: no clash with a parameter
+    stub.__annotations__ = dict(zip(keys, ret, strict=True)) | raw
+    try:
+        resolved = get_type_hints(stub, globalns=namespace, include_extras=True)
+    except Exception as e:
+        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    out = {k: v for k, v in resolved.items() if k in raw}
+    out["return"] = tuple(resolved[k] for k in keys)
+    return out
 
 
 def function_interface(fn: Callable[..., Any], *, where: str, allow_pickle: bool = False) -> Interface:
     """The typed interface of a task function, read from its signature and annotations."""
     try:
         sig = inspect.signature(fn)
-        hints = get_type_hints(fn, include_extras=True)
     except (TypeError, ValueError) as e:
         raise SpecError(f"{where}: cannot read the function's signature: {e}") from e
-    except Exception as e:  # NameError for an annotation that names something not imported
-        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from e
+    hints = function_hints(fn, where=where)
     inputs: list[tuple[str, Variable]] = []
     for name, p in sig.parameters.items():
         pwhere = f"{where}, input '{name}'"
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise SpecError(f"{where}: *{name} / **{name} parameters are not supported; declare each input")
         if p.kind is p.POSITIONAL_ONLY:
-            raise SpecError(
-                f"{pwhere}: positional-only parameters are not supported (inputs are passed by name)"
-            )
+            raise SpecError(f"{pwhere}: positional-only parameters are not supported (inputs are passed by name)")
         check_name(name, f"input name in {where}")
         if name not in hints:
-            raise SpecError(
-                f"{pwhere}: parameter '{name}' has no type annotation; annotate it, e.g. {name}: int"
-            )
+            raise SpecError(f"{pwhere}: parameter '{name}' has no type annotation; annotate it, e.g. {name}: int")
         t = type_ref(hints[name], where=pwhere, allow_pickle=allow_pickle)
         if p.default is p.empty:
             inputs.append((name, Variable(t)))
             continue
-        inputs.append(
-            (name, Variable(t, default_literal(p.default, hints[name], pwhere, allow_pickle), True))
-        )
+        inputs.append((name, Variable(t, default_literal(p.default, hints[name], pwhere, allow_pickle), True)))
     outputs = tuple(
         (name, type_ref(t, where=f"{where}, output '{name}'", allow_pickle=allow_pickle))
         for name, t in output_types(fn, where=where)
