@@ -134,26 +134,72 @@ def _graceful_server_class() -> Any:
 )
 @click.pass_obj
 def server(state: Ctx, host: str, port: int, no_auth: bool, no_controller: bool, no_scheduler: bool) -> None:
-    """Run the REST API (OpenAPI at /openapi.json), a controller and the scheduler in one process."""
+    """Run the REST API (OpenAPI at /openapi.json) and the web console (at /), a controller and the
+    scheduler in one process."""
+    _serve(
+        state, "setpoint server", host, port, auth=not no_auth, controller=not no_controller, schedules=not no_scheduler
+    )
+
+
+@cli.command()
+@click.option("--port", type=int, default=8700, show_default=True)
+@click.option("--no-controller", is_flag=True, help="Serve only; a separate `setpoint controller` runs executions.")
+@click.pass_obj
+def ui(state: Ctx, port: int, no_controller: bool) -> None:
+    """Serve the web console for the local home on 127.0.0.1, without tokens, and print its URL.
+
+    It runs a controller and the scheduler too (unless --no-controller), so executions launched
+    or approved in the browser proceed. It listens on the loopback address only and refuses
+    requests addressed to any other host or sent from another origin. Stop it with Ctrl-C.
+    """
+    host = "127.0.0.1"
+    _serve(
+        state,
+        "setpoint ui",
+        host,
+        port,
+        auth=False,
+        controller=not no_controller,
+        schedules=not no_controller,
+        local_only=True,
+        url=f"http://{host}:{port}/",
+    )
+
+
+def _serve(
+    state: Ctx,
+    what: str,
+    host: str,
+    port: int,
+    *,
+    auth: bool,
+    controller: bool,
+    schedules: bool,
+    local_only: bool = False,
+    url: str | None = None,
+) -> None:
+    """Serve the API and the console with uvicorn until a stop signal; then stop the scheduler."""
     try:
         import uvicorn
 
         from setpoint.server.app import create_app
     except ImportError as e:
         raise InputError(f"the server needs its extra: pip install 'setpoint[server]' ({e})") from None
-    client = state.embedded("setpoint server")
-    ctl = None if no_controller else client.start_controller()
+    client = state.embedded(what)
+    ctl = client.start_controller() if controller else None
     scheduler = None
-    if not no_scheduler:
+    if schedules:
         from setpoint.service.scheduler import Scheduler
 
         scheduler = Scheduler(client.store, on_created=ctl.submit if ctl is not None else None).start()
-    app = create_app(client, auth=not no_auth)
+    app = create_app(client, auth=auth, local_only=local_only)
     err_console.print(
-        f"setpoint server on http://{host}:{port} (home {client.settings.home}; "
-        f"{'no auth' if no_auth else 'bearer tokens'}{'' if no_controller else '; controller running'}"
-        f"{'' if no_scheduler else '; scheduler running'})"
+        f"{what} on http://{host}:{port} (home {client.settings.home}; "
+        f"{'bearer tokens' if auth else 'no auth'}{'; controller running' if controller else ''}"
+        f"{'; scheduler running' if schedules else ''})"
     )
+    if url is not None:
+        click.echo(url)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10
     )
