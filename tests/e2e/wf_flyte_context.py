@@ -8,7 +8,7 @@ from pathlib import Path
 
 from setpoint.sdk.current import RecoverableException, current_context
 from setpoint.sdk.deck import Deck
-from setpoint.sdk.task import Secret, task
+from setpoint.sdk.task import Resources, Secret, TaskMetadata, task
 from setpoint.sdk.workflow import workflow
 
 SECRET_ENV = "SETPOINT_SECRET_DB_PASSWORD"
@@ -97,3 +97,18 @@ def leaky_wf(user: str = "ada") -> str:
 @workflow
 def snoop_wf() -> str:
     return snoop()
+
+
+@task(
+    container_image="ghcr.io/acme/train:1.2",
+    requests=Resources(cpu=1, mem="256Mi"),
+    limits=Resources(cpu=2, mem="1Gi"),
+    metadata=TaskMetadata(retries=1, cache=True, cache_version="1"),
+)
+def imaged(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def imaged_wf(x: int = 1) -> int:
+    return imaged(x=x)

@@ -323,9 +323,9 @@ class Task:
             return
         self._warned = True
         for note in self.unused_options():
-            warnings.warn(f"task '{self.name}': {note}", TaskOptionWarning, stacklevel=4)
+            warnings.warn(f"task '{self.name}': {note}", TaskOptionWarning, stacklevel=5)
         if self.deprecated:
-            warnings.warn(f"task '{self.name}' is deprecated: {self.deprecated}", DeprecationWarning, stacklevel=4)
+            warnings.warn(f"task '{self.name}' is deprecated: {self.deprecated}", DeprecationWarning, stacklevel=5)
 
     def spec(self) -> TaskSpec:
         self.warn_unused()
