@@ -1,0 +1,146 @@
+"""The execution page against a server running real workflows: live phases, errors, gates, actions, logs, lineage."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import Console, shot
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def open_execution(page: Page, console: Console, eid: str, node: str | None = None) -> None:
+    extra = f"&node={node}" if node else ""
+    page.goto(f"{console.url}/#/executions/{eid}?project=team{extra}")
+    expect(page.locator("svg.dag[data-ready]")).to_be_visible()
+
+
+def test_follow_a_running_execution_to_success(page: Page, console: Console) -> None:
+    eid = console.launch("chain", x=2, seconds=3.0)
+    open_execution(page, console, eid)
+    phase = page.get_by_test_id("execution-phase")
+    # the page sees the run while it happens, then its end, over the event stream (no reload)
+    expect(page.locator('[data-node="step"][data-phase="RUNNING"]')).to_be_visible(timeout=30_000)
+    expect(phase).to_have_text("RUNNING")
+    shot(page, "execution-running")
+    expect(phase).to_have_text("SUCCEEDED", timeout=60_000)
+    expect(page.locator('[data-node="step-1"]')).to_have_attribute("data-phase", "SUCCEEDED")
+    page.get_by_role("tab", name="Inputs & outputs").click()
+    expect(page.get_by_label("outputs").first).to_contain_text("o0")
+    shot(page, "execution")
+
+
+def test_a_failure_shows_its_error_and_traceback(page: Page, console: Console) -> None:
+    eid = console.launch("failing", x=7)
+    assert console.wait(eid)["phase"] == "FAILED"
+    open_execution(page, console, eid)
+    expect(page.locator(".exec-head")).to_contain_text("TaskRaised")
+    expect(page.locator(".exec-head")).to_contain_text("broken on purpose with x=8")
+    page.locator('[data-node="broken"]').click()
+    trace = page.locator("pre.traceback")
+    expect(trace).to_contain_text("Traceback (most recent call last)")
+    expect(trace).to_contain_text("ValueError: broken on purpose with x=8")
+    shot(page, "failure")
+
+
+def test_approve_a_gate(page: Page, console: Console) -> None:
+    eid = console.launch("gated", x=5)
+    open_execution(page, console, eid)
+    gate = page.locator('[data-node="ship_it"]')
+    expect(gate).to_have_attribute("data-phase", "RUNNING", timeout=30_000)
+    gate.click()
+    shot(page, "gate")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=60_000)
+    assert console.execution(eid)["outputs"] == {"o0": 7}  # step(step(5)) once approved
+
+
+def test_terminate_with_a_reason(page: Page, console: Console) -> None:
+    eid = console.launch("talk", lines=50, seconds=60.0)
+    open_execution(page, console, eid)
+    expect(page.locator('[data-node="chatty"]')).to_have_attribute("data-phase", "RUNNING", timeout=30_000)
+    page.get_by_role("button", name="Terminate…").click()
+    page.get_by_label("Reason").fill("stopped from the browser test")
+    page.get_by_role("button", name="Terminate", exact=True).click()
+    expect(page.get_by_test_id("execution-phase")).to_have_text("ABORTED", timeout=60_000)
+    expect(page.locator(".exec-head")).to_contain_text("stopped from the browser test")
+    assert console.execution(eid)["abort_reason"] == "stopped from the browser test"
+
+
+def test_relaunch_opens_the_new_execution(page: Page, console: Console) -> None:
+    eid = console.launch("chain", x=4, seconds=0.0)
+    console.wait(eid)
+    open_execution(page, console, eid)
+    page.get_by_role("button", name="Relaunch").click()
+    expect(page).not_to_have_url(re.compile(f"/executions/{eid}"))
+    new = page.url.split("/executions/")[1].split("?")[0]
+    assert new != eid
+    expect(page.locator(".exec-head")).to_contain_text(f"from {eid}")
+    assert console.wait(new)["phase"] == "SUCCEEDED"
+    assert console.execution(new)["source_id"] == eid
+
+
+def test_logs_stream_while_the_task_runs(page: Page, console: Console) -> None:
+    eid = console.launch("talk", lines=40, seconds=6.0)
+    open_execution(page, console, eid, node="chatty")
+    logs = page.locator(".log-lines")
+    expect(logs).to_contain_text("chatty line 0", timeout=30_000)
+    # part of the log is on screen while the task is still writing the rest
+    assert console.execution(eid)["phase"] == "RUNNING"
+    expect(page.locator(".logs-bar .count")).to_contain_text("streaming")
+    shot(page, "logs")
+    expect(logs).to_contain_text("chatty line 39", timeout=60_000)
+    page.get_by_label("Search").last.fill("line 17")
+    expect(page.locator(".log-line")).to_have_count(1)
+    expect(page.locator(".logs-bar .count")).to_contain_text("1 lines")
+    href = page.get_by_role("link", name="Download").get_attribute("href")
+    assert href is not None and href.endswith("/logs?node=chatty")
+
+
+def test_lineage_leads_to_the_producing_execution(page: Page, console: Console) -> None:
+    first = console.launch("chain", x=11, seconds=0.0)
+    console.wait(first)
+    second = console.launch("chain", x=11, seconds=0.0)
+    console.wait(second)
+    open_execution(page, console, second, node="cached_square")
+    expect(page.locator('[data-node="cached_square"]')).to_have_attribute("aria-label", re.compile("cache hit"))
+    page.get_by_role("button", name="Show lineage").click()
+    link = page.locator("[data-lineage-link]").filter(has_text=first).first
+    expect(link).to_be_visible()
+    link.click()
+    expect(page).to_have_url(re.compile(f"/executions/{first}"))
+    expect(page.locator(".exec-head")).to_contain_text(first)
+
+
+def test_a_map_is_one_node_that_expands_into_its_elements(page: Page, console: Console) -> None:
+    eid = console.launch("mapped", n=300)
+    console.wait(eid)
+    open_execution(page, console, eid, node="cached_square-map")
+    expect(page.locator("[data-node]")).to_have_count(3)  # numbers, the map, total
+    expect(page.locator('[data-node="cached_square-map"]')).to_contain_text("300/300 done")
+    page.get_by_role("button", name="Show elements").click()
+    table = page.get_by_role("table", name="Elements of cached_square-map")
+    expect(table.get_by_role("row").nth(1)).to_be_visible()
+    rendered = table.locator(".map-body [role=row]").count()
+    assert 0 < rendered < 100, f"a virtualised table renders only what is in view, got {rendered} rows"
+    shot(page, "map")
+
+
+def test_launch_form_built_from_the_interface(page: Page, console: Console) -> None:
+    page.goto(f"{console.url}/#/launch/workflows/chain?project=team")
+    x = page.get_by_label("x int")
+    expect(x).to_have_value("1")  # the interface's default
+    x.fill("not a number")
+    page.get_by_role("button", name="Launch").click()
+    expect(page.locator(".launch")).to_contain_text("expected a whole number")
+    x.fill("6")
+    page.get_by_label("seconds float").fill("0")
+    shot(page, "launch")
+    page.get_by_role("button", name="Launch").click()
+    expect(page).to_have_url(re.compile(r"/executions/[a-z0-9]+"))
+    eid = page.url.split("/executions/")[1].split("?")[0]
+    assert console.execution(eid)["inputs"] == {"x": 6, "seconds": 0.0}
+    expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=60_000)
