@@ -84,3 +84,26 @@ def test_unused_task_options_are_said_at_compile_time_and_recorded(home: Path) -
     assert task.container_image == "ghcr.io/acme/train:1.2"
     assert dict(task.limits) == {"cpu": "2", "mem": "1Gi"}
     assert (task.retries, task.cache.enabled, task.cache.version) == (1, True, "1")  # from TaskMetadata
+
+
+def test_the_deck_route_serves_the_page_sandboxed(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from setpoint.server import app as server_app
+    from setpoint.server.routes import decks
+
+    if decks not in server_app.ROUTE_MODULES:  # until the server lists the module itself
+        monkeypatch.setattr(server_app, "ROUTE_MODULES", (*server_app.ROUTE_MODULES, decks))
+    rec = client.run(wfc.deck_wf, {"x": 3}, timeout=60)
+    assert rec.phase == ExecutionPhase.SUCCEEDED
+    with TestClient(server_app.create_app(client, auth=False)) as api:
+        base = f"/api/v1/projects/{rec.project}/executions/{rec.id}/nodes"
+        page = api.get(f"{base}/report/deck")
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["content-security-policy"] == "sandbox allow-scripts"
+        assert "x is 3" in page.text
+        assert api.get(f"{base}/report/deck", params={"attempt": 9}).status_code == 404
+        assert api.get(f"{base}/nope/deck").status_code == 404
+        other = f"/api/v1/projects/elsewhere/executions/{rec.id}/nodes/report/deck"
+        assert api.get(other).status_code == 404
