@@ -3,8 +3,10 @@ secrets, in-process: the spec's form, validation, and the runtime's side of one 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,7 +121,7 @@ def test_task_metadata_sets_the_run_options() -> None:
     with pytest.raises(SpecError, match="not both"):
         make(metadata=TaskMetadata(retries=1), retries=2)
     with pytest.raises(SpecError, match="TaskMetadata"):
-        make(metadata={"retries": 1})  # type: ignore[arg-type]
+        make(metadata={"retries": 1})
 
 
 @pytest.mark.parametrize(
@@ -185,6 +187,22 @@ def test_secrets_only_requested_and_errors_name_no_value() -> None:
     assert e1.value.retryable is False
     assert "hunter2" not in str(e1.value) + str(e2.value)
     assert _scrub("boom: hunter2-canary!") == "boom: [secret]!"
+    assert s.db.password == "hunter2-canary"  # flytekit's attribute spelling
+    with pytest.raises(SecretNotFoundError, match="not requested"):
+        _ = s.other.thing
+
+
+def test_the_attempt_logger_scrubs_secret_values(capsys: pytest.CaptureFixture[str]) -> None:
+    current.remember_values(["s3cr3t-in-a-log"])
+    try:
+        logger = current.attempt_logger(f"t{os.getpid()}")
+        handler = logger.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(sys.stderr)  # capsys replaced sys.stderr after the handler was made
+        logger.info("token is %s", "s3cr3t-in-a-log")
+    finally:
+        current._KNOWN_VALUES.clear()
+    assert "token is [secret]" in capsys.readouterr().err
 
 
 def test_providers_environment_files_and_a_plugged_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,6 +129,23 @@ class Secrets:
         """The environment variable setpoint reads this secret from (first choice)."""
         return secret_env_names(group, key or "")[0]
 
+    def __getattr__(self, group: str) -> _SecretGroup:
+        """``secrets.<group>.<key>``, flytekit's attribute spelling of ``get(group, key)``."""
+        if group.startswith("_"):
+            raise AttributeError(group)
+        return _SecretGroup(self, group)
+
+
+class _SecretGroup:
+    def __init__(self, secrets: Secrets, group: str) -> None:
+        self._secrets = secrets
+        self._group = group
+
+    def __getattr__(self, key: str) -> str:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return str(self._secrets.get(self._group, key))
+
 
 class Checkpoint:
     """Save progress during an attempt; a retried attempt of the same node reads the last one saved.
@@ -278,6 +295,15 @@ def activated(ctx: TaskContext) -> Iterator[TaskContext]:
         _CURRENT.reset(token)
 
 
+def _redacting(record: logging.LogRecord) -> bool:
+    """A log filter that scrubs secret values from the message before it reaches the attempt's log."""
+    message = record.getMessage()
+    scrubbed = redact(message)
+    if scrubbed != message:
+        record.msg, record.args = scrubbed, None
+    return True
+
+
 def attempt_logger(name: str) -> logging.Logger:
     """A logger that writes to this process's stderr, which is the attempt's ``stderr.log``."""
     logger = logging.getLogger(f"setpoint.task.{name}")
@@ -285,6 +311,7 @@ def attempt_logger(name: str) -> logging.Logger:
     logger.propagate = False
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(_redacting)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
     return logger
