@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,79 @@ def test_shell_and_sqlite_tasks_through_setpoint_run(home: Path) -> None:
     failed = setpoint(home, "run", f"{WF}:fail_wf")
     assert failed.returncode != 0
     assert "disk on fire" in failed.stdout + failed.stderr
+
+
+def test_setpoint_run_runs_a_single_task_as_a_one_node_workflow(home: Path) -> None:
+    out = setpoint_json(home, "run", f"{WF}:double", "--x", "21")
+    assert out["execution"]["outputs"] == {"o0": "x=42"}
+    assert [n["node_id"] for n in out["nodes"]] == ["double"]
+    shell = setpoint_json(home, "run", f"{WF}:count_rows", "--min-score", "9")
+    assert shell["execution"]["phase"] == "SUCCEEDED"
+
+
+# -- references to registered entities --------------------------------------------------------------
+
+REF_SOURCE = """
+from setpoint import LaunchPlan, task, workflow
+
+@task
+def double(x: int) -> int:
+    return x * 2
+
+@workflow
+def quadruple(x: int, bonus: int = 0) -> int:
+    return double(x=double(x=x))
+
+plus = LaunchPlan.get_or_create(quadruple, "quad_plan", default_inputs={"bonus": 1})
+"""
+
+REF_USER = """
+from setpoint import workflow
+from setpoint.sdk.reference import reference_launch_plan, reference_task
+
+@reference_task(project="refs", domain="development", name="refsrc.double", version="{version}")
+def double(x: int) -> int: ...
+
+@reference_launch_plan(project="refs", domain="development", name="quad_plan", version="v1")
+def quad_plan(x: int, bonus: int) -> int: ...
+
+@workflow
+def uses_refs(x: int = 3) -> int:
+    return quad_plan(x=double(x=x))
+"""
+
+
+def _ref_project(tmp_path: Path, version: str = "v1") -> Path:
+    proj = tmp_path / "proj"
+    proj.mkdir(exist_ok=True)
+    (proj / "refsrc.py").write_text(REF_SOURCE)
+    (proj / "refuser.py").write_text(REF_USER.format(version=version))
+    return proj
+
+
+def test_references_resolve_against_what_was_registered_through_the_cli(home: Path, tmp_path: Path) -> None:
+    proj = _ref_project(tmp_path)
+    setpoint(home, "register", str(proj / "refsrc.py"), "--project", "refs", "--version", "v1", check=True)
+    proc = setpoint(home, "run", f"{proj / 'refuser.py'}:uses_refs", "--x", "5", "--output", "json", check=True)
+    out = json.loads(proc.stdout)
+    assert out["execution"]["outputs"] == {"o0": 40}  # double: 10, then the launch plan's child: 40
+    assert "domain='development' is accepted but not used" in proc.stderr
+
+
+def test_a_missing_reference_is_a_clear_error(home: Path, tmp_path: Path) -> None:
+    proj = _ref_project(tmp_path, version="v9")
+    setpoint(home, "register", str(proj / "refsrc.py"), "--project", "refs", "--version", "v1", check=True)
+    proc = setpoint(home, "run", f"{proj / 'refuser.py'}:uses_refs")
+    assert proc.returncode != 0
+    said = " ".join((proc.stdout + proc.stderr).split())  # the error is wrapped to the terminal's width
+    assert "no task 'refsrc.double' version 'v9' is registered in project 'refs'" in said
+
+
+def test_a_launch_plan_made_with_create_runs_as_a_child_in_process_and_through_the_cli(
+    client: Client, home: Path
+) -> None:
+    rec = client.run(wk.parent_wf, {"x": 5}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": "lp=10"}
+    out = setpoint_json(home, "run", f"{WF}:parent_wf", "--x", "7")
+    assert out["execution"]["outputs"] == {"o0": "lp=14"}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from setpoint import task, workflow
+from setpoint import LaunchPlan, task, workflow
+from setpoint.notify.rules import Email, WorkflowExecutionPhase
 from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
 from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task
 from setpoint.types.files import File
@@ -87,3 +88,26 @@ def fail_wf(x: int = 1) -> None:
 @workflow
 def sqlite_wf(min_score: int = 5) -> list[str]:
     return names(df=count_rows(min_score=min_score))
+
+
+@task
+def double(x: int, label: str = "x") -> str:
+    return f"{label}={x * 2}"
+
+
+@workflow
+def double_wf(x: int, label: str = "x") -> str:
+    return double(x=x, label=label)
+
+
+double_plan = LaunchPlan.create(
+    "double_plan",
+    double_wf,
+    default_inputs={"label": "lp"},
+    notifications=[Email(phases=[WorkflowExecutionPhase.FAILED], recipients_email=["team@example.org"])],
+)
+
+
+@workflow
+def parent_wf(x: int = 4) -> str:
+    return double_plan(x=x)

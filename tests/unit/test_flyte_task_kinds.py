@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 import sqlite3
 import zipfile
@@ -11,12 +12,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from setpoint import LaunchPlan, workflow
 from setpoint.adapters.executor.runtime import resolve_task_function
-from setpoint.errors import SpecError, TaskError
+from setpoint.errors import NotFoundError, SpecError, TaskError
+from setpoint.notify.rules import Email, Slack, WorkflowExecutionPhase
+from setpoint.ports import RegisteredEntity
+from setpoint.scheduling.ticks import Cron, CronSchedule
+from setpoint.sdk.reference import reference_task, references_from
 from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
 from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task, interpolate_query
+from setpoint.service.registry import task_entity
 from setpoint.types.files import Directory, File
 from tests.e2e import wf_flyte_task_kinds as wk
+
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def test_kwtypes_keeps_the_order_given() -> None:
@@ -152,3 +161,135 @@ def test_sqlite_templates_and_inputs_must_match(template: str, inputs: dict[str,
 def test_sqlite_task_needs_a_config() -> None:
     with pytest.raises(SpecError, match="SQLite3Config"):
         SQLite3Task(name="nowhere", query_template="SELECT 1")
+
+
+# -- references -------------------------------------------------------------------------------------
+
+
+class FakeRegistry:
+    """Registered entities in a dict (the real store is exercised by the e2e tests)."""
+
+    def __init__(self, *entities: RegisteredEntity, specs: dict[str, str] | None = None) -> None:
+        self.entities = {(e.kind, e.project, e.name, e.version): e for e in entities}
+        self.specs = specs or {}
+
+    def get_entity(self, kind: str, project: str, name: str, version: str | None = None) -> RegisteredEntity:
+        try:
+            return self.entities[(kind, project, name, version or "")]
+        except KeyError:
+            raise NotFoundError(name) from None
+
+    def get_spec(self, digest: str) -> str:
+        return self.specs[digest]
+
+
+@reference_task(project="p", domain="", name="tests.e2e.wf_flyte_task_kinds.double", version="v1")
+def double_ref(x: int, label: str) -> str: ...  # type: ignore[empty-body]
+
+
+@reference_task(project="p", domain="", name="tests.e2e.wf_flyte_task_kinds.double", version="v1")
+def double_ref_wrong(x: str) -> str: ...  # type: ignore[empty-body]
+
+
+@workflow
+def calls_ref(x: int = 2) -> str:
+    return double_ref(x=x, label="y")
+
+
+@workflow
+def calls_wrong(x: str = "2") -> str:
+    return double_ref_wrong(x=x)
+
+
+def _registry() -> FakeRegistry:
+    return FakeRegistry(task_entity("p", "v1", wk.double.spec(), "code", 0.0))
+
+
+def test_a_reference_compiles_to_the_registered_task() -> None:
+    with references_from(_registry()):
+        spec = calls_ref.compile()
+    assert spec.tasks["tests.e2e.wf_flyte_task_kinds.double"] == wk.double.spec()
+    assert [n.task for n in spec.nodes] == ["tests.e2e.wf_flyte_task_kinds.double"]
+
+
+def test_reference_errors_say_what_is_wrong() -> None:
+    with pytest.raises(SpecError, match="no registry to look it up in"):
+        double_ref.spec()
+    with (
+        references_from(FakeRegistry()),
+        pytest.raises(SpecError, match=r"no task '.*double' version 'v1' is registered"),
+    ):
+        double_ref.spec()
+    with references_from(_registry()), pytest.raises(SpecError, match="input 'x' is int when registered, str in the"):
+        calls_wrong.compile()
+    with pytest.raises(SpecError, match="cannot run locally"):
+        double_ref(x=1, label="z")
+
+
+def test_a_domain_is_accepted_with_a_warning_when_resolved() -> None:
+    ref = reference_task(project="p", domain="production", name="tests.e2e.wf_flyte_task_kinds.double", version="v1")(
+        wk.double.function
+    )
+    with references_from(_registry()), pytest.warns(UserWarning, match="domain='production' is accepted but not used"):
+        assert ref.spec().name == "tests.e2e.wf_flyte_task_kinds.double"
+
+
+# -- launch plans -----------------------------------------------------------------------------------
+
+
+@workflow
+def greet(name: str, greeting: str = "hi", when: dt.datetime = EPOCH) -> str:
+    return wk.double(x=1, label=greeting)
+
+
+def test_launch_plan_create_takes_flytekits_argument_order_and_notifications() -> None:
+    mail = Email(phases=[WorkflowExecutionPhase.FAILED], recipients_email=["team@x.org"])
+    lp = LaunchPlan.create("greet_nightly", greet, default_inputs={"greeting": "yo"}, notifications=[mail])
+    assert (lp.name, lp.workflow, lp.default_inputs, lp.notifications) == (
+        "greet_nightly",
+        greet,
+        {"greeting": "yo"},
+        (mail,),
+    )
+    assert lp(name="ada") == greet(name="ada", greeting="yo")
+
+
+def test_get_or_create_returns_the_same_plan_and_refuses_a_different_one() -> None:
+    a = LaunchPlan.get_or_create(greet, "greet_fixed", fixed_inputs={"greeting": "hey"})
+    assert LaunchPlan.get_or_create(greet, "greet_fixed", fixed_inputs={"greeting": "hey"}) is a
+    with pytest.raises(SpecError, match="already exists with other inputs"):
+        LaunchPlan.get_or_create(
+            greet,
+            "greet_fixed",
+            fixed_inputs={"greeting": "hey"},
+            notifications=Slack(phases=["FAILED"], recipients_email=["c@x.org"]),
+        )
+
+
+def test_the_default_launch_plan_is_named_like_the_workflow_with_or_without_a_context() -> None:
+    plain = LaunchPlan.get_default_launch_plan(greet)
+    assert plain.name == "greet" and plain.default_inputs == {} and plain.fixed_inputs == {}
+    assert LaunchPlan.get_default_launch_plan(object(), greet) is plain
+    with pytest.raises(SpecError, match="takes a @workflow"):
+        LaunchPlan.get_default_launch_plan("greet")
+
+
+def test_options_setpoint_does_not_use_are_accepted_with_a_warning_and_typos_refused() -> None:
+    with pytest.warns(UserWarning, match="labels, max_parallelism accepted but not used"):
+        LaunchPlan.create("greet_labelled", greet, labels={"team": "ml"}, max_parallelism=3)
+    with pytest.raises(SpecError, match="unknown option fixed_input"):
+        LaunchPlan.create("greet_typo", greet, fixed_input={"greeting": "x"})
+
+
+def test_cron_schedule_takes_flytekits_arguments() -> None:
+    s = CronSchedule(schedule="0 3 * * *", kickoff_time_input_arg="when")
+    assert s == Cron("0 3 * * *", kickoff_time_input_arg="when")
+    assert CronSchedule(cron_expression="@daily").expression == "@daily"
+    lp = LaunchPlan.create("greet_cron", greet, default_inputs={"name": "n"}, schedule=s)
+    assert lp.schedule == s
+    with pytest.raises(SpecError, match="offset"):
+        CronSchedule(schedule="0 3 * * *", offset="PT1H")
+    with pytest.raises(SpecError, match="not both"):
+        CronSchedule(schedule="0 3 * * *", cron_expression="0 4 * * *")
+    with pytest.raises(SpecError, match="needs a value for every input"):
+        LaunchPlan.create("greet_cron_bad", greet, schedule=CronSchedule(schedule="@daily"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +34,16 @@ if TYPE_CHECKING:
 
 
 def load_workflow(target: str) -> Workflow:
-    """Import ``path/to/file.py:workflow_name`` (or ``package.module:workflow_name``)."""
+    """Import ``path/to/file.py:workflow_name`` (or ``package.module:workflow_name``).
+
+    The name may also be a ``@task`` (or a task object such as a ``ShellTask``): it runs as a
+    workflow of one node with the task's inputs and outputs, like ``pyflyte run file.py:task``.
+    A workflow whose module holds ``reference_task`` / ``reference_launch_plan`` objects is
+    compiled here against the registry of the store the command uses.
+    """
     from setpoint.adapters.bundle import project_root
+    from setpoint.sdk.reference import ReferenceLaunchPlan, ReferenceTask, references_from
+    from setpoint.sdk.task import Task
 
     if ":" not in target:
         raise InputError(f"expected FILE.py:WORKFLOW or MODULE:WORKFLOW, got {target!r}")
@@ -60,8 +70,25 @@ def load_workflow(target: str) -> Workflow:
     obj = getattr(module, name, None)
     if obj is None:
         raise InputError(f"{where} has no workflow named '{name}'")
+    if isinstance(obj, Task) and not isinstance(obj, ReferenceTask):
+        task = obj
+        hints = task.hints(f"task '{task.name}'")
+
+        def single(**kwargs: Any) -> Any:
+            return task(**kwargs)
+
+        single.__signature__ = task.signature  # type: ignore[attr-defined]
+        single.__annotations__ = hints
+        single.__module__ = task.function.__module__
+        single.__name__ = single.__qualname__ = task.function.__name__
+        obj = Workflow(single)
     if not isinstance(obj, Workflow):
-        raise InputError(f"'{name}' in {where} is a {type(obj).__name__}, not a @workflow")
+        raise InputError(f"'{name}' in {where} is a {type(obj).__name__}, not a @workflow or a @task")
+    store = getattr(getattr(click.get_current_context(silent=True), "obj", None), "client", None)
+    store = getattr(store, "store", None)
+    if store is not None and any(isinstance(v, ReferenceTask | ReferenceLaunchPlan) for v in vars(module).values()):
+        with references_from(store):
+            obj.compile()  # compiled once: the spec is kept, resolved
     return obj
 
 
@@ -234,41 +261,253 @@ def describe(state: Ctx, execution: str, children: bool, output: str) -> None:
 @cli.command()
 @click.argument("execution")
 @click.argument("node", required=False)
-@click.option("--attempt", type=int, default=None, help="Only this attempt number.")
+@click.argument("index", required=False)
+@click.option("--attempt", type=click.IntRange(min=1), default=None, help="Only this attempt number.")
 @click.option("--stream", type=click.Choice(["stdout", "stderr", "both"]), default="both", show_default=True)
-@click.option("--follow", "-f", is_flag=True, help="Keep printing NODE's output as it grows, until the node ends.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing the output as it grows, until the execution ends.")
+@click.option(
+    "--tail", "tail", type=click.IntRange(min=0), default=None, metavar="N", help="Only the last N lines of each log."
+)
+@click.option(
+    "--since",
+    default=None,
+    metavar="WHEN",
+    help="Only attempts running at or started after WHEN: a duration ago (90s, 10m, 2h, 1d) "
+    "or a time (2026-01-31T12:00).",
+)
+@click.option("--grep", "grep", default=None, metavar="REGEX", help="Only the lines that match REGEX.")
 @output_option
 @click.pass_obj
 def logs(
-    state: Ctx, execution: str, node: str | None, attempt: int | None, stream: str, follow: bool, output: str
+    state: Ctx,
+    execution: str,
+    *,
+    node: str | None,
+    index: str | None,
+    attempt: int | None,
+    stream: str,
+    follow: bool,
+    tail: int | None,
+    since: str | None,
+    grep: str | None,
+    output: str,
 ) -> None:
-    """Print the captured stdout and stderr of an execution's attempts (optionally one node's)."""
-    if follow:
+    """Print the captured stdout and stderr of an execution's attempts.
+
+    NODE is any node `describe --children` lists: `fit-map.2` is element 2 of the map node `fit-map`
+    (also `logs E fit-map 2`); a map or dynamic node means every node under it; no NODE means every
+    node. With more than one node, each line starts with [node/attempt]. stdout goes to stdout and
+    stderr to stderr, byte for byte.
+    """
+    from setpoint.service import logs as logs_service
+
+    if index is not None:
         if node is None:
-            raise InputError("--follow follows one node: give NODE (setpoint logs -f EXECUTION NODE)")
-        for chunk in state.client.follow_logs(execution, node, attempt):
-            if stream not in ("both", chunk.stream):
-                continue
-            if output == "json":
-                row = {"attempt_id": chunk.attempt_id, "stream": chunk.stream, "offset": chunk.offset}
-                click.echo(json.dumps({**row, "text": chunk.text}))
-            else:
-                click.echo(chunk.text, nl=False, err=chunk.stream == "stderr")
+            raise InputError("give the node before the element index: setpoint logs EXECUTION NODE INDEX")
+        node = f"{node}.{index}"
+    pattern = _compile_grep(grep)
+    streams = logs_service.STREAMS if stream == "both" else (stream,)
+    if follow:
+        if tail is not None or since is not None:
+            raise InputError("--tail and --since read what was written; give them without --follow")
+        _follow_logs(state, execution, node, attempt, streams, pattern, output)
         return
-    entries = state.client.logs(execution, node, attempt)
+    client = state.client
+    cutoff = _parse_since(since) if since is not None else None
+    if isinstance(client, Client):
+        plan = logs_service.select(client.store, execution, node, attempt, since=cutoff)
+        notes = [n.message for n in plan.notes]
+        if output == "json":
+            rows = [
+                {"attempt_id": a, "stream": s, "text": _filtered_text(t, pattern, tail)}
+                for a, s, t in logs_service.read_entries(plan, client.log_paths())
+                if s in streams
+            ]
+            click.echo(json.dumps({"logs": rows, "notes": notes}, indent=2))
+            return
+        _print_notes(notes, plan.attempts == ())
+        _write_logs(plan, client.log_paths(), node, streams, pattern, tail)
+        return
+    entries = client.logs(execution, node, attempt)
+    notes = client.log_notes(execution, node, attempt)
+    if cutoff is not None:
+        keep = {
+            a.id
+            for v in client.nodes(execution, children=True)
+            for a in v.attempts
+            if a.finished_at is None or a.finished_at >= cutoff
+        }
+        entries = [e for e in entries if e[0] in keep]
+    texts = [(a, s, _filtered_text(t, pattern, tail)) for a, s, t in entries if s in streams]
     if output == "json":
-        rows = [{"attempt_id": a, "stream": s, "text": t} for a, s, t in entries if stream in ("both", s)]
-        click.echo(json.dumps({"logs": rows}, indent=2))
+        click.echo(
+            json.dumps(
+                {"logs": [{"attempt_id": a, "stream": s, "text": t} for a, s, t in texts], "notes": notes}, indent=2
+            )
+        )
         return
-    if not entries:
-        err_console.print("no attempts have run yet")
-    for aid, name, text in entries:
-        if stream not in ("both", name):
+    _print_notes(notes, not entries)
+    several = len([t for _, _, t in texts if t]) > 1
+    out = sys.stdout.buffer
+    for aid, name, text in texts:
+        _, node_id, number = aid.split("/")
+        prefix = _prefix(node, node_id, number, name)
+        data = text.encode()
+        if prefix:
+            data = b"".join(logs_service.filter_lines(data, None, prefix))
+        elif several and data:
+            out.write(f"==> {aid} {name} <==\n".encode())
+        out.write(data)
+    out.flush()
+
+
+def _out(stream: str) -> Any:
+    return sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
+
+
+def _prefix(node: str | None, node_id: str, number: int | str, stream: str) -> bytes:
+    """``[node/attempt] `` before each line of a node other than the one asked for (``:stderr`` for stderr)."""
+    if node_id == node:
+        return b""
+    return f"[{node_id}/{number}{':stderr' if stream == 'stderr' else ''}] ".encode()
+
+
+def _compile_grep(grep: str | None) -> re.Pattern[bytes] | None:
+    if grep is None:
+        return None
+    try:
+        return re.compile(grep.encode())
+    except re.error as e:
+        raise InputError(f"--grep {grep!r} is not a regular expression: {e}") from None
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+
+
+def _parse_since(since: str) -> float:
+    m = _DURATION.match(since.strip())
+    if m:
+        return time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(since.strip()).timestamp()
+    except ValueError:
+        raise InputError(
+            f"--since {since!r} is neither a duration (90s, 10m, 2h, 1d) nor a time (2026-01-31T12:00)"
+        ) from None
+
+
+def _filtered_text(text: str, pattern: re.Pattern[bytes] | None, tail: int | None) -> str:
+    from setpoint.service import logs as logs_service
+
+    if pattern is None and tail is None:
+        return text
+    data = text.encode()
+    if pattern is not None:
+        data = b"".join(logs_service.filter_lines(data, pattern))
+    if tail is not None:
+        data = logs_service.tail_lines(data, tail)
+    return data.decode("utf-8", errors="replace")
+
+
+def _print_notes(notes: list[str], nothing: bool) -> None:
+    for note in notes:
+        err_console.print(note, markup=False, highlight=False, soft_wrap=True)
+    if nothing and not notes:
+        err_console.print("no attempts have run yet", highlight=False)
+
+
+def _write_logs(
+    plan: Any,
+    path: Any,
+    node: str | None,
+    streams: tuple[str, ...],
+    pattern: re.Pattern[bytes] | None,
+    tail: int | None,
+) -> None:
+    """The planned attempts' files to stdout: byte for byte when one log of the node asked for is
+    all there is (``logs E n > file`` copies it), a ``==> attempt stream <==`` line before each when
+    there are several, and each line after a ``[node/attempt]`` prefix for the nodes under it."""
+    import shutil
+
+    from setpoint.service import logs as logs_service
+
+    pieces = [
+        (a, name, p)
+        for a in plan.attempts
+        for name in streams
+        if (p := Path(path(a, name))).exists() and p.stat().st_size > 0
+    ]
+    out = sys.stdout.buffer
+    for a, name, p in pieces:
+        prefix = _prefix(node, a.node_id, a.number, name)
+        if len(pieces) > 1 and not prefix:
+            out.write(f"==> {a.attempt_id} {name} <==\n".encode())
+        if pattern is None and tail is None and not prefix:
+            with p.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1024 * 1024)
+        elif pattern is None and tail is not None:
+            out.writelines(logs_service.filter_lines(logs_service.read_tail(p, tail), None, prefix))
+        else:
+            with p.open("rb") as fh:
+                matched = b"".join(line for line in fh if pattern is None or pattern.search(line))
+            if tail is not None:
+                matched = logs_service.tail_lines(matched, tail)
+            out.write(b"".join(logs_service.filter_lines(matched, None, prefix)) if prefix else matched)
+    out.flush()
+
+
+def _follow_logs(
+    state: Ctx,
+    execution: str,
+    node: str | None,
+    attempt: int | None,
+    streams: tuple[str, ...],
+    pattern: re.Pattern[bytes] | None,
+    output: str,
+) -> None:
+    from setpoint.service import logs as logs_service
+
+    client = state.client
+    lines = logs_service.LineFilter(pattern)
+    chunks: Iterator[tuple[str, Any]]
+    if isinstance(client, Client):
+        client.get(execution)
+        if node is not None:
+            logs_service.select(client.store, execution, node, attempt)  # an unknown node: not found
+        follower = logs_service.LogsFollower(client.store, client.settings.attempts_root, execution, node, attempt)
+
+        def polled() -> Iterator[tuple[str, Any]]:
+            while True:
+                yield from follower.poll()
+                if follower.ended:
+                    return
+                time.sleep(0.2)
+
+        chunks = polled()
+    else:
+        if node is None:
+            raise InputError("with --server, --follow follows one node: give NODE (setpoint logs -f EXECUTION NODE)")
+        chunks = ((node, c) for c in client.follow_logs(execution, node, attempt))
+    keys: dict[tuple[str, str], bytes] = {}
+    for node_id, chunk in chunks:
+        if chunk.stream not in streams:
             continue
-        if not text:
+        if output == "json":
+            row = {"attempt_id": chunk.attempt_id, "stream": chunk.stream, "offset": chunk.offset}
+            click.echo(json.dumps({**row, "text": chunk.text}))
             continue
-        console.rule(f"{aid} {name}", style="dim")
-        console.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+        prefix = _prefix(node, node_id, chunk.attempt_id.rsplit("/", 1)[1], chunk.stream)
+        key = (chunk.attempt_id, chunk.stream)
+        keys[key] = prefix
+        out = _out(chunk.stream)
+        out.write(lines.feed(key, chunk.text.encode(), prefix))
+        out.flush()
+    for key, prefix in keys.items():
+        out = _out(key[1])
+        out.write(lines.flush(key, prefix))
+        out.flush()
 
 
 @cli.command()

@@ -103,7 +103,31 @@ class Cron:
         return f"cron '{self.expression}' {self.tz}"
 
 
-CronSchedule = Cron  # the name flytekit users know
+def CronSchedule(
+    schedule: str | None = None,
+    kickoff_time_input_arg: str | None = None,
+    *,
+    cron_expression: str | None = None,
+    offset: str | None = None,
+    tz: str = "UTC",
+    catch_up: str = DEFAULT_CATCH_UP,
+) -> Cron:
+    """flytekit's ``CronSchedule(schedule="0 3 * * *", kickoff_time_input_arg="t")``: a `Cron` in ``tz``.
+
+    ``cron_expression`` is flytekit's older spelling of ``schedule``. ``offset`` (an ISO 8601
+    duration that shifts every tick) has no counterpart: it is refused with what to do instead.
+    """
+    if schedule is not None and cron_expression is not None:
+        raise SpecError("CronSchedule: give schedule= or cron_expression=, not both")
+    expression = schedule if schedule is not None else cron_expression
+    if expression is None:
+        raise SpecError("CronSchedule: schedule= is required, e.g. CronSchedule(schedule='0 3 * * *')")
+    if offset is not None:
+        raise SpecError(
+            f"CronSchedule: offset={offset!r} is not supported; shift the cron expression itself "
+            "(or give tz= to read it in another time zone)"
+        )
+    return Cron(expression, tz, catch_up, kickoff_time_input_arg)
 
 
 class FixedRate:

@@ -11,22 +11,107 @@ separate executions (pass by reference), as in Flyte.
 
 A launch plan may carry a schedule (`setpoint.scheduling.ticks.Cron` or `FixedRate`), checked here when it
 is declared; once registered and activated, the scheduler starts it on every tick (docs/schedules.md).
+It may carry notifications (`setpoint.notify.Email`, `Slack`, `PagerDuty`, `Webhook`): what to send
+when one of its executions reaches a terminal phase (see `setpoint.service.notifications`).
+
+flytekit's spellings work too: ``LaunchPlan.create(name, wf, ...)``, ``LaunchPlan.get_or_create(wf,
+name, ...)`` and ``LaunchPlan.get_default_launch_plan(ctx, wf)``. Its options setpoint has no use
+for (labels, annotations, security contexts ...) are accepted with a warning naming them.
 """
 
 from __future__ import annotations
 
-import inspect
 import typing
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from setpoint.errors import SpecError
+from setpoint.notify.rules import Notification, check_notifications
 from setpoint.scheduling.ticks import Cron, FixedRate, Schedule, check_for_workflow
 from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
 from setpoint.sdk.workflow import Workflow
-from setpoint.spec.workflow import NODE_ID_RE, LaunchPlanConfig, NodeKind, NodeSpec, check_name
+from setpoint.spec.workflow import NODE_ID_RE, LaunchPlanConfig, NodeKind, NodeSpec, WorkflowSpec, check_name
+
+# flytekit options that have no meaning here: accepted, and a warning says so.
+UNUSED_OPTIONS = (
+    "labels",
+    "annotations",
+    "raw_output_data_config",
+    "max_parallelism",
+    "security_context",
+    "auth_role",
+    "trigger",
+    "overwrite_cache",
+    "auto_activate",
+)
+
+
+def _warn_unused(options: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(options) - set(UNUSED_OPTIONS))
+    if unknown:
+        raise SpecError(f"{where}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        warnings.warn(f"{where}: {', '.join(given)} accepted but not used by setpoint", stacklevel=3)
+
+
+def add_launchplan_node(
+    name: str,
+    child: WorkflowSpec,
+    defaults: Mapping[str, Any],
+    fixed: Mapping[str, Any],
+    kwargs: Mapping[str, Any],
+    hints: Mapping[str, Any],
+) -> Any:
+    """Add a node that starts ``child`` as a child execution to the body being compiled; its promises."""
+    builder = current_builder()
+    assert builder is not None
+    for k in kwargs:
+        if k in fixed:
+            raise SpecError(f"launch plan '{name}': input '{k}' is fixed and cannot be set")
+    node_id = builder.new_node_id(name)
+    where = f"workflow '{builder.workflow}', node '{node_id}'"
+    declared = child.interface.input_map
+    inputs = []
+    for k, v in kwargs.items():
+        if k not in declared:
+            raise SpecError(f"{where}: unknown input '{k}' (workflow '{child.name}')")
+        inputs.append((k, to_binding(v, hints.get(k), f"{where}, input '{k}'")))
+    builder.nodes.append(
+        NodeSpec(
+            id=node_id,
+            task="",
+            kind=NodeKind.LAUNCHPLAN,
+            inputs=tuple(inputs),
+            config=LaunchPlanConfig(name, child.to_json(), dict(defaults), dict(fixed)),
+            case_of=builder.scope(),
+        )
+    )
+    outs = child.interface.outputs
+    promises = {n: Promise(node_id, n, t, builder) for n, t in outs}
+    if not outs:
+        return NodeHandle(node_id, builder)
+    if len(outs) == 1 and outs[0][0] == "o0":
+        return promises["o0"]
+    return Outputs(node_id, promises)
+
+
+class RegisteredPlan:
+    """A registered launch plan as a workflow body calls it (see `setpoint.sdk.reference`)."""
+
+    def __init__(self, name: str, spec: WorkflowSpec, defaults: Mapping[str, Any], fixed: Mapping[str, Any]) -> None:
+        self.name = name
+        self.spec = spec
+        self.defaults = dict(defaults)
+        self.fixed = dict(fixed)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            raise SpecError(f"launch plan '{self.name}': pass inputs by name")
+        return add_launchplan_node(self.name, self.spec, self.defaults, self.fixed, kwargs, {})
 
 
 class LaunchPlan:
@@ -39,6 +124,7 @@ class LaunchPlan:
         default_inputs: Mapping[str, Any] | None = None,
         fixed_inputs: Mapping[str, Any] | None = None,
         schedule: Schedule | None = None,
+        notifications: Notification | Sequence[Notification] | None = None,
     ) -> None:
         if not isinstance(workflow, Workflow):
             raise SpecError(f"a launch plan needs a @workflow, got {type(workflow).__name__}")
@@ -60,6 +146,15 @@ class LaunchPlan:
             schedule.check(where)
             check_for_workflow(schedule, workflow.interface, self.default_inputs, self.fixed_inputs, where)
         self.schedule = schedule
+        self.notifications = check_notifications(notifications, where)
+
+    def _same(self, other: LaunchPlan) -> bool:
+        return (self.default_inputs, self.fixed_inputs, self.schedule, self.notifications) == (
+            other.default_inputs,
+            other.fixed_inputs,
+            other.schedule,
+            other.notifications,
+        )
 
     @classmethod
     def get_or_create(
@@ -70,24 +165,52 @@ class LaunchPlan:
         default_inputs: Mapping[str, Any] | None = None,
         fixed_inputs: Mapping[str, Any] | None = None,
         schedule: Schedule | None = None,
+        notifications: Notification | Sequence[Notification] | None = None,
+        **unused: Any,
     ) -> LaunchPlan:
-        """The launch plan of this name for this workflow; asking again with other inputs is an error."""
+        """The launch plan of this name for this workflow; asking again with other inputs is an error.
+
+        Without a name (and without inputs, schedule or notifications) it is the workflow's default
+        launch plan, named like the workflow.
+        """
+        _warn_unused(unused, f"launch plan '{name or workflow.name}'")
         name = name or workflow.name
         key = (f"{workflow.module}.{workflow.name}", name)
-        plan = cls(workflow, name, default_inputs, fixed_inputs, schedule)
+        plan = cls(workflow, name, default_inputs, fixed_inputs, schedule, notifications)
         existing = cls._known.get(key)
         if existing is not None:
-            if (existing.default_inputs, existing.fixed_inputs, existing.schedule) != (
-                plan.default_inputs,
-                plan.fixed_inputs,
-                plan.schedule,
-            ):
+            if not existing._same(plan):
                 raise SpecError(
-                    f"launch plan '{name}' already exists with other inputs or schedule; give it another name"
+                    f"launch plan '{name}' already exists with other inputs, schedule or notifications; "
+                    "give it another name"
                 )
             return existing
         cls._known[key] = plan
         return plan
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        workflow: Workflow,
+        default_inputs: Mapping[str, Any] | None = None,
+        fixed_inputs: Mapping[str, Any] | None = None,
+        schedule: Schedule | None = None,
+        notifications: Notification | Sequence[Notification] | None = None,
+        **unused: Any,
+    ) -> LaunchPlan:
+        """A new launch plan (flytekit's argument order: name first); it replaces one of the same name."""
+        _warn_unused(unused, f"launch plan '{name}'")
+        plan = cls(workflow, name, default_inputs, fixed_inputs, schedule, notifications)
+        cls._known[(f"{workflow.module}.{workflow.name}", name)] = plan
+        return plan
+
+    @classmethod
+    def get_default_launch_plan(cls, *args: Any) -> LaunchPlan:
+        """The workflow's default launch plan: ``get_default_launch_plan(wf)`` or flytekit's ``(ctx, wf)``."""
+        if len(args) not in (1, 2) or not isinstance(args[-1], Workflow):
+            raise SpecError("get_default_launch_plan takes a @workflow (optionally after a context)")
+        return cls.get_or_create(args[-1])
 
     def literals(self) -> tuple[dict[str, Any], dict[str, Any]]:
         from setpoint.types import LiteralContext, to_literal  # lazily: start-up cost, see sdk/binding.py
@@ -109,37 +232,9 @@ class LaunchPlan:
             return self.workflow(*args, **{**self.default_inputs, **kwargs, **self.fixed_inputs})
         if args:
             raise SpecError(f"launch plan '{self.name}': pass inputs by name")
-        for k in kwargs:
-            if k in self.fixed_inputs:
-                raise SpecError(f"launch plan '{self.name}': input '{k}' is fixed and cannot be set")
-        child = self.workflow.compile()
-        defaults, fixed = self.literals()
-        node_id = builder.new_node_id(self.name)
-        where = f"workflow '{builder.workflow}', node '{node_id}'"
         hints = typing.get_type_hints(self.workflow.function, include_extras=True)
-        sig = inspect.signature(self.workflow.function)
-        inputs = []
-        for k, v in kwargs.items():
-            if k not in sig.parameters:
-                raise SpecError(f"{where}: unknown input '{k}' (workflow '{self.workflow.name}')")
-            inputs.append((k, to_binding(v, hints.get(k), f"{where}, input '{k}'")))
-        builder.nodes.append(
-            NodeSpec(
-                id=node_id,
-                task="",
-                kind=NodeKind.LAUNCHPLAN,
-                inputs=tuple(inputs),
-                config=LaunchPlanConfig(self.name, child.to_json(), defaults, fixed),
-                case_of=builder.scope(),
-            )
-        )
-        outs = child.interface.outputs
-        promises = {name: Promise(node_id, name, t, builder) for name, t in outs}
-        if not outs:
-            return NodeHandle(node_id, builder)
-        if len(outs) == 1 and outs[0][0] == "o0":
-            return promises["o0"]
-        return Outputs(node_id, promises)
+        defaults, fixed = self.literals()
+        return add_launchplan_node(self.name, self.workflow.compile(), defaults, fixed, kwargs, hints)
 
     def __repr__(self) -> str:
         return f"<launch plan {self.name} of {self.workflow.name}>"
