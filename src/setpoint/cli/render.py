@@ -8,6 +8,7 @@ user needs (a duration, a node's attempt count and ids).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -190,6 +191,18 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
             fmt_duration(duration),
         )
     return table
+
+
+def value_text(value: Any, limit: int = 2000) -> str:
+    """A plain value as JSON for a terminal: non-ASCII text as itself (``"😀"``, not ``"\\ud83d..."``)."""
+    return json.dumps(value, ensure_ascii=False)[:limit]
+
+
+def output_lines(rec: ExecutionRecord, blobs: Any = None) -> list[str]:
+    """``  name = value`` for each output of a finished execution (none if it has no outputs)."""
+    if rec.outputs is None:
+        return []
+    return [f"  {name} = {value_text(v)}" for name, v in execution_json(rec, blobs)["outputs"].items()]
 
 
 def outcome_line(console: Console, rec: ExecutionRecord) -> None:

@@ -319,6 +319,8 @@ class Builder:
         variant = dataclasses.replace(variant, name=name)
         self.tasks[name] = variant
         self.nodes[index] = dataclasses.replace(node, task=name)
+        if not any(n.task == base.name for n in self.nodes):
+            del self.tasks[base.name]  # a later plain call of the task adds it again
 
     def _rename(self, entity: Any, old: str, new: str, where: str) -> None:
         check_name(new, f"{where}: with_overrides(name=...)", pattern=NODE_ID_RE)

@@ -110,6 +110,68 @@ class NodeGroup(_Entity):
         return f"<subworkflow {self.node_id}>"
 
 
+class Node(_Entity):
+    """What ``create_node(...)`` returns: the call's node, its outputs by name (``.outputs``, ``.o0``)."""
+
+    def __init__(self, result: Any, builder: Any) -> None:
+        self._result = result
+        self._builder = builder
+        if isinstance(result, Outputs):
+            self.outputs: dict[str, Promise] = result.outputs
+        elif isinstance(result, Promise):
+            self.outputs = {"o0": result}
+        else:
+            self.outputs = {}
+
+    def _node_ids(self) -> tuple[str, ...]:
+        return nodes_of(self._result, "create_node")
+
+    @property
+    def id(self) -> str:
+        """The node's id in the workflow (a subworkflow's: its prefix)."""
+        ids = self._node_ids()
+        return ids[0] if len(ids) == 1 else str(getattr(self._result, "node_id", getattr(self._result, "_node_id", "")))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        outputs = self.__dict__.get("outputs", {})
+        if name in outputs:
+            return outputs[name]
+        raise PromiseAttributeError(
+            f"node '{self.id}' has no output '{name}' (outputs: {', '.join(outputs) or 'none'})"
+        )
+
+    def __repr__(self) -> str:
+        return f"<node {self.id}>"
+
+
+class LocalNode:
+    """``create_node(...)`` outside a workflow being compiled: the call has run; its outputs by name."""
+
+    def __init__(self, result: Any) -> None:
+        if result is None:
+            self.outputs: dict[str, Any] = {}
+        elif isinstance(result, tuple) and hasattr(result, "_fields"):
+            self.outputs = dict(zip(result._fields, result, strict=True))
+        elif isinstance(result, tuple):
+            self.outputs = {f"o{i}": v for i, v in enumerate(result)}
+        else:
+            self.outputs = {"o0": result}
+
+    def __getattr__(self, name: str) -> Any:
+        outputs = self.__dict__.get("outputs", {})
+        if name in outputs:
+            return outputs[name]
+        raise AttributeError(f"the node has no output '{name}' (outputs: {', '.join(outputs) or 'none'})")
+
+    def __rshift__(self, other: Any) -> Any:
+        return other  # already run, in order
+
+    def with_overrides(self, **overrides: Any) -> LocalNode:
+        return self
+
+
 class Promise(_Entity):
     """A typed reference to a workflow input (no node) or to one output of a node, maybe a part of it."""
 
@@ -270,7 +332,7 @@ class Promise(_Entity):
         t = self._type
         inner = [a for a in t.args if a.kind is not TypeKind.NONE] if t.kind is TypeKind.UNION else [t]
         if not all(a.kind in (TypeKind.BOOL, TypeKind.ANY) for a in inner):
-            raise TypeMismatchError(f"{self._describe()} is a {t}; {what} needs a bool (compare it with == instead)")
+            raise TypeMismatchError(f"{self._describe()} has type {t}; {what} needs a bool (compare it with ==)")
 
     def __repr__(self) -> str:
         return f"<promise {self._describe()}: {self._type}>"

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 from setpoint.errors import InputError, SpecError
 from setpoint.sdk.compiler import compile_workflow
 from setpoint.sdk.context import current_builder
+from setpoint.sdk.promise import LocalNode, Node
 from setpoint.sdk.task import Task, module_name_of
 from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, WorkflowSpec
 
@@ -85,6 +86,22 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"<workflow {self.module}.{self.name}>"
+
+
+def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a task, subworkflow or launch plan and get its node (flytekit's ``create_node``).
+
+    Inside a workflow body the node's outputs are ``node.outputs[name]`` or ``node.<name>``, and
+    the node orders with ``>>`` like any call's result. Called directly, the call runs and the
+    node holds its values.
+    """
+    if not callable(entity):
+        raise SpecError(f"create_node: expected a task, workflow or launch plan, got {type(entity).__name__}")
+    builder = current_builder()
+    result = entity(*args, **kwargs)
+    if builder is None:
+        return LocalNode(result)
+    return Node(result, builder)
 
 
 @overload

@@ -291,6 +291,39 @@ def function_hints(fn: Callable[..., Any], *, where: str) -> dict[str, Any]:
         raise SpecError(f"{where}: cannot resolve the type annotations: {first}") from first
 
 
+def output_values(
+    fn: Callable[..., Any], result: Any, declared: list[str], *, where: str
+) -> list[tuple[str, object, Any]]:
+    """Pair what a task returned with its outputs: ``(name, Python type, value)`` in ``declared`` order.
+
+    Matching is by name, so a spec that lists a NamedTuple's fields in another order than the class
+    (a spec read back from canonical JSON lists them alphabetically) still gets each value under
+    its own name. A single-field NamedTuple may be returned bare. Mismatches raise `SpecError`
+    (the code and the spec disagree) or `TypeMismatchError` (the value has the wrong shape).
+    """
+    actual = output_types(fn, where=where)
+    names = [n for n, _ in actual]
+    if sorted(names) != sorted(declared):
+        raise SpecError(
+            f"{where}: the function returns outputs ({', '.join(names) or 'none'}) but its spec declares "
+            f"({', '.join(declared) or 'none'}); the code does not match the spec"
+        )
+    if not actual:
+        if result is not None:
+            raise TypeMismatchError(f"{where}: returned a {type(result).__name__} but declares no outputs (-> None)")
+        return []
+    if names == ["o0"]:
+        return [("o0", actual[0][1], result)]
+    if len(actual) == 1 and not isinstance(result, tuple):
+        result = (result,)
+    if not isinstance(result, tuple) or len(result) != len(actual):
+        raise TypeMismatchError(
+            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(names)}), got a {type(result).__name__}"
+        )
+    by_name = {n: (t, v) for (n, t), v in zip(actual, result, strict=True)}
+    return [(n, by_name[n][0], by_name[n][1]) for n in declared]
+
+
 def _hints_with_tuple_return(fn: Callable[..., Any], where: str) -> dict[str, Any]:
     raw = dict(getattr(fn, "__annotations__", {}))
     ret = raw.pop("return", None)
