@@ -273,6 +273,11 @@ def test_a_retried_attempt_reads_the_last_checkpoint(attempts: Path) -> None:
     assert isinstance(first, RecoverableException)
     _, second = attempt(attempts, wfc.resumable, {"start": 1}, 1)
     assert second == {"outputs": {"o0": 43}}
+    # an attempt stopped between the two renames of a save: its previous checkpoint still counts
+    node = attempts / "exec1" / "n"
+    (node / "0" / "checkpoint").rename(node / "0" / ".checkpoint-old")
+    _, third = attempt(attempts, wfc.resumable, {"start": 1}, 2)
+    assert third == {"outputs": {"o0": 43}}
 
 
 def test_decks_render_to_one_page_per_attempt(attempts: Path) -> None:

@@ -32,6 +32,7 @@ from setpoint.sdk.deck import Deck
 
 SECRET_ENV_PREFIXES = ("SETPOINT_SECRET_", "_FSEC_")  # setpoint's own, and flytekit's
 CHECKPOINT_FILE = "_cp"  # the one file behind Checkpoint.read()/write()
+OLD_CHECKPOINT = ".checkpoint-old"  # the previous save, for the moment a new one replaces it
 DEFAULT_DOMAIN = "development"  # setpoint has no domains; Flyte's default one is reported
 
 SecretLookup = Callable[[str, str], "str | None"]
@@ -192,7 +193,7 @@ class Checkpoint:
                     shutil.copy2(src, tmp / src.name)
                 else:
                     raise FileNotFoundError(f"checkpoint source {src} does not exist")
-            old = parent / ".checkpoint-old"
+            old = parent / OLD_CHECKPOINT
             if self._dest.exists():
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(self._dest, old)

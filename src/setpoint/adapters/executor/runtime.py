@@ -25,6 +25,7 @@ from setpoint.adapters.secrets import hidden_environment
 from setpoint.errors import InputError, SpecError, TypeMismatchError
 from setpoint.sdk.current import (
     DEFAULT_DOMAIN,
+    OLD_CHECKPOINT,
     Checkpoint,
     ExecutionId,
     Secrets,
@@ -160,9 +161,10 @@ def previous_checkpoint(attempt_dir: Path) -> Path | None:
     if not name.isdigit():
         return None
     for n in range(int(name) - 1, -1, -1):
-        candidate = attempt_dir.parent / str(n) / CHECKPOINT_DIR
-        if candidate.is_dir():
-            return candidate
+        # the second name: an attempt stopped between the two renames of Checkpoint.save
+        for candidate in (attempt_dir.parent / str(n) / CHECKPOINT_DIR, attempt_dir.parent / str(n) / OLD_CHECKPOINT):
+            if candidate.is_dir():
+                return candidate
     return None
 
 
