@@ -8,29 +8,67 @@ or was aborted; 2 bad input (spec, type, inputs, usage); 3 not found; 4 store or
 
 from __future__ import annotations
 
+import json
+import shlex
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from setpoint.client.embedded import Client
 from setpoint.config.settings import Settings
-from setpoint.errors import InputError
+from setpoint.errors import InputError, StoreError
 
 if TYPE_CHECKING:
     from setpoint.client.contract import ClientContract
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(*, stderr: bool = False) -> Console:
+    """A rich console that never hard-wraps what it prints when its stream is not a terminal (a
+    file or a pipe gets each line whole); callers pass ``markup=False`` or `Text` for any text
+    they do not write themselves, so brackets in values, hints and messages print as they are."""
+    out = Console(stderr=stderr)
+    if not out.is_terminal:
+        out.soft_wrap = True
+    return out
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_STORE = 4
 EXIT_INTERRUPTED = 130
 
+# Set by ``--output json`` as it is parsed: errors are then JSON on stderr too.
+JSON_ERRORS = {"on": False}
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[red]error:[/] {message}", highlight=False)
+
+def _json_output(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value == "json":
+        JSON_ERRORS["on"] = True
+    return value
+
+
+def error_code(error: BaseException) -> str:
+    """The stable code of an error: the API's (`setpoint.client.errors`), so scripts branch alike."""
+    from setpoint.client.errors import API_ERRORS, AuthError
+
+    if isinstance(error, AuthError):
+        return "unauthenticated"
+    return next((code for cls, _, code in API_ERRORS if isinstance(error, cls)), "error")
+
+
+def fail(message: str, code: int = EXIT_USAGE, *, error_code: str | None = None) -> NoReturn:
+    """Print an error (one line; JSON ``{"error": {"code", "message"}}`` with ``--output json``) and exit."""
+    if JSON_ERRORS["on"]:
+        body = {"error": {"code": error_code or ("usage" if code == EXIT_USAGE else "error"), "message": message}}
+        sys.stderr.write(json.dumps(body) + "\n")
+    else:
+        err_console.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -51,6 +89,7 @@ class Ctx:
         self.server = server
         self.token = token
         self.project = project
+        self.given: list[str] = []  # the global options given on the command line, for hints
         self._client: ClientContract | None = None
 
     @property
@@ -66,16 +105,29 @@ class Ctx:
     def client(self) -> ClientContract:
         """The client every command talks to: embedded, or remote with ``--server`` (one contract)."""
         if self._client is None:
-            settings = Settings.from_env(self.home, db_url=self.db, blobs_url=self.blobs)
-            if self.project:
-                settings = settings.evolve(project=self.project)
-            if self.server:
-                from setpoint.client.remote import RemoteClient
+            try:
+                settings = Settings.from_env(self.home, db_url=self.db, blobs_url=self.blobs)
+                if self.project:
+                    settings = settings.evolve(project=self.project)
+                if self.server:
+                    from setpoint.client.remote import RemoteClient
 
-                self._client = RemoteClient(self.server, self.token, self.project, settings=settings)
-            else:
-                self._client = Client(settings)
+                    self._client = RemoteClient(self.server, self.token, self.project, settings=settings)
+                else:
+                    self._client = Client(settings)
+            except OSError as e:
+                where = self.home or "the setpoint home"
+                why = "it is not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror or e
+                raise StoreError(
+                    f"cannot use {where} as the setpoint home: {why} (give a writable folder with --home)"
+                ) from None
         return self._client
+
+    def command(self, *args: str) -> str:
+        """``setpoint ARGS`` as the user can type it again: with the --home, --db, --blobs, --server and
+        --project they gave on the command line (not those from the environment, which still apply)."""
+        parts = ["setpoint", *self.given, *args]
+        return " ".join(shlex.quote(p) for p in parts)
 
     def embedded(self, what: str) -> Client:
         """The embedded client, for commands that need the store itself; a clear error with --server."""
@@ -95,7 +147,8 @@ output_option = click.option(
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
-    help="json prints stable, documented fields for scripts.",
+    help="json prints stable, documented fields for scripts (and errors as JSON on stderr).",
+    callback=_json_output,
 )
 
 
@@ -159,5 +212,9 @@ def cli(
 ) -> None:
     """setpoint: declarative, level-triggered workflows for ML and data pipelines."""
     state = Ctx(home, db, blobs, server=server, token=token, project=global_project)
+    given = {"home": home, "db": db, "blobs": blobs, "server": server, "global_project": global_project}
+    for name, value in given.items():
+        if value is not None and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            state.given += [f"--{name.removeprefix('global_')}", value]
     ctx.obj = state
     ctx.call_on_close(state.close)

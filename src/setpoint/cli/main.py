@@ -8,8 +8,12 @@ error, as an HTTP status is the server's (`setpoint.client.errors`).
 
 from __future__ import annotations
 
+import sys
+
+import click
+
 from setpoint.cli import catalog, commands, decks, launchplans, server  # noqa: F401  (importing registers the commands)
-from setpoint.cli.app import cli, fail
+from setpoint.cli.app import EXIT_INTERRUPTED, EXIT_USAGE, JSON_ERRORS, cli, error_code, fail
 from setpoint.client.errors import AuthError
 from setpoint.errors import BlobError, NotFoundError, SetpointError, StoreError, UserError
 
@@ -29,9 +33,19 @@ def exit_code(error: SetpointError) -> int:
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        rv = cli.main(standalone_mode=False)
     except SetpointError as e:
-        fail(str(e), exit_code(e))
+        fail(str(e), exit_code(e), error_code=error_code(e))
+    except click.UsageError as e:
+        if JSON_ERRORS["on"]:
+            fail(e.format_message(), EXIT_USAGE, error_code="usage")
+        e.show()
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        fail(e.format_message(), e.exit_code)
+    except click.Abort:
+        fail("interrupted", EXIT_INTERRUPTED, error_code="interrupted")
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ class ClientContract(Protocol):
     def logs(
         self, execution_id: str, node_id: str | None = None, attempt: int | None = None
     ) -> list[tuple[str, str, str]]: ...
+    def log_notes(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[str]: ...
 
 
 # The contract's methods, pinned (the test compares this with the Protocol and with both clients).
@@ -120,5 +121,5 @@ CONTRACT_METHODS = (
     "recover_plan", "recover", "signal", "terminate", "activate_launchplan", "deactivate_launchplan",
     "launchplan_status", "launchplan_statuses", "cache_entries", "cache_evict", "cache_explain", "lineage",
     "consumers", "get", "executions", "spec", "wait", "nodes", "events", "follow_events", "changes",
-    "follow_logs", "outputs", "logs",
+    "follow_logs", "outputs", "logs", "log_notes",
 )  # fmt: skip

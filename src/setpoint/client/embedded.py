@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from setpoint.spec.workflow import ApproveGate, WorkflowSpec
 if typing.TYPE_CHECKING:
     from setpoint.controller.controller import Controller
     from setpoint.service.follow import LogChunk
+    from setpoint.service.logs import AttemptLog
     from setpoint.service.registry import Registered
 
 
@@ -488,5 +489,27 @@ class Client:
     def logs(
         self, execution_id: str, node_id: str | None = None, attempt: int | None = None
     ) -> list[tuple[str, str, str]]:
-        """(attempt id, stream, text) for each attempt's stdout and stderr, in node order."""
-        return inspect.attempt_logs(self.store, self.settings.attempts_root, execution_id, node_id, attempt)
+        """(attempt id, stream, text) for each attempt's stdout and stderr, in node order.
+
+        ``node_id`` is any node `nodes(children=True)` lists (a map element ``fit-map.2`` too); a node
+        that expanded means it and every node under it; None means every node. An attempt number
+        the node never had is `NotFoundError`; `log_notes` says why a node has no logs.
+        """
+        from setpoint.service import logs as logs_service
+
+        plan = logs_service.select(self.store, execution_id, node_id, attempt)
+        return logs_service.read_entries(plan, self.log_paths())
+
+    def log_notes(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[str]:
+        """Why the nodes `logs` is asked about have no logs of their own (a cache hit from
+        execution X, recovered from Y, a gate, not run yet), one sentence each."""
+        from setpoint.service import logs as logs_service
+
+        return [n.message for n in logs_service.select(self.store, execution_id, node_id, attempt).notes]
+
+    def log_paths(self) -> Callable[[AttemptLog, str], Path]:
+        """Where an attempt's stream is: through this client's executors when it hosts a controller."""
+        from setpoint.service import logs as logs_service
+
+        executors = {name: ex for name, ex in (("local", self._executor), ("ray", self._ray)) if ex is not None}
+        return logs_service.paths_for(self.settings.attempts_root, executors)

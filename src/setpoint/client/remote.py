@@ -421,6 +421,21 @@ class RemoteClient:
         )
         return [(r["attempt_id"], r["stream"], r["text"]) for r in got["logs"]]
 
+    def log_notes(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[str]:
+        params: dict[str, Any] = {"texts": "false"}
+        if node_id is not None:
+            params["node"] = node_id
+        if attempt is not None:
+            params["attempt"] = attempt
+        got = self._call(
+            "GET",
+            f"{self._e(execution_id)}/logs",
+            params=params,
+            headers={"accept": "application/json"},
+            what=f"execution '{execution_id}'",
+        )
+        return [str(n["message"]) for n in got.get("notes", [])]
+
 
 def connect(server: str, token: str | None = None, project: str | None = None) -> RemoteClient:
     """A client for the `setpoint server` at ``server`` (``http://host:port``).

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Header, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from setpoint.client.wire import to_wire
 from setpoint.errors import InputError, NotFoundError, SetpointError
@@ -24,6 +24,7 @@ from setpoint.server import models as m
 from setpoint.server.context import Api
 from setpoint.server.errors import classify
 from setpoint.server.routing import EXECUTION, SSE_RESPONSE, Principal, Route
+from setpoint.service import logs as logs_service
 from setpoint.service.follow import EventFollower, LogFollower
 
 EVENT_POLL_S = 0.1
@@ -62,12 +63,20 @@ class HistoryRoutes:
         request: Request,
         node: str | None = None,
         attempt: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+        texts: bool = True,
     ) -> Any:
         self.api.execution(project, execution_id)
-        rows = self.client.logs(execution_id, node, attempt)
+        plan = logs_service.select(self.client.store, execution_id, node, attempt)
+        rows = logs_service.read_entries(plan, self.client.log_paths()) if texts else []
+        notes = [n.to_json() for n in plan.notes]
         if _wants_json(request):
-            return {"logs": [{"attempt_id": a, "stream": s, "text": t} for a, s, t in rows]}
-        return PlainTextResponse("\n".join(f"==> {a} {s} <==\n{t}" for a, s, t in rows if t))
+            # a JSONResponse, so ``notes`` is kept (LogEntries does not declare it yet)
+            return JSONResponse(
+                {"logs": [{"attempt_id": a, "stream": s, "text": t} for a, s, t in rows], "notes": notes}
+            )
+        lines = [f"==> {a} {s} <==\n{t}" for a, s, t in rows if t]
+        lines += [f"==> {n['node']} <==\n{n['message']}\n" for n in notes]
+        return PlainTextResponse("\n".join(lines))
 
     def events(
         self,
