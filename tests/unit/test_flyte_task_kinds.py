@@ -8,20 +8,24 @@ import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
+from unittest.mock import MagicMock
 
 import pandas as pd
 import pytest
 
-from setpoint import LaunchPlan, workflow
+from setpoint import LaunchPlan, task, workflow
 from setpoint.adapters.executor.runtime import resolve_task_function
 from setpoint.errors import NotFoundError, SpecError, TaskError
 from setpoint.notify.rules import Email, Slack, WorkflowExecutionPhase
 from setpoint.ports import RegisteredEntity
 from setpoint.scheduling.ticks import Cron, CronSchedule
+from setpoint.sdk.current import SecretNotFoundError, current_context
 from setpoint.sdk.reference import reference_task, references_from
 from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
 from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task, interpolate_query
 from setpoint.service.registry import task_entity
+from setpoint.testing.mocks import patch, task_mock
+from setpoint.testing.secrets import fake_secrets
 from setpoint.types.files import Directory, File
 from tests.e2e import wf_flyte_task_kinds as wk
 
@@ -293,3 +297,60 @@ def test_cron_schedule_takes_flytekits_arguments() -> None:
         CronSchedule(schedule="0 3 * * *", cron_expression="0 4 * * *")
     with pytest.raises(SpecError, match="needs a value for every input"):
         LaunchPlan.create("greet_cron_bad", greet, schedule=CronSchedule(schedule="@daily"))
+
+
+# -- testing helpers --------------------------------------------------------------------------------
+
+
+@workflow
+def shout_then_count(min_score: int = 0) -> list[str]:
+    return wk.names(df=wk.count_rows(min_score=min_score))
+
+
+def test_task_mock_replaces_a_task_called_by_a_workflow_in_process() -> None:
+    with task_mock(wk.count_rows) as m:
+        m.return_value = pd.DataFrame({"name": ["zed"], "score": [1]})
+        assert shout_then_count(min_score=4) == ["zed"]
+    m.assert_called_once_with(min_score=4)
+    assert shout_then_count(min_score=8) == ["ada"]  # restored: the real query again
+
+
+def test_task_mock_works_for_decorated_tasks_and_references() -> None:
+    with task_mock(wk.double) as m:
+        m.side_effect = lambda x, label: f"mocked {label}{x}"
+        assert wk.double(3, label="n") == "mocked n3"
+    assert wk.double(3) == "x=6"
+    with task_mock(double_ref) as ref:
+        ref.return_value = "from the mock"
+        assert double_ref(x=1, label="q") == "from the mock"
+    ref.assert_called_once_with(x=1, label="q")
+    with pytest.raises(SpecError, match="cannot run locally"):
+        double_ref(x=1, label="q")
+
+
+@patch(wk.double)
+def test_patch_hands_the_mock_first_and_fixtures_after(m: MagicMock, tmp_path: Path) -> None:
+    m.return_value = "patched"
+    assert wk.double(x=1) == "patched"
+    assert tmp_path.is_dir()
+
+
+def test_task_mock_refuses_what_is_not_a_task() -> None:
+    with pytest.raises(TypeError, match="take a @task"), task_mock(object()):
+        pass
+
+
+@task
+def read_secret(group: str, key: str) -> str:
+    return str(current_context().secrets.get(group, key))
+
+
+def test_fake_secrets_are_the_only_secrets_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETPOINT_SECRET_DB_USER", "from-the-environment")
+    with fake_secrets({("db", "password"): "s3cret", ("api", ""): "whole-group"}):
+        assert read_secret(group="db", key="password") == "s3cret"
+        assert current_context().secrets.db.password == "s3cret"
+        assert current_context().secrets.get("api") == "whole-group"
+        with pytest.raises(SecretNotFoundError, match="'db/user' not found"):
+            read_secret(group="db", key="user")
+    assert current_context().secrets.get("db", "user") == "from-the-environment"
