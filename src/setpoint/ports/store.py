@@ -51,6 +51,7 @@ class ExecutionFilter:
     workflow: str | None = None
     limit: int = 50
     before: str | None = None  # cursor: an execution id; list strictly older ones
+    search: str | None = None  # a substring of the id or the workflow name (ASCII letters in any case)
 
 
 ENTITY_KINDS = ("task", "workflow", "launchplan")

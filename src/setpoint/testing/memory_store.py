@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from setpoint.adapters.store import codec, registry_rows
+from setpoint.adapters.store.sql.queries import fold
 from setpoint.core.model import AttemptRecord, CatalogEntry, Event, ExecutionRecord, LineageRow, NodeRecord
 from setpoint.errors import AlreadyExistsError, StoreError
 from setpoint.ports import Activation, ExecutionFilter, RegisteredEntity, RoundWrite, TickRecord, TokenRecord
@@ -109,6 +110,7 @@ class InMemoryStore:
     def list_executions(self, flt: ExecutionFilter = ExecutionFilter()) -> list[ExecutionRecord]:  # noqa: B008 (frozen)
         codec.check_filter(flt)
         phases = {p.value for p in flt.phases}
+        search = None if flt.search is None else fold(flt.search)
         with self._lock:
             self._check_open()
             cursor = None
@@ -122,6 +124,7 @@ class InMemoryStore:
                 and (flt.project is None or row["project"] == flt.project)
                 and (flt.workflow is None or row["workflow"] == flt.workflow)
                 and (cursor is None or (row["created_at"], row["id"]) < cursor)
+                and (search is None or search in fold(row["id"]) or search in fold(row["workflow"]))
             ]
             rows.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
             return [codec.execution_from_row(row) for row in rows[: flt.limit]]

@@ -24,13 +24,25 @@ SELECT * FROM executions WHERE id = :id;
 SELECT created_at, id FROM executions WHERE id = :id;
 
 -- name: list_executions
--- Newest first; the cursor is the (created_at, id) of the last execution of the previous page.
+-- Newest first; the cursor is the (created_at, id) of the last execution of the previous page
+-- (+infinity without one). Written as a row comparison so the index starts the scan at the
+-- cursor: a deep page costs what the first does. The search is a LIKE pattern, lowercased.
 SELECT * FROM executions
 WHERE (:any_phase OR phase IN (:phase_0, :phase_1, :phase_2, :phase_3, :phase_4))
-  AND (CAST(:project AS TEXT) IS NULL OR project = :project)
   AND (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
-  AND (NOT :has_cursor OR created_at < :cursor_created_at
-       OR (created_at = :cursor_created_at AND id < :cursor_id))
+  AND (CAST(:search AS TEXT) IS NULL OR lower(id) LIKE :search ESCAPE '!' OR lower(workflow) LIKE :search ESCAPE '!')
+  AND (created_at, id) < (:cursor_created_at, :cursor_id)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: list_project_executions
+-- list_executions within one project, over the (project, created_at, id) index.
+SELECT * FROM executions
+WHERE project = :project
+  AND (:any_phase OR phase IN (:phase_0, :phase_1, :phase_2, :phase_3, :phase_4))
+  AND (CAST(:workflow AS TEXT) IS NULL OR workflow = :workflow)
+  AND (CAST(:search AS TEXT) IS NULL OR lower(id) LIKE :search ESCAPE '!' OR lower(workflow) LIKE :search ESCAPE '!')
+  AND (created_at, id) < (:cursor_created_at, :cursor_id)
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 

@@ -15,6 +15,9 @@ from fastapi import Query
 
 from setpoint.client.wire import plain, to_wire
 from setpoint.core.model import ExecutionRecord
+from setpoint.core.phases import ExecutionPhase
+from setpoint.errors import InputError
+from setpoint.ports import ExecutionFilter
 from setpoint.server import models as m
 from setpoint.server.context import Api, Values
 from setpoint.server.errors import INVALID_REQUEST, ApiError
@@ -22,6 +25,37 @@ from setpoint.server.routing import EXECUTION, PROJECT, Principal, Route
 from setpoint.spec.workflow import WorkflowSpec
 
 VALUES = Query(description="literal values as plain JSON, or as stored literals (tags and blob references)")
+
+
+def execution_page(
+    api: Api,
+    project: str,
+    phase: list[str] | None,
+    workflow: str | None,
+    search: str | None,
+    limit: int,
+    before: str | None,
+) -> tuple[list[ExecutionRecord], str | None]:
+    """One page of a project's executions, newest first, and the cursor of the next page (or None).
+
+    Every filter is the store's (indexed within the project), so any page costs about what the first does.
+    """
+    phases = []
+    for p in phase or ():
+        try:
+            phases.append(ExecutionPhase(p))
+        except ValueError:
+            known = ", ".join(x.value for x in ExecutionPhase)
+            raise InputError(f"unknown phase {p[:40]!r} (phases: {known})") from None
+    if before is not None:
+        api.execution(project, before)  # a cursor from another project is not found, like any id
+    flt = ExecutionFilter(
+        tuple(phases), project=project, workflow=workflow, limit=limit + 1, before=before, search=search
+    )
+    records = api.client.executions(flt)
+    more = len(records) > limit
+    records = records[:limit]
+    return records, records[-1].id if more and records else None
 
 
 class ExecutionRoutes:
@@ -59,11 +93,15 @@ class ExecutionRoutes:
         project: str,
         phase: Annotated[list[str] | None, Query(description="repeat to allow several phases")] = None,
         workflow: str | None = None,
+        search: Annotated[
+            str | None,
+            Query(min_length=1, max_length=200, description="a part of the id or the workflow name (any case)"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         before: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
         values: Annotated[Values, VALUES] = "plain",
     ) -> dict[str, Any]:
-        records, nxt = self.api.execution_page(project, phase, workflow, limit, before)
+        records, nxt = execution_page(self.api, project, phase, workflow, search, limit, before)
         return {"executions": [self.view(r, values) for r in records], "next": nxt}
 
     def get(

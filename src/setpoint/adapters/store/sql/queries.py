@@ -11,7 +11,9 @@ padded phase slots and the parameters of ``list_executions``.
 
 from __future__ import annotations
 
+import math
 import re
+import string
 from importlib import resources
 from typing import Any
 
@@ -76,9 +78,24 @@ def list_params(flt: ExecutionFilter) -> dict[str, Any]:
         any_phase=not phases,
         project=flt.project,
         workflow=flt.workflow,
+        search=None if flt.search is None else like_pattern(flt.search),
         has_cursor=False,
-        cursor_created_at=None,
-        cursor_id=None,
+        cursor_created_at=math.inf,  # before everything: the first page
+        cursor_id="",
         limit=flt.limit,
     )
     return params
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII letters only, as SQL's ``lower`` does in every backend's collation."""
+    return text.translate(_ASCII_LOWER)
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern (escape character ``!``) matching values that contain ``search``, folded."""
+    escaped = fold(search).replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"

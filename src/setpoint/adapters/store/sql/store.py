@@ -115,7 +115,8 @@ class SqlStore:
                 if cursor is None:
                     raise codec.execution_not_found(flt.before)
                 params.update(has_cursor=True, cursor_created_at=cursor["created_at"], cursor_id=cursor["id"])
-            return s.fetch_all("list_executions", params)
+            # Within one project, a statement of its own: its index serves the filter and the order.
+            return s.fetch_all("list_executions" if flt.project is None else "list_project_executions", params)
 
         return [codec.execution_from_row(row) for row in self._db.read("list executions", read)]
 
