@@ -52,10 +52,11 @@ const DagNode = memo(function DagNode({
       data-phase={n.phase}
       role="button"
       tabIndex={0}
-      aria-label={`${n.id}: ${n.phase}${n.cache === "hit" ? ", cache hit" : ""}${n.recovered_from ? `, recovered from ${n.recovered_from}` : ""}`}
       onClick={() => onSelect(n.id)}
       onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && onSelect(n.id)}
     >
+      {/* Its accessible name (SVG title): the id, the phase and what the badges mean. */}
+      <title>{`${n.id}: ${n.phase}${c ? `, ${sub}` : ""}${n.cache === "hit" ? ", cache hit" : ""}${n.recovered_from ? `, recovered from ${n.recovered_from}` : ""}`}</title>
       <rect width={NODE_W} height={NODE_H} rx={6} className="node-box" />
       <text x={10} y={18} className="node-label">
         {label}
@@ -112,7 +113,7 @@ export function Dag({ nodes, edges, selected, onSelect }: Props): React.JSX.Elem
   if (!placed) return <p className="loading">Laying out {nodes.length} nodes…</p>;
   const pad = 12;
   return (
-    <div className="dag-scroll">
+    <div className="dag-scroll" tabIndex={0}>
       <svg
         className="dag"
         width={placed.width + 2 * pad}

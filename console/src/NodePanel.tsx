@@ -169,7 +169,9 @@ export function NodePanel({
           <p className="error-line">
             <strong>{err.code}</strong>: {err.message}
           </p>
-          {trace && <pre className="traceback">{trace}</pre>}
+          {trace && <pre className="traceback" tabIndex={0} aria-label="Traceback">
+              {trace}
+            </pre>}
         </section>
       )}
       {view && view.attempts.length > 0 && (

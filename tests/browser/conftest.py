@@ -47,7 +47,11 @@ class Console:
     """A running server with the test workflows registered, and an HTTP client for setting up."""
 
     server: ServerProcess
-    headers: dict[str, str] = field(default_factory=dict)
+    admin_tokens: dict[str, str] = field(default_factory=dict)  # project -> token (none without auth)
+
+    def headers(self, project: str) -> dict[str, str]:
+        token = self.admin_tokens.get(project)
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     @property
     def url(self) -> str:
@@ -60,7 +64,7 @@ class Console:
         r = httpx.post(
             f"{self.api(project)}/executions",
             json={"workflow": workflow, "inputs": inputs},
-            headers=self.headers,
+            headers=self.headers(project),
             timeout=30,
         )
         assert r.status_code == 201, r.text
@@ -68,7 +72,7 @@ class Console:
         return eid
 
     def execution(self, eid: str, project: str = "team") -> dict[str, Any]:
-        r = httpx.get(f"{self.api(project)}/executions/{eid}", headers=self.headers, timeout=30)
+        r = httpx.get(f"{self.api(project)}/executions/{eid}", headers=self.headers(project), timeout=30)
         assert r.status_code == 200, r.text
         out: dict[str, Any] = r.json()
         return out
@@ -112,7 +116,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     server = start_server(home)
     try:
         c = Console(server)
-        c.headers = {"Authorization": f"Bearer {c.token('team', 'admin')}"}
+        c.admin_tokens = {p: c.token(p, "admin") for p in ("team", "other")}
         yield c
     finally:
         server.stop()

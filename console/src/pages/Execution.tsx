@@ -244,6 +244,15 @@ export function ExecutionPage({
     [id, project],
   );
 
+  // Durations of what is still running grow on screen: one render a second while the run lasts.
+  const [, setTick] = useState(0);
+  const live = graph !== null && !TERMINAL.has(graph.execution.phase);
+  useEffect(() => {
+    if (!live) return;
+    const t = window.setInterval(() => setTick((x) => x + 1), 1000);
+    return () => window.clearInterval(t);
+  }, [live]);
+
   if (error)
     return (
       <p role="alert" className="error">
