@@ -235,7 +235,7 @@ class Promise(_Entity):
             raise AttributeError(attr)
         if attr == "type" and not _has_field(t, "type"):
             return t  # the promise's type, for code written before promises kept it private
-        if t.kind is TypeKind.STRUCT or t.kind is TypeKind.ANY:
+        if t.kind in (TypeKind.STRUCT, TypeKind.ANY) or (t.is_optional and t.kind is TypeKind.UNION):
             try:
                 return self._step(attr)
             except TypeMismatchError as e:
@@ -291,7 +291,12 @@ class Promise(_Entity):
         self._misuse("arithmetic")
 
     __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __floordiv__ = __add__
-    __mod__ = __rmod__ = __pow__ = __neg__ = __add__
+    __mod__ = __rmod__ = __pow__ = __rpow__ = __add__
+
+    def __neg__(self) -> Any:
+        self._misuse("arithmetic")
+
+    __pos__ = __abs__ = __invert__ = __neg__
 
     # -- comparisons build conditions for conditional(...).if_(...) ------------------------------
     def __lt__(self, other: Any) -> Any:
