@@ -150,3 +150,21 @@ def test_the_graph_routes_of_a_finished_run(client: Client) -> None:
         assert [n["id"] for n in rest["items"]] == [f"{map_id}.2"] and rest["next"] is None
         missing = http.get(f"{base}/graph/children", params={"node": "nope"})
         assert missing.status_code == 404
+
+
+def test_branches_gates_and_their_cases(client: Client) -> None:
+    client.start_controller()
+    rec = client.run(wc.gatekeeper, {"x": 70}, timeout=120)  # the second case: retrain
+    graph = {n.id: n for n in execution_graph(client.store, rec.id).nodes}
+    branch = next(n for n in graph.values() if n.kind == "branch")
+    assert (branch.id, branch.case) == ("quality", 1)
+    assert (graph["deploy"].case_of, graph["retrain"].case_of) == (("quality", 0), ("quality", 1))
+    under = [n for n in graph.values() if n.case_of is not None]
+    assert {n.case_of[0] for n in under if n.case_of} == {branch.id}
+    taken = [n for n in under if n.case_of == (branch.id, branch.case)]
+    assert taken and all(n.phase == "SUCCEEDED" for n in taken)
+    assert all(n.phase == "SKIPPED" for n in under if n not in taken)
+    eid = client.create_execution(wc.release, {"x": 5})
+    gates = [n for n in execution_graph(client.store, eid).nodes if n.kind == "gate"]
+    assert [(g.gate, g.case, g.child) for g in gates] == [("approve", None, None)]
+    client.terminate(eid, "not needed")

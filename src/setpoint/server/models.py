@@ -270,6 +270,10 @@ class GraphNode(BaseModel):
     ended_at: float | None
     error: str | None
     children: ChildCounts | None = Field(description="an expanded map or dynamic node: its nodes, counted")
+    gate: str | None = Field(description="a gate: sleep, approve or signal")
+    case: int | None = Field(description="a decided branch: the case it took (-1: none matched)")
+    case_of: tuple[str, int] | None = Field(description="a node under a case: the branch and the case")
+    child: str | None = Field(description="a launch-plan node: the execution it started")
 
 
 class Graph(BaseModel):

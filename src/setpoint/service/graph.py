@@ -24,7 +24,7 @@ from setpoint.core.model import AttemptRecord, ExecutionRecord, NodeRecord
 from setpoint.core.phases import NodePhase
 from setpoint.errors import InputError, NotFoundError
 from setpoint.ports import ExecutionReader, NodeReader
-from setpoint.spec.configs import NodeKind
+from setpoint.spec.configs import GateKind, NodeKind
 from setpoint.spec.nodes import NodeSpec
 from setpoint.spec.workflow import ON_FAILURE_NODE, TaskSpec, WorkflowSpec
 
@@ -74,6 +74,10 @@ class GraphNode:
     ended_at: float | None
     error: str | None
     children: ChildCounts | None  # map and dynamic nodes (once expanded)
+    gate: str | None = None  # a gate: sleep, approve or signal
+    case: int | None = None  # a decided branch: the case it took (-1: none matched)
+    case_of: tuple[str, int] | None = None  # a node under a branch's case: (branch, case)
+    child: str | None = None  # a launch-plan node: the execution it started
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,18 @@ def _node(
         ended_at=rec.finished_at,
         error=rec.error.message if rec.error is not None else None,
         children=_counts(rec, rows),
+        gate=gate.value if isinstance(gate := getattr(n.config, "gate", None), GateKind) else None,
+        case=_case(n, rec),
+        case_of=n.case_of,
+        child=detail.child,
     )
+
+
+def _case(n: NodeSpec, rec: NodeRecord) -> int | None:
+    if n.kind is not NodeKind.BRANCH or not rec.phase.is_success:
+        return None
+    chosen = (rec.outputs or {}).get("case")
+    return chosen if isinstance(chosen, int) and not isinstance(chosen, bool) else None
 
 
 def _edges(nodes: Sequence[NodeSpec], prefix: str, *, within: bool = False) -> tuple[tuple[str, str], ...]:
