@@ -122,3 +122,63 @@ def test_a_launch_plan_made_with_create_runs_as_a_child_in_process_and_through_t
     assert client.outputs(rec.id) == {"o0": "lp=10"}
     out = setpoint_json(home, "run", f"{WF}:parent_wf", "--x", "7")
     assert out["execution"]["outputs"] == {"o0": "lp=14"}
+
+
+# -- a program written for flytekit, ported by changing its imports ---------------------------------
+
+FLYTEKIT_PROGRAM = '''
+import typing
+
+from setpoint.flytekit import LaunchPlan, kwtypes, task, workflow
+from setpoint.flytekit.core.notification import Email
+from setpoint.flytekit.extras.tasks.shell import OutputLocation, ShellTask
+from setpoint.flytekit.models.core.execution import WorkflowExecutionPhase
+from setpoint.flytekit.types.file import FlyteFile
+
+t1 = ShellTask(
+    name="task_1",
+    debug=True,
+    script="""
+    set -ex
+    echo "Hello {inputs.name}" > {outputs.i}
+    """,
+    inputs=kwtypes(name=str),
+    output_locs=[OutputLocation(var="i", var_type=FlyteFile, location="{ctx.working_directory}/hello.txt")],
+)
+
+
+@task
+def read(f: FlyteFile) -> str:
+    with open(f) as fh:
+        return fh.read().strip()
+
+
+@workflow
+def wf(name: str = "flyte") -> str:
+    return read(f=t1(name=name))
+
+
+lp = LaunchPlan.get_or_create(
+    wf,
+    name="wf_lp",
+    default_inputs={"name": "lp"},
+    notifications=[Email(phases=[WorkflowExecutionPhase.FAILED], recipients_email=["me@example.org"])],
+)
+
+
+@workflow
+def outer() -> str:
+    return lp()
+'''
+
+
+def test_a_flytekit_program_ported_by_its_imports_runs_through_the_cli(home: Path, tmp_path: Path) -> None:
+    proj = tmp_path / "ported"
+    proj.mkdir()
+    (proj / "hello.py").write_text(FLYTEKIT_PROGRAM)
+    out = setpoint_json(home, "run", f"{proj / 'hello.py'}:wf", "--name", "setpoint")
+    assert out["execution"]["outputs"] == {"o0": "Hello setpoint"}
+    assert setpoint_json(home, "run", f"{proj / 'hello.py'}:outer")["execution"]["outputs"] == {"o0": "Hello lp"}
+    single = setpoint_json(home, "run", f"{proj / 'hello.py'}:t1", "--name", "task")
+    assert single["execution"]["phase"] == "SUCCEEDED"
+    assert list(single["execution"]["outputs"]) == ["i"]

@@ -158,7 +158,9 @@ class _Formatter(string.Formatter):
 
 def interpolate(template: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any], where: str) -> str:
     """``template`` with ``{inputs.x}``, ``{outputs.y}`` and ``{ctx.working_directory}`` filled in."""
-    ctx = SimpleNamespace(working_directory=os.getcwd())
+    from setpoint.sdk.current import current_context
+
+    ctx = current_context()
     try:
         return _Formatter().format(
             template, inputs=SimpleNamespace(**inputs), outputs=SimpleNamespace(**outputs), ctx=ctx

@@ -1,0 +1,13 @@
+"""flytekit.core.launch_plan: `LaunchPlan` and references to registered ones."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "LaunchPlan": "setpoint.sdk.launchplan:LaunchPlan",
+    "reference_launch_plan": "setpoint.sdk.reference:reference_launch_plan",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)

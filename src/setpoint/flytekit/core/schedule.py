@@ -1,0 +1,13 @@
+"""flytekit.core.schedule: schedules of launch plans."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "CronSchedule": "setpoint.scheduling.ticks:CronSchedule",
+    "FixedRate": "setpoint.scheduling.ticks:FixedRate",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)

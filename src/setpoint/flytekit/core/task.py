@@ -1,0 +1,16 @@
+"""flytekit.core.task: the task decorators and their options."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "task": "setpoint.sdk.task:task",
+    "Resources": "setpoint.sdk.task:Resources",
+    "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
+    "kwtypes": "setpoint.sdk.shell:kwtypes",
+    "reference_task": "setpoint.sdk.reference:reference_task",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)

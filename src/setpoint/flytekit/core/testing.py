@@ -1,0 +1,13 @@
+"""flytekit.core.testing: `task_mock` and `patch`."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "task_mock": "setpoint.testing.mocks:task_mock",
+    "patch": "setpoint.testing.mocks:patch",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)

@@ -1,0 +1,10 @@
+"""flytekit.extras: task kinds in the submodules."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)
