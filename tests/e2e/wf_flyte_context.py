@@ -62,6 +62,12 @@ def deck_wf(x: int = 21) -> int:
     return report(x=x)
 
 
+@task(enable_deck=True)
+def failing_report(x: int) -> int:
+    Deck("before-failure", f"<p>got as far as {x}</p>")
+    raise ValueError("report failed")
+
+
 @task(secret_requests=[Secret("db", "password")])
 def login(user: str) -> str:
     """Uses the secret without revealing it: a digest, and what else of the secret kind it can see."""

@@ -288,6 +288,10 @@ def test_decks_render_to_one_page_per_attempt(attempts: Path) -> None:
         assert text in page
     attempt(attempts, wfc.where_am_i, {}, node="plain")
     assert not (attempts / "exec1" / "plain" / "0" / "deck.html").exists()
+    failed_dir, failed = attempt(attempts, wfc.failing_report, {"x": 7}, node="failing")
+    assert isinstance(failed, ValueError)
+    failed_page = (failed_dir / "deck.html").read_text()  # a failed attempt's decks are kept too
+    assert "got as far as 7" in failed_page and "Inputs" in failed_page and "Outputs" not in failed_page
 
     def view(node: str, numbers: list[int]) -> NodeView:
         tries = tuple(AttemptRecord("exec1", node, n, AttemptPhase.SUCCEEDED, "local", 0.0) for n in numbers)
