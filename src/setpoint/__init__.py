@@ -17,27 +17,75 @@ from setpoint.sdk.maptask import map_task
 if TYPE_CHECKING:  # the lazy names below, typed for mypy without importing them at run time
     from setpoint.client.embedded import Client
     from setpoint.client.remote import connect
+    from setpoint.sdk.current import Checkpoint, RecoverableException, TaskContext, current_context
+    from setpoint.sdk.deck import Deck
+    from setpoint.sdk.reference import reference_launch_plan, reference_task
+    from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
+    from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task
+    from setpoint.sdk.task import ImageSpec, Secret, TaskMetadata
+    from setpoint.sdk.workflow import create_node
     from setpoint.types.files import Directory, File
 
+# Names loaded on first use (module, attribute): task kinds and the task context pull in more than
+# `import setpoint` should (sqlite3, the type engine), and most programs never touch them.
+_LAZY: dict[str, tuple[str, str]] = {
+    "Client": ("setpoint.client.embedded", "Client"),
+    "connect": ("setpoint.client.remote", "connect"),  # a client for a remote `setpoint server`
+    "File": ("setpoint.types.files", "File"),
+    "Directory": ("setpoint.types.files", "Directory"),
+    "Checkpoint": ("setpoint.sdk.current", "Checkpoint"),
+    "RecoverableException": ("setpoint.sdk.current", "RecoverableException"),
+    "TaskContext": ("setpoint.sdk.current", "TaskContext"),
+    "current_context": ("setpoint.sdk.current", "current_context"),
+    "Deck": ("setpoint.sdk.deck", "Deck"),
+    "reference_task": ("setpoint.sdk.reference", "reference_task"),
+    "reference_launch_plan": ("setpoint.sdk.reference", "reference_launch_plan"),
+    "ShellTask": ("setpoint.sdk.shell", "ShellTask"),
+    "OutputLocation": ("setpoint.sdk.shell", "OutputLocation"),
+    "kwtypes": ("setpoint.sdk.shell", "kwtypes"),
+    "SQLite3Task": ("setpoint.sdk.sqlite_task", "SQLite3Task"),
+    "SQLite3Config": ("setpoint.sdk.sqlite_task", "SQLite3Config"),
+    "ImageSpec": ("setpoint.sdk.task", "ImageSpec"),
+    "Secret": ("setpoint.sdk.task", "Secret"),
+    "TaskMetadata": ("setpoint.sdk.task", "TaskMetadata"),
+    "create_node": ("setpoint.sdk.workflow", "create_node"),
+}
+
 __all__ = [
+    "Checkpoint",
     "Client",
     "Cron",
     "CronSchedule",
+    "Deck",
     "Directory",
     "File",
     "FixedRate",
+    "ImageSpec",
     "LaunchPlan",
     "NonRetryableError",
+    "OutputLocation",
+    "RecoverableException",
     "Resources",
+    "SQLite3Config",
+    "SQLite3Task",
+    "Secret",
     "SetpointError",
+    "ShellTask",
     "Task",
+    "TaskContext",
     "TaskError",
+    "TaskMetadata",
     "Workflow",
     "approve",
     "conditional",
     "connect",
+    "create_node",
+    "current_context",
     "dynamic",
+    "kwtypes",
     "map_task",
+    "reference_launch_plan",
+    "reference_task",
     "sleep",
     "task",
     "wait_for_input",
@@ -46,17 +94,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Lazy: the client pulls in the store and executor; File/Directory pull in the type engine.
-    if name == "Client":
-        from setpoint.client.embedded import Client
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'setpoint' has no attribute {name!r}")
+    import importlib
 
-        return Client
-    if name == "connect":  # a client for a remote `setpoint server`
-        from setpoint.client.remote import connect
-
-        return connect
-    if name in ("File", "Directory"):
-        from setpoint.types import files
-
-        return getattr(files, name)
-    raise AttributeError(f"module 'setpoint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
