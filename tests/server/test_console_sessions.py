@@ -179,3 +179,17 @@ def test_a_local_server_refuses_other_hosts_and_origins(client: Client, version:
     with TestClient(app, base_url="http://localhost:8700") as http:
         assert http.get(url).status_code == 200
     assert len(client.executions()) == 2  # the two allowed launches; the refused ones made nothing
+
+
+def test_a_server_without_auth_refuses_writes_from_other_sites(client: Client, version: str) -> None:
+    launch = {"workflow": "pipeline", "inputs": {"a": 1}}
+    url = "/api/v1/projects/team/executions"
+    with TestClient(create_app(client, auth=False), base_url="http://setpoint.internal:8800") as http:
+        assert http.get(url, headers={"Host": "other.internal"}).status_code == 200  # any name: not loopback-only
+        assert http.get(url, headers={"Origin": "http://elsewhere.example"}).status_code == 200  # reads: CORS's job
+        for headers in ({"Origin": "http://elsewhere.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+            resp = http.post(url, json=launch, headers=headers)
+            assert (resp.status_code, resp.json()["error"]["code"]) == (403, "forbidden"), headers
+        same = {"Origin": "http://setpoint.internal:8800", "Sec-Fetch-Site": "same-origin"}
+        assert http.post(url, json=launch, headers=same).status_code == 201
+    assert len(client.executions()) == 1

@@ -53,8 +53,9 @@ def create_app(
 ) -> FastAPI:
     """The API and the console over ``client``.
 
-    ``auth=False`` serves without tokens; ``local_only`` (what `setpoint ui` sets) refuses requests
-    whose Host or Origin is not a loopback address. ``console_dist`` is where the built console
+    ``auth=False`` serves without tokens, refusing writes from other sites; ``local_only`` (what
+    `setpoint ui` sets, without auth) also refuses requests whose Host or Origin is not a loopback
+    address. ``console_dist`` is where the built console
     is (the package's own by default).
     """
     api = Api(client, auth=auth)
@@ -92,7 +93,7 @@ def create_app(
     sessions = Sessions(load_secret(client.settings.home), client.store) if auth else None
     mount(app, console.authorizer(api.principal, sessions), app.state.routes)
     console.mount_console(app, sessions, console.DIST if console_dist is None else console_dist)
-    if local_only:
-        app.add_middleware(console.LocalOnly)
+    if not auth:
+        app.add_middleware(console.SameOrigin, loopback_only=local_only)
     app.add_middleware(console.SecurityHeaders)
     return app

@@ -6,9 +6,10 @@ bundle with long cache headers (its file names carry content hashes). Every cons
 carries a strict Content-Security-Policy; every response carries the usual hardening headers.
 
 Signing in turns a token into a session cookie (`setpoint.server.sessions`); `authorizer` lets
-every API route accept that cookie besides the bearer header. Without auth (`setpoint ui`) the
-server listens on a loopback address only, and `LocalOnly` refuses requests whose Host or Origin
-is not that loopback address, so neither a DNS-rebinding page nor a cross-site form can drive it.
+every API route accept that cookie besides the bearer header. Without auth, `SameOrigin` refuses
+writes from other sites; `setpoint ui` listens on a loopback address only, and there it also
+refuses requests whose Host or Origin is not that address, so neither a DNS-rebinding page nor a
+cross-site form can drive it.
 """
 
 from __future__ import annotations
@@ -91,23 +92,26 @@ def _host(value: str) -> str | None:
         return None
 
 
-class LocalOnly:
-    """For a server without auth on a loopback address: refuse what a web page elsewhere could send.
+class SameOrigin:
+    """For a server without auth: refuse what a web page of another site could make a browser send.
 
-    The Host must be a loopback name (a DNS-rebinding page reaches us under its own name); an
-    Origin, when sent, must be this very host and port; a request that writes and says it comes
-    from another site (``Sec-Fetch-Site: cross-site``) is refused even without an Origin.
+    A request that writes is refused when its Origin is another origin than the one it is
+    addressed to, or when it says it comes from another site (``Sec-Fetch-Site: cross-site``),
+    so a page elsewhere cannot launch or terminate through a form or a fetch. With
+    ``loopback_only`` (`setpoint ui`), every request must also be addressed to a loopback name
+    (a DNS-rebinding page reaches us under its own name) and come from this origin if it says.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, loopback_only: bool) -> None:
         self.app = app
+        self.loopback_only = loopback_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
-        problem = local_problem(scope["method"], headers)
+        problem = origin_problem(scope["method"], headers, loopback_only=self.loopback_only)
         if problem is None:
             await self.app(scope, receive, send)
             return
@@ -115,18 +119,20 @@ class LocalOnly:
         await resp(scope, receive, send)
 
 
-def local_problem(method: str, headers: dict[str, str]) -> str | None:
+def origin_problem(method: str, headers: dict[str, str], *, loopback_only: bool) -> str | None:
+    """Why a request must be refused by `SameOrigin`, or None."""
     host = headers.get("host", "")
-    if _host(host) not in LOOPBACK:
+    writes = method in MUTATING
+    if loopback_only and _host(host) not in LOOPBACK:
         return "this server answers only requests addressed to 127.0.0.1 or localhost"
     origin = headers.get("origin")
-    if origin is not None and origin != "null":
+    if origin is not None and (writes or loopback_only):
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or parts.netloc != host:
+        if origin == "null" and not writes:
+            pass  # a sandboxed frame reading: it learns nothing it could not fetch itself
+        elif parts.scheme not in ("http", "https") or parts.netloc != host:
             return "requests from other origins are refused"
-    elif origin == "null" and method in MUTATING:
-        return "requests from other origins are refused"
-    if method in MUTATING and headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    if writes and headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return "requests from other sites are refused"
     return None
 
