@@ -69,6 +69,19 @@ def test_a_directory_output_and_several_outputs(tmp_path: Path) -> None:
     assert [n for n, _ in both.spec().interface.outputs] == ["d", "f"]
 
 
+def test_a_script_file_and_datetime_inputs(tmp_path: Path) -> None:
+    script = tmp_path / "stamp.sh"
+    script.write_text("echo '{inputs.when}' > {outputs.f}\n")
+    stamp = ShellTask(
+        name="stamp",
+        script_file=str(script),
+        inputs=kwtypes(when=dt.datetime, base=str),
+        output_locs=[OutputLocation(var="f", var_type=File, location="{inputs.base}/stamp.txt")],
+    )
+    out = stamp(when=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC), base=str(tmp_path))
+    assert Path(out.path).read_text() == "2026-01-02T03:04:00+00:00\n"
+
+
 def test_a_failing_script_raises_with_the_exit_code_and_stderr_tail() -> None:
     with pytest.raises(TaskError, match=r"(?s)exited with code 3.*disk on fire"):
         wk.fail_loudly(x=1)
@@ -276,6 +289,8 @@ def test_the_default_launch_plan_is_named_like_the_workflow_with_or_without_a_co
     assert LaunchPlan.get_default_launch_plan(object(), greet) is plain
     with pytest.raises(SpecError, match="takes a @workflow"):
         LaunchPlan.get_default_launch_plan("greet")
+    with pytest.raises(SpecError, match="only a named launch plan has default or fixed inputs"):
+        LaunchPlan.get_or_create(greet, default_inputs={"greeting": "yo"})
 
 
 def test_options_setpoint_does_not_use_are_accepted_with_a_warning_and_typos_refused() -> None:

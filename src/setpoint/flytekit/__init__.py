@@ -28,6 +28,7 @@ NAMES: dict[str, str] = {
     "Secret": "setpoint.sdk.task:Secret",
     "current_context": "setpoint.sdk.current:current_context",
     "Deck": "setpoint.sdk.deck:Deck",
+    "Checkpoint": "setpoint.sdk.current:Checkpoint",
     # gates
     "approve": "setpoint.sdk.gates:approve",
     "sleep": "setpoint.sdk.gates:sleep",

@@ -174,6 +174,11 @@ class LaunchPlan:
         launch plan, named like the workflow.
         """
         _warn_unused(unused, f"launch plan '{name or workflow.name}'")
+        if name is None and (default_inputs or fixed_inputs or schedule is not None or notifications):
+            raise SpecError(
+                f"workflow '{workflow.name}': only a named launch plan has default or fixed inputs, a schedule "
+                "or notifications; pass name="
+            )
         name = name or workflow.name
         key = (f"{workflow.module}.{workflow.name}", name)
         plan = cls(workflow, name, default_inputs, fixed_inputs, schedule, notifications)
