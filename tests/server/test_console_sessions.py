@@ -193,3 +193,13 @@ def test_a_server_without_auth_refuses_writes_from_other_sites(client: Client, v
         same = {"Origin": "http://setpoint.internal:8800", "Sec-Fetch-Site": "same-origin"}
         assert http.post(url, json=launch, headers=same).status_code == 201
     assert len(client.executions()) == 1
+
+
+def test_servers_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    home = tmp_path / "fresh-home"
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: load_secret(home), range(16)))
+    assert len(secrets) == 1 and len(next(iter(secrets))) == 32
+    assert sorted(p.name for p in home.iterdir()) == [SECRET_FILE]  # no temporary file left behind

@@ -17,6 +17,7 @@ every session of every server process that reads it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -44,19 +45,26 @@ CSRF = (403, "csrf")
 
 
 def load_secret(home: Path) -> bytes:
-    """The server secret of ``home``: 32 random bytes, created (mode 0600) the first time."""
+    """The server secret of ``home``: 32 random bytes, created (mode 0600) the first time.
+
+    It is written whole to a private temporary file and then linked into place, so servers that
+    start together on one home all read the one secret that won, never a partial file.
+    """
     path = home / SECRET_FILE
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_bytes()
-        if len(data) < 32:
-            raise OSError(f"{path} holds {len(data)} bytes; delete it to make a new secret") from None
-        return data
-    with os.fdopen(fd, "wb") as f:
-        data = secrets.token_bytes(32)
-        f.write(data)
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = home / f".{SECRET_FILE}.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink()
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise OSError(f"{path} holds {len(data)} bytes, fewer than a secret; delete it to make a new one")
     return data
 
 
