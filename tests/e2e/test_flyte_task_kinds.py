@@ -38,6 +38,7 @@ def test_sqlite3_task_queries_a_real_database(client: Client) -> None:
     assert client.outputs(rec.id) == {"o0": ["cy", "ada"]}
 
 
+@pytest.mark.remote
 def test_shell_and_sqlite_tasks_through_setpoint_run(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:shout_wf", "--text", "via cli")
     assert out["execution"]["outputs"] == {"o0": "VIA CLI!\n"}
@@ -48,6 +49,7 @@ def test_shell_and_sqlite_tasks_through_setpoint_run(home: Path) -> None:
     assert "disk on fire" in failed.stdout + failed.stderr
 
 
+@pytest.mark.remote
 def test_setpoint_run_runs_a_single_task_as_a_one_node_workflow(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:double", "--x", "21")
     assert out["execution"]["outputs"] == {"o0": "x=42"}
