@@ -147,6 +147,7 @@ def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dic
     metavar="NAME",
     help="Where tasks that name no executor run: local or ray (default: env SETPOINT_DEFAULT_EXECUTOR, else local).",
 )
+@click.option("--logs", "show_logs", is_flag=True, help="Print the running tasks' output as it comes.")
 @output_option
 @click.pass_context
 def run(
@@ -159,6 +160,7 @@ def run(
     detach: bool,
     overwrite_cache: bool,
     executor: str | None,
+    show_logs: bool,
     output: str,
 ) -> None:
     """Run a workflow: setpoint run FILE.py:WORKFLOW --input value ...
@@ -175,8 +177,15 @@ def run(
     wf = load_workflow(target)
     literals = parse_inputs(wf, list(ctx.args), inputs_file)
     client = state.client
+    if show_logs and detach:
+        raise InputError("--logs follows the run here; it does not go with --detach")
     if not detach:
-        client.start_controller()
+        if isinstance(client, Client):
+            # only this execution (and the children it starts): the run ends with it, so it
+            # adopts nothing it would leave unfinished
+            client.start_controller(own_only=True)
+        else:
+            client.start_controller()
     if isinstance(client, Client):
         eid = client.create_execution(
             wf,
@@ -201,8 +210,49 @@ def run(
             click.echo(json.dumps({"execution": {"id": eid, "phase": "QUEUED"}}))
         else:
             console.print(f"created execution [bold]{eid}[/]; a running `setpoint controller` will run it")
+        if isinstance(client, Client):
+            _say_if_no_controller(state, client, eid)
         return
-    follow_to_the_end(client, eid, state, output)
+    if isinstance(client, Client):
+        _say_what_is_left(state, client, eid)
+    follow_to_the_end(client, eid, state, output, logs=show_logs)
+
+
+def _say_if_no_controller(state: Ctx, client: Client, eid: str) -> bool:
+    """Tell the user when nothing will run ``eid``: no live controller holds it or adopts everything."""
+    from setpoint.controller.controller import running_controllers
+    from setpoint.controller.owners import owner_is_dead
+
+    rec = client.get(eid)
+    if rec.phase.is_terminal or running_controllers(client.settings.home):
+        return False
+    if rec.lease_owner and not owner_is_dead(rec.lease_owner) and (rec.lease_expires_at or 0) > time.time():
+        return False
+    err_console.print(
+        f"no controller is running on {client.settings.home}: execution {eid} waits until one starts; "
+        f"start one with: {state.command('controller')}",
+        markup=False,
+        highlight=False,
+    )
+    return True
+
+
+def _say_what_is_left(state: Ctx, client: Client, eid: str) -> None:
+    """A run's controller runs only its own execution: say so when others wait for a controller."""
+    from setpoint.controller.controller import running_controllers
+
+    ctl = client.controller
+    others = [e for e in client.store.unfinished_executions() if e != eid and (ctl is None or not ctl.owns(e))]
+    if not others or running_controllers(client.settings.home):
+        return
+    what = (
+        "1 other unfinished execution waits" if len(others) == 1 else f"{len(others)} other unfinished executions wait"
+    )
+    err_console.print(
+        f"this run runs execution {eid} only; {what} for a controller: {state.command('controller')}",
+        markup=False,
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,7 +644,10 @@ def relaunch(ctx: click.Context, execution: str, wait: bool, output: str) -> Non
         overrides[name] = literal_to_plain(parse_cli_value(value, var.type, where=f"input '{name}'"))
         i += 1
     if wait:
-        client.start_controller()
+        if isinstance(client, Client):
+            client.start_controller(own_only=True)  # like run: only what it can finish
+        else:
+            client.start_controller()
     new_id = client.relaunch(execution, overrides)
     if not wait:
         if output == "json":
@@ -634,8 +687,11 @@ def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
 @click.pass_obj
 def wait(state: Ctx, execution: str, timeout: float | None, output: str) -> None:
     """Wait for an execution to end; print it like `run` does and exit by its phase (1 unless it SUCCEEDED)."""
-    rec = state.client.wait(execution, timeout=timeout)
-    finish(state.client, execution, output, rec.phase)
+    client = state.client
+    if isinstance(client, Client):
+        _say_if_no_controller(state, client, execution)
+    rec = client.wait(execution, timeout=timeout)
+    finish(client, execution, output, rec.phase, state)
 
 
 @cli.command()
@@ -675,4 +731,4 @@ def signal(state: Ctx, execution: str, name: str, value: str | None, reject: boo
         else:
             parsed = literal_to_plain(parse_cli_value(value, gate.type, where=f"signal '{name}'"))
     client.signal(execution, name, parsed)
-    console.print(f"signal '{name}' sent to {execution}")
+    console.print(f"signal '{name}' sent to {execution}", markup=False, highlight=False)

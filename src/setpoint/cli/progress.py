@@ -9,53 +9,179 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Group
 from rich.live import Live
+from rich.text import Text
 
 from setpoint.cli import render
 from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, console, err_console
 from setpoint.client.embedded import Client
-from setpoint.core.phases import ExecutionPhase
+from setpoint.core.model import Event, EventKind
+from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.errors import InputError, SetpointError
+from setpoint.spec.configs import GateKind
+from setpoint.spec.workflow import ApproveGate
 
 if TYPE_CHECKING:
     from setpoint.client.contract import ClientContract
+    from setpoint.service.inspect import NodeView
+    from setpoint.spec.workflow import WorkflowSpec
 
 
-def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str) -> None:
-    """Show progress until the execution ends (Ctrl-C asks what to do), print it, exit by its phase."""
+def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str, *, logs: bool = False) -> None:
+    """Show progress until the execution ends (Ctrl-C asks what to do), print it, exit by its phase.
+
+    In a terminal the progress is redrawn in place; otherwise (table output) each node transition
+    is one line. ``logs``: the running tasks' output is printed as it comes, each line after its
+    ``[node/attempt]``.
+    """
+    if logs and not isinstance(client, Client):
+        raise InputError(
+            "--logs streams the logs of local attempts; with --server, use: setpoint logs -f EXECUTION NODE"
+        )
+    if logs and output == "json":
+        raise InputError("--logs prints to the terminal; it does not go with --output json")
     try:
-        rec = follow(client, eid, live=output == "table" and console.is_terminal)
+        if output == "table" and console.is_terminal:
+            rec = follow(client, eid, live=True, logs=logs)
+        elif output == "table":
+            rec = follow_lines(client, eid, logs=logs)
+        else:
+            rec = client.wait(eid)
     except KeyboardInterrupt:
         rec = on_interrupt(client, eid, state)
-    finish(client, eid, output, rec.phase)
+    finish(client, eid, output, rec.phase, state)
 
 
-def follow(client: ClientContract, eid: str, *, live: bool) -> Any:
+def _log_follower(client: ClientContract, eid: str) -> Any:
+    from setpoint.service.logs import LineFilter, LogsFollower
+
+    assert isinstance(client, Client)
+    return LogsFollower(client.store, client.settings.attempts_root, eid), LineFilter()
+
+
+def _log_lines(follower: Any, lines: Any) -> list[bytes]:
+    out = []
+    for node_id, chunk in follower.poll():
+        number = chunk.attempt_id.rsplit("/", 1)[1]
+        prefix = f"[{node_id}/{number}{':stderr' if chunk.stream == 'stderr' else ''}] ".encode()
+        out.append(lines.feed((chunk.attempt_id, chunk.stream), chunk.text.encode(), prefix))
+    if follower.ended:
+        for key in list(lines.partial):
+            out.append(lines.flush(key, f"[{key[0].split('/', 1)[1]}] ".encode()))
+    return [b for b in out if b]
+
+
+def gate_hints(eid: str, nodes: Sequence[NodeView], spec: WorkflowSpec | None) -> list[str]:
+    """For each gate waiting for a signal, the command that releases it."""
+    gates = {n.id: g for n in spec.nodes if (g := n.signal_gate) is not None} if spec is not None else {}
+    hints = []
+    for v in nodes:
+        if v.phase.is_terminal or v.phase is NodePhase.PENDING:
+            continue
+        detail = v.record.typed_detail
+        gate = gates.get(v.node_id)
+        name = gate.name if gate is not None else detail.signal
+        if name is None or (gate is None and detail.gate is None):
+            continue
+        if isinstance(gate, ApproveGate) or detail.gate is GateKind.APPROVE:
+            hints.append(f"{v.node_id} waits for approval: setpoint signal {eid} {name}  (or --reject)")
+        else:
+            kind = f" ({gate.type})" if gate is not None and hasattr(gate, "type") else ""
+            hints.append(f"{v.node_id} waits for a value{kind}: setpoint signal {eid} {name} VALUE")
+    return hints
+
+
+def _spec(client: ClientContract, eid: str) -> WorkflowSpec | None:
+    try:
+        return client.spec(eid)
+    except SetpointError:
+        return None
+
+
+def follow(client: ClientContract, eid: str, *, live: bool, logs: bool = False) -> Any:
     if not live:
         return client.wait(eid)
-    with Live(console=console, refresh_per_second=8, transient=False) as view:
+    spec = _spec(client, eid)
+
+    def view(rec: Any) -> Group:
+        nodes = client.nodes(eid)
+        hints = [Text(h, style="cyan") for h in gate_hints(eid, nodes, spec)]
+        return Group(render.progress_view(rec, nodes), *hints)
+
+    with Live(console=console, refresh_per_second=8, transient=False) as shown:
         if not isinstance(client, Client):
             # Remote: redraw when the server's event stream says something happened (at most 5
             # times a second; its keep-alive, about once a second, catches up a skipped redraw).
             drawn = 0.0
             for _ in client.changes(eid):
                 if time.monotonic() - drawn >= 0.2:
-                    view.update(render.progress_view(client.get(eid), client.nodes(eid)))
+                    shown.update(view(client.get(eid)))
                     drawn = time.monotonic()
             rec = client.get(eid)
-            view.update(render.progress_view(rec, client.nodes(eid)))
+            shown.update(view(rec))
             return rec
+        follower = _log_follower(client, eid) if logs else None
         while True:
             rec = client.get(eid)
-            view.update(render.progress_view(rec, client.nodes(eid)))
-            if rec.phase.is_terminal:
+            if follower is not None:
+                for data in _log_lines(*follower):
+                    console.print(Text(data.decode("utf-8", errors="replace").rstrip("\n")), highlight=False)
+            shown.update(view(rec))
+            if rec.phase.is_terminal and (follower is None or follower[0].ended):
                 return rec
             client.wait(eid, timeout=0.25)
+
+
+def follow_lines(client: ClientContract, eid: str, *, logs: bool = False) -> Any:
+    """Print one line per node transition (and, with ``logs``, the tasks' output) until the end."""
+    spec = _spec(client, eid)
+    gates = {n.id: g for n in spec.nodes if (g := n.signal_gate) is not None} if spec is not None else {}
+    follower = _log_follower(client, eid) if logs else None
+    out = sys.stdout
+    if isinstance(client, Client):
+        from setpoint.service.follow import EventFollower
+
+        events = EventFollower(client.store, eid)
+
+        def batches() -> Iterator[list[Event]]:
+            while True:
+                got = events.poll()
+                yield got
+                if events.ended is not None and (follower is None or follower[0].ended):
+                    return
+                time.sleep(0.1)
+
+        stream: Iterator[list[Event]] = batches()
+    else:
+        stream = ([e] for e in client.follow_events(eid))
+    for batch in stream:
+        if follower is not None:
+            for data in _log_lines(*follower):
+                out.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+        for e in batch:
+            if e.kind is not EventKind.NODE or not e.node_id:
+                continue
+            line = f"{render.fmt_time(e.ts)} {e.node_id} {e.phase}"
+            if e.message:
+                line += f": {e.message}"
+            out.write(line + "\n")
+            gate = gates.get(e.node_id)
+            if gate is not None and e.phase == NodePhase.RUNNING.value:
+                extra = "  (or --reject)" if isinstance(gate, ApproveGate) else " VALUE"
+                out.write(f"  waiting for signal '{gate.name}': setpoint signal {eid} {gate.name}{extra}\n")
+        out.flush()
+    return client.get(eid)
 
 
 def on_interrupt(client: ClientContract, eid: str, state: Ctx) -> Any:
@@ -70,7 +196,11 @@ def on_interrupt(client: ClientContract, eid: str, state: Ctx) -> Any:
         except (KeyboardInterrupt, click.Abort):
             choice = "abort"
     if choice == "background" and not isinstance(client, Client):
-        err_console.print(f"execution {eid} continues on the server; follow it with: setpoint describe {eid}")
+        err_console.print(
+            f"execution {eid} continues on the server; follow it with: {state.command('describe', eid)}",
+            markup=False,
+            highlight=False,
+        )
         sys.exit(0)
     if choice == "background":
         log = client.settings.home / "controller.log"
@@ -99,7 +229,9 @@ def on_interrupt(client: ClientContract, eid: str, state: Ctx) -> Any:
             )
         err_console.print(
             f"execution {eid} continues in the background (controller log: {log}); "
-            f"follow it with: setpoint describe {eid}"
+            f"follow it with: {state.command('describe', eid)}",
+            markup=False,
+            highlight=False,
         )
         sys.exit(0)
     client.terminate(eid, "interrupted from the command line")
@@ -107,7 +239,7 @@ def on_interrupt(client: ClientContract, eid: str, state: Ctx) -> Any:
     return client.wait(eid, timeout=30)
 
 
-def finish(client: ClientContract, eid: str, output: str, phase: ExecutionPhase) -> None:
+def finish(client: ClientContract, eid: str, output: str, phase: ExecutionPhase, state: Ctx | None = None) -> None:
     rec = client.get(eid)
     if output == "json":
         click.echo(json.dumps(render.describe_json(rec, client.nodes(eid), client.blobs), indent=2))
@@ -115,13 +247,18 @@ def finish(client: ClientContract, eid: str, output: str, phase: ExecutionPhase)
         render.outcome_line(console, rec)
         if rec.outputs is not None:
             for name, value in render.execution_json(rec, client.blobs)["outputs"].items():
-                console.print(f"  {name} = {json.dumps(value)[:2000]}", highlight=False, soft_wrap=True)
+                console.print(f"  {name} = {json.dumps(value)[:2000]}", markup=False, highlight=False, soft_wrap=True)
         if rec.error is not None:
             where = f" at node '{rec.error.node}'" if rec.error.node else ""
-            console.print(f"[red]{rec.error.code}{where}:[/] {rec.error.message}", highlight=False)
+            console.print(Text.assemble((f"{rec.error.code}{where}:", "red"), " ", rec.error.message), highlight=False)
             if rec.error.node:
-                console.print(f"  logs: setpoint logs {eid} {rec.error.node}")
+                command = state.command if state is not None else _plain_command
+                console.print(f"  logs: {command('logs', eid, rec.error.node)}", markup=False, highlight=False)
     if rec.phase is ExecutionPhase.ABORTED and rec.abort_reason == "interrupted from the command line":
         sys.exit(EXIT_INTERRUPTED)
     if rec.phase is not ExecutionPhase.SUCCEEDED:
         sys.exit(EXIT_FAILED)
+
+
+def _plain_command(*args: str) -> str:
+    return " ".join(["setpoint", *(shlex.quote(a) for a in args)])

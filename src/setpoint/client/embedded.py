@@ -67,8 +67,10 @@ class Client:
         self._ray: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start_controller(self) -> Controller:
-        """Host a controller in this process (it takes over every unfinished execution it finds)."""
+    def start_controller(self, *, own_only: bool = False) -> Controller:
+        """Host a controller in this process: it takes over every unfinished execution it finds, or,
+        ``own_only``, only the executions this client creates (and their children), so that a
+        process that exits when its own execution ends strands nothing (`setpoint run`)."""
         if self._controller is None:
             from setpoint.adapters.executor.local import LocalExecutor
             from setpoint.controller.controller import Controller
@@ -89,7 +91,7 @@ class Client:
                     check_feasible=pending is None,
                     pending_timeout=pending,
                 )
-            self._controller = Controller(self.store, executors, self.bundles, self.settings).start()
+            self._controller = Controller(self.store, executors, self.bundles, self.settings, own_only=own_only).start()
         return self._controller
 
     @property

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from setpoint.adapters.blobs import preload_modules
@@ -54,13 +56,34 @@ from setpoint.spec.canonical import canonical_json
 from setpoint.spec.workflow import TaskSpec, WorkflowSpec
 
 # CRASH_POINTS and blob_refs are re-exported: the fault tests import them from this module.
-__all__ = ["CRASH_POINTS", "Controller", "IllegalTransitionError", "blob_refs"]
+__all__ = ["CRASH_POINTS", "Controller", "IllegalTransitionError", "blob_refs", "running_controllers"]
 
 log = logging.getLogger("setpoint.controller")
 
 RUNTIME_ENTRYPOINT = "setpoint.adapters.executor.runtime:run_attempt"
 
 MAX_ILLEGAL_ROUNDS = 3
+
+CONTROLLERS_DIR = "controllers"  # under the home: one beacon per live controller that adopts everything
+BEACON_STALE_S = 30.0
+
+
+def running_controllers(home: Path, now: float | None = None) -> list[str]:
+    """The owners of the live controllers on ``home`` that take on every execution (`setpoint
+    controller`, a server): their beacons are fresh and, on this host, their processes alive."""
+    import time
+
+    now = time.time() if now is None else now
+    owners = []
+    for beacon in sorted((home / CONTROLLERS_DIR).glob("*.json")):
+        try:
+            fresh = now - beacon.stat().st_mtime < BEACON_STALE_S
+            owner = str(json.loads(beacon.read_text())["owner"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if fresh and not owner_is_dead(owner):
+            owners.append(owner)
+    return owners
 
 
 class IllegalTransitionError(SetpointError):
@@ -77,7 +100,11 @@ class Controller:
         *,
         clock: Clock | None = None,
         owner: str | None = None,
+        own_only: bool = False,
     ) -> None:
+        """``own_only``: run only the executions submitted to this controller and the children they
+        start (what `setpoint run` hosts: it exits when its execution ends, so it must not adopt
+        others it would strand); otherwise every unfinished execution of the store."""
         self.store = store
         self.executors = dict(executors)
         self.bundles = bundles
@@ -100,6 +127,8 @@ class Controller:
         self._blob_preload = preload_modules(settings.blob_location)  # the blob store's client library
         self._finished = threading.Condition()
         self.rounds = 0
+        self._scope: set[str] | None = set() if own_only else None
+        self._beacon: Path | None = None
         for ex in self.executors.values():
             ex.set_listener(self._on_attempt_event)
 
@@ -115,9 +144,12 @@ class Controller:
         watch = getattr(self.store, "watch", None)  # PostgreSQL: LISTEN/NOTIFY wake-ups (hints only)
         if callable(watch):
             self._unwatch = watch(self.queue.add)
+        self._beat()
         return self
 
     def stop(self, *, release: bool = True) -> None:
+        """Stop the workers, then (``release``) give up every lease this controller holds, so the
+        next controller takes its executions over at once instead of after the leases' TTL."""
         self._stop.set()
         if self._unwatch is not None:
             self._unwatch()
@@ -127,10 +159,40 @@ class Controller:
             t.join(timeout=10)
         self._threads.clear()
         if release and self.settings.leases:
-            for eid in list(self._states):
+            held = set(self._states)
+            with contextlib.suppress(SetpointError):
+                # also the leases of executions forgotten after a conflict or an error
+                held.update(self.store.renew_leases(self.owner, self.settings.lease_ttl_s, self.clock.now()))
+            for eid in sorted(held):
                 with contextlib.suppress(SetpointError):
                     self.store.release_lease(eid, self.owner)
         self._states.clear()
+        if self._beacon is not None:
+            with contextlib.suppress(OSError):
+                self._beacon.unlink()
+            self._beacon = None
+
+    @property
+    def own_only(self) -> bool:
+        """Whether this controller runs only its own executions (see ``own_only``)."""
+        return self._scope is not None
+
+    def owns(self, execution_id: str) -> bool:
+        """Whether this controller takes ``execution_id`` on (all of them, unless ``own_only``)."""
+        return self._scope is None or execution_id in self._scope
+
+    def _beat(self) -> None:
+        """Say in the home that a controller that adopts every execution is alive (`running_controllers`)."""
+        if self._scope is not None:
+            return
+        folder = self.settings.home / CONTROLLERS_DIR
+        try:
+            if self._beacon is None:
+                folder.mkdir(parents=True, exist_ok=True)
+                self._beacon = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", self.owner) + ".json")
+            self._beacon.write_text(json.dumps({"owner": self.owner}))
+        except OSError as e:
+            log.debug("cannot write the controller beacon: %s", e)
 
     def __enter__(self) -> Controller:
         return self.start()
@@ -144,8 +206,11 @@ class Controller:
         return self.owner if self.settings.leases else None
 
     def submit(self, execution_id: str) -> None:
-        """Wake the controller for an execution (new, terminated, or anything else changed)."""
+        """Wake the controller for an execution (new, terminated, or anything else changed); an
+        ``own_only`` controller takes on every execution submitted to it."""
         with self._lock:
+            if self._scope is not None:
+                self._scope.add(execution_id)
             self._full_sync.add(execution_id)
         self.queue.add(execution_id)
 
@@ -188,7 +253,10 @@ class Controller:
                 resync = now - last_resync >= self.settings.resync_interval_s
                 if resync:
                     last_resync = now
+                self._beat()
                 for eid in self.store.unfinished_executions():
+                    if not self.owns(eid):
+                        continue
                     if resync:
                         with self._lock:
                             self._full_sync.add(eid)
@@ -246,6 +314,8 @@ class Controller:
         self._states.pop(eid, None)
 
     def _load(self, eid: str) -> ExecutionState | None:
+        if not self.owns(eid):
+            return None
         now = self.clock.now()
         try:
             rec: ExecutionRecord | None
@@ -336,6 +406,9 @@ class Controller:
             self._crash.hit("round.committed")
         for action in decision.actions:
             if isinstance(action, StartChild):
+                if self._scope is not None:
+                    with self._lock:
+                        self._scope.add(action.child_id)
                 start_child(self.store, self.clock, state, action)
                 self.queue.add(action.child_id)
                 continue
@@ -438,7 +511,7 @@ class Controller:
         """Return True once no execution in the store is unfinished (False on timeout)."""
         deadline = None if timeout is None else self.clock.now() + timeout
         while True:
-            unfinished = self.store.unfinished_executions()
+            unfinished = [eid for eid in self.store.unfinished_executions() if self.owns(eid)]
             if not unfinished:
                 return True
             for eid in unfinished:
