@@ -62,7 +62,10 @@ def resolve_task_function(module: str, qualname: str) -> Callable[..., Any]:
         except AttributeError:
             obj = _task_instance_named(mod, qualname)
             if obj is None:
-                raise SpecError(f"task {module}.{qualname}: module {module!r} has no attribute {qualname!r}") from None
+                raise SpecError(
+                    f"task {module}.{qualname}: module {module!r} has no attribute {qualname!r} "
+                    "(a task object such as a ShellTask must be assigned at module level)"
+                ) from None
             break
     fn = getattr(obj, "function", obj)
     if not callable(fn):
