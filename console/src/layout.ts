@@ -22,6 +22,11 @@ export interface Layout {
 
 let elk: InstanceType<typeof ELK> | null = null;
 
+/** Starts the layout worker (a large script to parse) before the first graph arrives. */
+export function warmLayout(): void {
+  elk ??= new ELK({ workerUrl });
+}
+
 export async function layout(ids: string[], edges: [string, string][]): Promise<Layout> {
   elk ??= new ELK({ workerUrl });
   const known = new Set(ids);

@@ -1,10 +1,6 @@
 // The execution page's model: the graph view model of the API, kept live by applying the event stream.
 import { ApiError, execPath, get, TERMINAL, type Counts, type EventRecord, type Graph, type GraphNode, type NodeView } from "./api";
 
-function emptyCounts(total: number): Counts {
-  return { total, succeeded: 0, running: 0, failed: 0, queued: total };
-}
-
 function bucket(phase: string): keyof Omit<Counts, "total"> {
   if (phase === "SUCCEEDED") return "succeeded";
   if (phase === "FAILED" || phase === "ABORTED" || phase === "TIMED_OUT") return "failed";
@@ -34,7 +30,7 @@ export function graphFromNodes(execution: Graph["execution"], views: NodeView[])
   for (const v of views) {
     const parent = parentOf(v.id);
     if (parent !== null) {
-      const c = counts.get(parent) ?? { ...emptyCounts(0), queued: 0 };
+      const c = counts.get(parent) ?? { total: 0, succeeded: 0, running: 0, failed: 0, queued: 0 };
       c.total += 1;
       c[bucket(v.phase)] += 1;
       counts.set(parent, c);
@@ -79,13 +75,17 @@ export async function loadGraph(project: string, id: string): Promise<Graph> {
   }
 }
 
-/** Applies a batch of events; answers the new graph and whether it needs a fresh read (an unknown node). */
-export function applyEvents(g: Graph, events: EventRecord[], childPhases: Map<string, string>): [Graph, boolean] {
+/**
+ * Applies a batch of events to the graph's top-level nodes and the execution (the last phase an
+ * event names wins, so a replay from the start is harmless); answers the new graph and whether it
+ * must be read again: an event of a map element or of a node the graph does not list (the counts
+ * and expansions come from the API, never recomputed here).
+ */
+export function applyEvents(g: Graph, events: EventRecord[]): [Graph, boolean] {
   let stale = false;
   let execution = g.execution;
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const changed = new Map<string, GraphNode>();
-  const node = (id: string): GraphNode | undefined => changed.get(id) ?? byId.get(id);
   for (const ev of events) {
     if (ev.kind === "execution") {
       execution = { ...execution, phase: ev.phase };
@@ -97,27 +97,15 @@ export function applyEvents(g: Graph, events: EventRecord[], childPhases: Map<st
       continue;
     }
     if (ev.kind !== "node" || !ev.node) continue;
-    const n = node(ev.node);
-    if (n) {
-      const next = { ...n, phase: ev.phase, attempts: Math.max(n.attempts, ev.attempt ?? 0) };
-      if (ev.phase === "RUNNING" && !next.started_at) next.started_at = ev.ts;
-      if (TERMINAL.has(ev.phase)) next.ended_at = ev.ts;
-      changed.set(n.id, next);
+    const n = changed.get(ev.node) ?? byId.get(ev.node);
+    if (!n || n.children) {
+      stale = true;
       continue;
     }
-    const dot = ev.node.lastIndexOf(".");
-    const parent = dot > 0 ? node(ev.node.slice(0, dot)) : undefined;
-    if (parent && parent.children) {
-      const c = { ...parent.children };
-      const before = childPhases.get(ev.node);
-      if (before !== undefined) c[bucket(before)] -= 1;
-      else if (c.queued > 0) c.queued -= 1;
-      c[bucket(ev.phase)] += 1;
-      childPhases.set(ev.node, ev.phase);
-      changed.set(parent.id, { ...parent, children: c });
-    } else {
-      stale = true;
-    }
+    const next = { ...n, phase: ev.phase, attempts: Math.max(n.attempts, ev.attempt ?? 0) };
+    if (ev.phase === "RUNNING" && !next.started_at) next.started_at = ev.ts;
+    if (TERMINAL.has(ev.phase)) next.ended_at = ev.ts;
+    changed.set(n.id, next);
   }
   if (changed.size === 0 && execution === g.execution) return [g, stale];
   return [{ ...g, execution, nodes: g.nodes.map((n) => changed.get(n.id) ?? n) }, stale];

@@ -44,6 +44,10 @@ def test_a_failure_shows_its_error_and_traceback(page: Page, console: Console) -
     expect(trace).to_contain_text("Traceback (most recent call last)")
     expect(trace).to_contain_text("ValueError: broken on purpose with x=8")
     shot(page, "failure")
+    page.get_by_role("tab", name="Events").click()
+    history = page.get_by_role("list", name="Event history")
+    expect(history.get_by_role("listitem").filter(has_text="broken").filter(has_text="FAILED").first).to_be_visible()
+    expect(history.get_by_role("listitem").first).to_contain_text("created from workflow 'failing'")
 
 
 def test_approve_a_gate(page: Page, console: Console) -> None:

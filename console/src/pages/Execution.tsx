@@ -16,6 +16,7 @@ import {
 import { Dag } from "../Dag";
 import { duration, phaseClass, when } from "../format";
 import { JsonTree } from "../JsonTree";
+import { warmLayout } from "../layout";
 import { applyEvents, loadGraph } from "../model";
 import { NodePanel } from "../NodePanel";
 import { go, href, type Route } from "../route";
@@ -173,11 +174,13 @@ export function ExecutionPage({
   const [graph, setGraph] = useState<Graph | null>(null);
   const [views, setViews] = useState<Map<string, NodeView>>(new Map());
   const [events, setEvents] = useState<EventRecord[]>([]);
+  // Whether to follow the event stream: decided once, by the phase at the first read (a finished
+  // execution has nothing to follow; its history is read when the Events tab opens).
+  const [streaming, setStreaming] = useState<boolean | null>(null);
   const [error, setError] = useState<string | null>(null);
   const selected = route.params.get("node");
   const [tab, setTab] = useState<"timeline" | "io" | "events">("timeline");
   const buffer = useRef<EventRecord[]>([]);
-  const childPhases = useRef(new Map<string, string>());
   const lastRead = useRef(0);
   const rereadTimer = useRef<number | null>(null);
 
@@ -185,8 +188,8 @@ export function ExecutionPage({
     lastRead.current = Date.now();
     loadGraph(project, id)
       .then((g) => {
-        childPhases.current.clear();
         setGraph(g);
+        setStreaming((was) => was ?? !TERMINAL.has(g.execution.phase));
       })
       .catch((e: unknown) => setError(String(e)));
     get<{ nodes: NodeView[] }>(base + "/nodes?children=false")
@@ -204,6 +207,7 @@ export function ExecutionPage({
   }, [reread]);
 
   useEffect(() => {
+    warmLayout();
     reread();
     return () => {
       if (rereadTimer.current !== null) window.clearTimeout(rereadTimer.current);
@@ -212,6 +216,7 @@ export function ExecutionPage({
 
   // Live: the execution's event stream, applied to the model in batches.
   useEffect(() => {
+    if (!streaming) return;
     const src = new EventSource(base + "/events/stream" + query({ after: 0 }));
     src.addEventListener("event", (e) => buffer.current.push(JSON.parse((e as MessageEvent<string>).data) as EventRecord));
     src.addEventListener("end", () => {
@@ -225,7 +230,7 @@ export function ExecutionPage({
       setEvents((old) => old.concat(batch));
       setGraph((g) => {
         if (!g) return g;
-        const [next, stale] = applyEvents(g, batch, childPhases.current);
+        const [next, stale] = applyEvents(g, batch);
         if (stale || batch.some((ev) => ev.kind === "node" && TERMINAL.has(ev.phase))) scheduleReread();
         return next;
       });
@@ -234,7 +239,14 @@ export function ExecutionPage({
       window.clearInterval(t);
       src.close();
     };
-  }, [base, scheduleReread]);
+  }, [base, streaming, scheduleReread]);
+
+  useEffect(() => {
+    if (streaming !== false || tab !== "events" || events.length > 0) return;
+    get<{ events: EventRecord[] }>(base + "/events" + query({ limit: 10000 }))
+      .then((r) => setEvents(r.events))
+      .catch((e: unknown) => setError(String(e)));
+  }, [base, streaming, tab, events.length]);
 
   const top = useMemo(() => (graph ? graph.nodes.filter((n) => n.parent === null) : []), [graph]);
   const select = useCallback(
@@ -246,12 +258,12 @@ export function ExecutionPage({
 
   // Durations of what is still running grow on screen: one render a second while the run lasts.
   const [, setTick] = useState(0);
-  const live = graph !== null && !TERMINAL.has(graph.execution.phase);
+  const moving = graph !== null && !TERMINAL.has(graph.execution.phase);
   useEffect(() => {
-    if (!live) return;
+    if (!moving) return;
     const t = window.setInterval(() => setTick((x) => x + 1), 1000);
     return () => window.clearInterval(t);
-  }, [live]);
+  }, [moving]);
 
   if (error)
     return (
