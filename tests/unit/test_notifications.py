@@ -28,7 +28,7 @@ from setpoint.notify.rules import (
     notification_from_json,
 )
 from setpoint.notify.senders import Message, Senders, SmtpSender, WebhookSender
-from setpoint.service.notifications import due, message_for, notify_terminal
+from setpoint.service.notifications import due, message_for, notify_terminal, rules_from_json
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -155,6 +155,13 @@ def test_rules_check_their_phases_and_addresses() -> None:
 )
 def test_rules_round_trip_through_json(rule: Any) -> None:
     assert notification_from_json(json.loads(json.dumps(rule.to_json()))) == rule
+    assert rules_from_json([rule.to_json()]) == [rule]
+
+
+def test_a_bad_stored_rule_is_an_error_naming_it() -> None:
+    assert rules_from_json(None) == []
+    with pytest.raises(SpecError, match="launch plan, notification 1: unknown notification kind 'fax'"):
+        rules_from_json([Email(phases=["FAILED"], recipients_email=["a@x.org"]).to_json(), {"kind": "fax"}])
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,12 @@ result, never raised: a mail server being down must not fail or stall the execut
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from setpoint.core.model import ExecutionRecord
-from setpoint.notify.rules import Notification
+from setpoint.notify.rules import Notification, notification_from_json
 from setpoint.notify.senders import Message, Senders
 
 log = logging.getLogger("setpoint.service.notifications")
@@ -25,6 +26,11 @@ class Delivery:
     rule: Notification
     sent: bool
     error: str = ""
+
+
+def rules_from_json(data: Sequence[Mapping[str, Any]] | None, where: str = "launch plan") -> list[Notification]:
+    """The notifications a registered launch plan's body holds (its ``notifications`` list), checked."""
+    return [notification_from_json(item, f"{where}, notification {i}") for i, item in enumerate(data or ())]
 
 
 def due(record: ExecutionRecord, rules: Sequence[Notification]) -> list[Notification]:
