@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from setpoint.core.model import ExecutionRecord
 from setpoint.notify.rules import Notification, notification_from_json
