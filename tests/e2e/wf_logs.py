@@ -80,3 +80,13 @@ def ticking(seconds: float = 1.5) -> float:
 @workflow
 def two_steps(x: int = 1) -> int:
     return always_fails(x=talk(i=x))
+
+
+@task
+def checks(n: int) -> list[bool]:
+    return [i % 2 == 0 for i in range(n)]
+
+
+@workflow
+def flags(n: int = 3) -> list[bool]:
+    return checks(n=n)

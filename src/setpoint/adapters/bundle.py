@@ -88,25 +88,39 @@ def local_modules(root: Path, modules: Iterable[ModuleType]) -> dict[str, Path]:
     return found
 
 
+def _source_file(mod: ModuleType | None) -> str | None:
+    """The module's source file, or None when it has none on disk (a script read from stdin
+    has ``__file__ == "<stdin>"``, one given with ``python -c`` none at all)."""
+    file = getattr(mod, "__file__", None) if mod is not None else None
+    if not file or not Path(file).is_file():
+        return None
+    return str(file)
+
+
 def capture(module_names: Iterable[str]) -> Bundle:
     """Pack the given modules and every local module loaded from the same project roots."""
     roots: set[Path] = set()
+    main = sys.modules.get("__main__")
+    main_file = _source_file(main)
     for name in module_names:
         mod = sys.modules.get(name)
-        file = getattr(mod, "__file__", None) if mod else None
-        if mod is None and name != "__main__":
-            main = sys.modules.get("__main__")
-            main_file = getattr(main, "__file__", None)
-            if main_file and Path(main_file).stem == name:
-                mod, file = main, main_file
+        file = _source_file(mod)
+        main_name = getattr(main, "__file__", None)
+        if mod is None and name != "__main__" and main_name and Path(main_name).stem == name:
+            mod, file = main, main_file  # the script's module, named by its file
         if not file:
+            if mod is not None and mod is main:
+                where = getattr(mod, "__file__", None) or "no file"
+                raise SpecError(
+                    f"cannot capture the code of the tasks defined in the script itself ({where}): "
+                    "workers import a task from its source file, and a script read from stdin (python -) has none; "
+                    "define the tasks and workflows in a module the script imports, or save the script to a file"
+                )
             raise SpecError(f"cannot capture the code of module '{name}': it has no source file")
         roots.add(project_root(Path(file)))
     files: dict[str, Path] = {}
     for root in sorted(roots):
         files.update(local_modules(root, list(sys.modules.values())))
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
     if main_file:
         # a script run as __main__ is importable in workers under its file name
         mp = Path(main_file).resolve()

@@ -51,9 +51,9 @@ def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str,
         raise InputError("--logs prints to the terminal; it does not go with --output json")
     try:
         if output == "table" and console.is_terminal:
-            rec = follow(client, eid, live=True, logs=logs)
+            rec = follow(client, eid, live=True, logs=logs, state=state)
         elif output == "table":
-            rec = follow_lines(client, eid, logs=logs)
+            rec = follow_lines(client, eid, logs=logs, state=state)
         else:
             rec = client.wait(eid)
     except KeyboardInterrupt:
@@ -80,8 +80,9 @@ def _log_lines(follower: Any, lines: Any) -> list[bytes]:
     return [b for b in out if b]
 
 
-def gate_hints(eid: str, nodes: Sequence[NodeView], spec: WorkflowSpec | None) -> list[str]:
+def gate_hints(eid: str, nodes: Sequence[NodeView], spec: WorkflowSpec | None, state: Ctx | None = None) -> list[str]:
     """For each gate waiting for a signal, the command that releases it."""
+    command = state.command if state is not None else _plain_command
     gates = {n.id: g for n in spec.nodes if (g := n.signal_gate) is not None} if spec is not None else {}
     hints = []
     for v in nodes:
@@ -93,10 +94,10 @@ def gate_hints(eid: str, nodes: Sequence[NodeView], spec: WorkflowSpec | None) -
         if name is None or (gate is None and detail.gate is None):
             continue
         if isinstance(gate, ApproveGate) or detail.gate is GateKind.APPROVE:
-            hints.append(f"{v.node_id} waits for approval: setpoint signal {eid} {name}  (or --reject)")
+            hints.append(f"{v.node_id} waits for approval: {command('signal', eid, name)}  (or --reject)")
         else:
             kind = f" ({gate.type})" if gate is not None and hasattr(gate, "type") else ""
-            hints.append(f"{v.node_id} waits for a value{kind}: setpoint signal {eid} {name} VALUE")
+            hints.append(f"{v.node_id} waits for a value{kind}: {command('signal', eid, name)} VALUE")
     return hints
 
 
@@ -107,14 +108,14 @@ def _spec(client: ClientContract, eid: str) -> WorkflowSpec | None:
         return None
 
 
-def follow(client: ClientContract, eid: str, *, live: bool, logs: bool = False) -> Any:
+def follow(client: ClientContract, eid: str, *, live: bool, logs: bool = False, state: Ctx | None = None) -> Any:
     if not live:
         return client.wait(eid)
     spec = _spec(client, eid)
 
     def view(rec: Any) -> Group:
         nodes = client.nodes(eid)
-        hints = [Text(h, style="cyan") for h in gate_hints(eid, nodes, spec)]
+        hints = [Text(h, style="cyan") for h in gate_hints(eid, nodes, spec, state)]
         return Group(render.progress_view(rec, nodes), *hints)
 
     with Live(console=console, refresh_per_second=8, transient=False) as shown:
@@ -141,8 +142,9 @@ def follow(client: ClientContract, eid: str, *, live: bool, logs: bool = False) 
             client.wait(eid, timeout=0.25)
 
 
-def follow_lines(client: ClientContract, eid: str, *, logs: bool = False) -> Any:
+def follow_lines(client: ClientContract, eid: str, *, logs: bool = False, state: Ctx | None = None) -> Any:
     """Print one line per node transition (and, with ``logs``, the tasks' output) until the end."""
+    command = state.command if state is not None else _plain_command
     spec = _spec(client, eid)
     gates = {n.id: g for n in spec.nodes if (g := n.signal_gate) is not None} if spec is not None else {}
     follower = _log_follower(client, eid) if logs else None
@@ -179,7 +181,7 @@ def follow_lines(client: ClientContract, eid: str, *, logs: bool = False) -> Any
             gate = gates.get(e.node_id)
             if gate is not None and e.phase == NodePhase.RUNNING.value:
                 extra = "  (or --reject)" if isinstance(gate, ApproveGate) else " VALUE"
-                out.write(f"  waiting for signal '{gate.name}': setpoint signal {eid} {gate.name}{extra}\n")
+                out.write(f"  waiting for signal '{gate.name}': {command('signal', eid, gate.name)}{extra}\n")
         out.flush()
     return client.get(eid)
 
