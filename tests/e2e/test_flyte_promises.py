@@ -170,3 +170,15 @@ def test_cli_prints_non_ascii_outputs_as_themselves(home: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert 'o0 = "héllo 😀 ünïcode"' in proc.stdout
     assert "\\ud83d" not in proc.stdout and json.dumps("😀") not in proc.stdout
+
+
+# -- paths through subworkflows and dynamic sub-DAGs ----------------------------------------------------
+
+
+def test_paths_survive_subworkflow_inlining_and_dynamic_grafting(client: Client) -> None:
+    rec = client.run(wp.through_subworkflow, {"x": 6}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": "rec-6;kind-a;60"}
+    rec = client.run(wp.through_dynamic, {"n": 3}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": ["rec-0", "rec-1", "rec-2"]}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Dict, List, NamedTuple, Tuple
 
-from setpoint import conditional, task, workflow
+from setpoint import conditional, dynamic, task, workflow
 from setpoint.sdk.workflow import create_node
 
 
@@ -307,3 +307,27 @@ def emoji() -> str:
 @workflow
 def non_ascii() -> str:
     return emoji()
+
+
+# -- paths through subworkflows and dynamic sub-DAGs --------------------------------------------------
+
+
+@workflow
+def label_of(r: Record, extra: int) -> str:
+    return concat(a=r.name, b=r.type, c=str_of(n=extra))
+
+
+@workflow
+def through_subworkflow(x: int = 6) -> str:
+    r = make(x=x)
+    return label_of(r=r, extra=r.binding[1])
+
+
+@dynamic
+def fan(n: int) -> List[str]:
+    return [make(x=i).name for i in range(n)]
+
+
+@workflow
+def through_dynamic(n: int = 3) -> List[str]:
+    return fan(n=n)
