@@ -58,8 +58,41 @@ def cache_key(project: str, task: TaskSpec, code_digest: str, inputs: Mapping[st
         interface=interface_digest(task),
         version=task.cache.version,
         code=code_digest if task.cache.code_in_key else "",
-        inputs=tuple(sorted((n, literal_hash(v)) for n, v in inputs.items() if n not in ignored)),
+        inputs=tuple(sorted((n, input_hash(v)) for n, v in inputs.items() if n not in ignored)),
     )
+
+
+HASHED = "$hashed"  # an output's HashMethod hash beside its value (see setpoint.types.hashing)
+
+
+def _has_hash(lit: Any) -> bool:
+    if isinstance(lit, dict):
+        return HASHED in lit if len(lit) == 1 else any(_has_hash(v) for v in lit.values())
+    if isinstance(lit, list):
+        return any(_has_hash(v) for v in lit)
+    return False
+
+
+def _hash_form(lit: Any) -> Any:
+    """``lit`` with each ``$hashed`` wrapper replaced by the hash its `HashMethod` computed."""
+    if isinstance(lit, dict):
+        if len(lit) == 1 and HASHED in lit:
+            body = lit[HASHED]
+            if isinstance(body, dict) and isinstance(body.get("hash"), str):
+                return {"$hashmethod": body["hash"]}
+        return {k: _hash_form(v) for k, v in lit.items()}
+    if isinstance(lit, list):
+        return [_hash_form(v) for v in lit]
+    return lit
+
+
+def input_hash(lit: Any) -> str:
+    """An input's part of the key: its content hash, or the `HashMethod` hash where an output has one.
+
+    A literal without a ``$hashed`` wrapper hashes exactly as `literal_hash`, so existing keys are
+    unchanged; a wrapper counts as its hash alone, so equal hashes hit whatever the bytes are.
+    """
+    return literal_hash(_hash_form(lit)) if _has_hash(lit) else literal_hash(lit)
 
 
 def explain(wanted: Mapping[str, Any], candidate: Mapping[str, Any]) -> list[str]:

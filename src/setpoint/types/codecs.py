@@ -40,6 +40,7 @@ from setpoint.types.context import (
     unescape_key,
 )
 from setpoint.types.files import Directory, File, load_directory, load_file, store_directory, store_file
+from setpoint.types.pickling import ALLOW, FORBID, forbidden_message, pickle_policy
 
 _MICROSECOND = dt.timedelta(microseconds=1)
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -56,10 +57,24 @@ class Codec(abc.ABC):
         """The Python value of a literal; offloaded (``$ref`` json) parts are fetched first."""
         if tagged(lit, "$at"):
             lit = resolve_at(lit, ctx, where)
-        return self.decode_inline(resolve_json(lit, ctx, where), ctx, where)
+        lit = resolve_json(lit, ctx, where)
+        if tagged(lit, HASHED):  # an output's HashMethod hash rides along; the value is inside
+            lit = resolve_json(unhash(lit, where), ctx, where)
+        return self.decode_inline(lit, ctx, where)
 
     @abc.abstractmethod
     def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any: ...
+
+
+HASHED = "$hashed"  # {"$hashed": {"hash": str, "value": literal}}: see setpoint.types.hashing
+
+
+def unhash(lit: dict[str, Any], where: str) -> JSON:
+    """The value inside a ``$hashed`` wrapper (`TypeMismatchError` if the wrapper is malformed)."""
+    body = lit[HASHED]
+    if not (isinstance(body, dict) and set(body) == {"hash", "value"} and isinstance(body["hash"], str)):
+        raise TypeMismatchError(f"{where}: malformed {HASHED} literal (expected keys hash (a string) and value)")
+    return body["value"]
 
 
 def resolve_at(lit: dict[str, Any], ctx: LiteralContext, where: str) -> JSON:
@@ -474,6 +489,9 @@ class EnumCodec(Codec):
 class FileCodec(Codec):
     ref = TypeRef(TypeKind.FILE)
 
+    def __init__(self, cls: type[File] = File) -> None:
+        self.cls = cls  # File, or File["csv"]: what decoding builds
+
     def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
         if not isinstance(value, File):
             if strict or not isinstance(value, str | os.PathLike) or not os.path.isfile(value):
@@ -484,11 +502,14 @@ class FileCodec(Codec):
     def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
         if not tagged(lit, "$file"):
             raise bad_literal(where, self.ref, lit)
-        return load_file(lit["$file"], ctx, where)
+        return load_file(lit["$file"], ctx, where, self.cls)
 
 
 class DirectoryCodec(Codec):
     ref = TypeRef(TypeKind.DIRECTORY)
+
+    def __init__(self, cls: type[Directory] = Directory) -> None:
+        self.cls = cls
 
     def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
         if not isinstance(value, Directory):
@@ -500,7 +521,7 @@ class DirectoryCodec(Codec):
     def decode_inline(self, lit: JSON, ctx: LiteralContext, where: str) -> Any:
         if not tagged(lit, "$dir"):
             raise bad_literal(where, self.ref, lit)
-        return load_directory(lit["$dir"], ctx, where)
+        return load_directory(lit["$dir"], ctx, where, self.cls)
 
 
 class PickleCodec(Codec):
@@ -510,6 +531,8 @@ class PickleCodec(Codec):
         self.cls, self.ref = cls, ref  # cls None: typing.Any
 
     def encode(self, value: Any, ctx: LiteralContext, where: str, strict: bool) -> JSON:
+        if pickle_policy() == FORBID:
+            raise UserError(forbidden_message(where))
         if self.cls is not None and not isinstance(value, self.cls):
             raise mismatch(where, self.ref, value)
         blobs = ctx.need_blobs(where, "a pickled value")
@@ -519,7 +542,10 @@ class PickleCodec(Codec):
         if not tagged(lit, "$ref") or parse_ref(lit, where)[1] != "pickle":
             raise bad_literal(where, self.ref, lit)
         ref, _ = parse_ref(lit, where)
-        if not ctx.allow_pickle:
+        policy = pickle_policy()
+        if policy == FORBID:
+            raise UserError(forbidden_message(where))
+        if not (ctx.allow_pickle or policy == ALLOW):
             raise UserError(
                 f"{where}: unpickling is disabled by default because it can run arbitrary code; "
                 "enable it only for data you trust (@task(unsafe_pickle=True))"

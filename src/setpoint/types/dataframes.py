@@ -5,6 +5,10 @@ time: a type is recognised as a dataframe only by looking at modules the user ha
 imported (a task annotated with ``pd.DataFrame`` has imported pandas), and the Parquet code runs
 only when a dataframe is actually converted. Both flavours share one encoding, so a pandas output
 can feed a pyarrow input and the other way round.
+
+``Annotated[pd.DataFrame, kwtypes(a=int)]`` declares columns (see `setpoint.types.structured`):
+an output must have them (only they are stored), an input reads only them. The columns are not
+part of the type, so existing types (and cache keys) are unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from setpoint.errors import UserError
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.types.codecs import Codec
 from setpoint.types.context import JSON, LiteralContext, bad_literal, mismatch, parse_ref, ref_literal, tagged
+from setpoint.types.structured import read_parquet, select_columns
 
 FLAVOURS = ("pandas", "pyarrow")
 
@@ -35,10 +40,11 @@ def dataframe_flavour(t: object) -> str | None:
 
 
 class DataFrameCodec(Codec):
-    def __init__(self, flavour: str) -> None:
+    def __init__(self, flavour: str, columns: tuple[str, ...] | None = None) -> None:
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown dataframe flavour {flavour!r}")
         self.flavour = flavour
+        self.columns = columns
         self.ref = TypeRef(TypeKind.DATAFRAME, name=flavour)
 
     def _is_instance(self, value: Any) -> bool:
@@ -53,6 +59,7 @@ class DataFrameCodec(Codec):
 
         try:
             table = pa.Table.from_pandas(value) if self.flavour == "pandas" else value
+            table = select_columns(table, self.columns, where)
             buf = io.BytesIO()
             pq.write_table(table, buf)
         except (pa.ArrowException, ValueError, TypeError) as e:
@@ -64,7 +71,5 @@ class DataFrameCodec(Codec):
             raise bad_literal(where, self.ref, lit)
         ref, _ = parse_ref(lit, where)
         data = ctx.need_blobs(where, "a dataframe").get_bytes(ref)
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(io.BytesIO(data))
+        table = read_parquet(data, self.columns, where)
         return table.to_pandas() if self.flavour == "pandas" else table

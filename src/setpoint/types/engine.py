@@ -29,6 +29,9 @@ from setpoint.types import codecs as c
 from setpoint.types.context import LiteralContext
 from setpoint.types.dataframes import DataFrameCodec, dataframe_flavour
 from setpoint.types.files import Directory, File
+from setpoint.types.hashing import HashedCodec, hash_method_of
+from setpoint.types.pickling import ALLOW, ENV, FORBID, pickle_policy
+from setpoint.types.structured import StructuredDatasetCodec, columns_of, is_structured_dataset
 
 _SCALARS: dict[object, Callable[[], c.Codec]] = {
     int: c.IntCodec,
@@ -68,7 +71,13 @@ def qualified_name(cls: type) -> str:
 
 
 def codec_for(py_type: object, *, where: str, allow_pickle: bool = False) -> c.Codec:
-    """The codec for a Python type (cached); `UnsupportedTypeError` naming ``where`` if none."""
+    """The codec for a Python type (cached); `UnsupportedTypeError` naming ``where`` if none.
+
+    ``allow_pickle`` is the task's opt-in; the deployment's policy (`setpoint.types.pickling`)
+    can allow pickling for every task, or forbid it whatever the task says.
+    """
+    policy = pickle_policy()
+    allow_pickle = policy == ALLOW or (allow_pickle and policy != FORBID)
     key = (py_type, repr(py_type), allow_pickle)
     try:
         hit = _cache.get(key)
@@ -98,6 +107,8 @@ class _Builder:
             name = "typing.Any" if base is None else qualified_name(base)
             return c.PickleCodec(base, TypeRef(TypeKind.PICKLE, name=name))
         advice = _ADVICE.get(t, _ADVICE.get(origin, _DEFAULT_ADVICE))
+        if pickle_policy() == FORBID:
+            advice = advice.replace(PICKLE_HINT, f"(pickling is forbidden here: {ENV}=forbid)")
         raise UnsupportedTypeError(
             f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; {advice}"
         )
@@ -105,7 +116,7 @@ class _Builder:
     def build(self, t: object, where: str) -> c.Codec:
         origin, args = get_origin(t), get_args(t)
         if origin is Annotated:
-            return self.build(args[0], where)
+            return self.annotated(args[0], tuple(t.__metadata__), where)  # type: ignore[attr-defined]
         if isinstance(t, typing.NewType):
             return self.build(t.__supertype__, where)
         if isinstance(t, str | typing.ForwardRef | typing.TypeVar):
@@ -136,6 +147,20 @@ class _Builder:
             return self.from_class(t, where)
         return self.unsupported(t, where)
 
+    def annotated(self, t: object, metadata: tuple[Any, ...], where: str) -> c.Codec:
+        """``Annotated[T, ...]``: columns (``kwtypes``) for tables, a `HashMethod`; the rest is ignored."""
+        columns = columns_of(metadata)
+        inner: c.Codec | None = None
+        if columns is not None:
+            if is_structured_dataset(t):
+                inner = StructuredDatasetCodec(columns)
+            elif (flavour := dataframe_flavour(t)) is not None:
+                inner = DataFrameCodec(flavour, columns)
+        if inner is None:
+            inner = self.build(t, where)
+        method = hash_method_of(metadata)
+        return HashedCodec(inner, method) if method is not None else inner
+
     def keyed_dict(self, t: object, args: tuple[Any, ...], where: str) -> c.Codec:
         key = self.build(args[0], f"{where}, key") if _is_key_type(args[0]) else None
         if key is None:
@@ -160,12 +185,14 @@ class _Builder:
         if issubclass(t, enum.Enum):
             return self.enum(t, where)
         if issubclass(t, File):
-            return c.FileCodec()
+            return c.FileCodec(t)
         if issubclass(t, Directory):
-            return c.DirectoryCodec()
+            return c.DirectoryCodec(t)
         flavour = dataframe_flavour(t)
         if flavour is not None:
             return DataFrameCodec(flavour)
+        if is_structured_dataset(t):
+            return StructuredDatasetCodec()
         if dataclasses.is_dataclass(t):
             return self.struct(t, "dataclass", where)
         pydantic = sys.modules.get("pydantic")
@@ -252,7 +279,7 @@ def output_types(fn: Callable[..., Any], *, where: str) -> list[tuple[str, objec
     hints = function_hints(fn, where=where)
     if "return" not in hints:
         return []
-    ret = hints["return"]
+    annotated = ret = hints["return"]
     if get_origin(ret) is Annotated:
         ret = get_args(ret)[0]
     if ret is None or ret is type(None):
@@ -270,7 +297,7 @@ def output_types(fn: Callable[..., Any], *, where: str) -> list[tuple[str, objec
                 "write Tuple[a, b] for two outputs, or list[T] for one output holding a list"
             )
         return [(f"o{i}", t) for i, t in enumerate(args)]
-    return [("o0", ret)]
+    return [("o0", annotated)]  # Annotated kept: its metadata (HashMethod, columns) applies to the output
 
 
 def function_hints(fn: Callable[..., Any], *, where: str) -> dict[str, Any]:

@@ -17,7 +17,9 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+import typing
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,16 +43,50 @@ def safe_name(name: object) -> str:
     return base if base not in ("", ".", "..") and "\x00" not in base else "file"
 
 
+_formats: dict[tuple[type, str], type] = {}
+
+
+def _format_name(item: object) -> str:
+    if isinstance(item, typing.TypeVar):
+        return item.__name__
+    if isinstance(item, str):
+        return item
+    raise TypeError(f"a file format is a string or a TypeVar, e.g. File['csv'], got {item!r}")
+
+
 class _BlobPath(os.PathLike[str]):
     """Shared behaviour: a local path, or a blob reference fetched on first use."""
 
     __slots__ = ("_fetch", "_name", "_path", "_ref")
+    extension: typing.ClassVar[str] = ""  # the format of File["csv"] (flytekit's format annotation)
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], remote_path: object = None, **kwargs: object) -> None:
+        if remote_path is not None or kwargs:
+            extra = ", ".join(["remote_path", *sorted(kwargs)] if remote_path is not None else sorted(kwargs))
+            warnings.warn(
+                f"{type(self).__name__}({extra}=...) is accepted and not used: setpoint stores content by "
+                "its hash in the configured blob store",
+                stacklevel=2,
+            )
         self._path: Path | None = Path(os.fspath(path))
         self._name = _display_name(self._path)
         self._ref: BlobRef | None = None
         self._fetch: Callable[[], Path] | None = None
+
+    def __class_getitem__(cls, item: object) -> type:
+        """``File["csv"]`` / ``File[TypeVar("csv")]``: the same type, with a format name recorded.
+
+        The format is documentation (flytekit uses it to choose a MIME type): it is kept on the
+        class as ``extension`` and does not change the stored type, so ``File["csv"]`` and ``File``
+        connect to each other.
+        """
+        fmt = _format_name(item)
+        key = (cls, fmt)
+        if key not in _formats:
+            _formats[key] = type(
+                cls.__name__, (cls,), {"__slots__": (), "extension": fmt, "__module__": cls.__module__}
+            )
+        return _formats[key]
 
     @classmethod
     def _from_blob(cls, ref: BlobRef, name: str, fetch: Callable[[], Path]) -> Any:
@@ -77,6 +113,11 @@ class _BlobPath(os.PathLike[str]):
     def download(self) -> str:
         """flytekit spelling of `path`: make the content local and return where it is."""
         return self.path
+
+    @property
+    def remote_source(self) -> str | None:
+        """Where the content is stored (its blob URI), if it came from the blob store."""
+        return self._ref.uri if self._ref is not None else None
 
     @property
     def ref(self) -> BlobRef | None:
@@ -114,6 +155,24 @@ class Directory(_BlobPath):
         """Relative POSIX paths of every file in the (downloaded) directory, sorted."""
         return [rel for rel, _ in walk_directory(self._local(), "directory")]
 
+    def crawl(self) -> Iterator[tuple[str, str]]:
+        """flytekit's ``crawl``: ``(base directory, relative path)`` of every file, sorted."""
+        base = os.fspath(self._local())
+        for rel in self.files():
+            yield base, rel
+
+    @staticmethod
+    def listdir(directory: Directory) -> list[File | Directory]:
+        """The top-level entries of a directory: a `File` per file, a `Directory` per folder."""
+        root = directory._local()
+        out: list[File | Directory] = []
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=True):
+                out.append(Directory(entry.path))
+            elif entry.is_file(follow_symlinks=True):
+                out.append(File(entry.path))
+        return out
+
 
 # ---------------------------------------------------------------------------------------------
 # Files
@@ -137,7 +196,7 @@ def store_file(value: File, ctx: LiteralContext, where: str) -> dict[str, Any]:
     return {"$file": {"uri": ref.uri, "sha256": ref.sha256, "size": ref.size, "name": value.name}}
 
 
-def load_file(body: object, ctx: LiteralContext, where: str) -> File:
+def load_file(body: object, ctx: LiteralContext, where: str, cls: type[File] = File) -> File:
     ref, name = parse_blob_ref(body, where, extra="name")
     name = safe_name(name)
     blobs = ctx.need_blobs(where, "a File")
@@ -153,7 +212,7 @@ def load_file(body: object, ctx: LiteralContext, where: str) -> File:
             return path
         raise BlobError(f"{where}: no work directory to download file {name} ({ref.uri}) into")
 
-    file: File = File._from_blob(ref, name, fetch)
+    file: File = cls._from_blob(ref, name, fetch)
     return file
 
 
@@ -243,9 +302,7 @@ def read_manifest(blobs: BlobStore, ref: BlobRef, where: str) -> dict[str, BlobR
     out: dict[str, BlobRef] = {}
     for rel, body in manifest["files"].items():
         check_relative_path(rel, where)
-        out[rel] = parse_blob_ref(
-            {**body, "name": ""} if isinstance(body, dict) else body, where, extra="name"
-        )[0]
+        out[rel] = parse_blob_ref({**body, "name": ""} if isinstance(body, dict) else body, where, extra="name")[0]
     return out
 
 
@@ -263,7 +320,7 @@ def materialise_directory(blobs: BlobStore, ref: BlobRef, dest: Path, where: str
     return dest
 
 
-def load_directory(body: object, ctx: LiteralContext, where: str) -> Directory:
+def load_directory(body: object, ctx: LiteralContext, where: str, cls: type[Directory] = Directory) -> Directory:
     ref, name = parse_blob_ref(body, where, extra="name")
     name = safe_name(name)
     blobs = ctx.need_blobs(where, "a Directory")
@@ -275,5 +332,5 @@ def load_directory(body: object, ctx: LiteralContext, where: str) -> Directory:
             raise BlobError(f"{where}: no work directory to download directory {name} ({ref.uri}) into")
         return materialise_directory(blobs, ref, _scratch(ctx, "dirs", ref.sha256[:12]) / name, where)
 
-    directory: Directory = Directory._from_blob(ref, name, fetch)
+    directory: Directory = cls._from_blob(ref, name, fetch)
     return directory

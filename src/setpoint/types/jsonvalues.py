@@ -21,7 +21,7 @@ from typing import Any
 
 from setpoint.errors import InputError, TypeMismatchError
 from setpoint.spec.types import TypeKind, TypeRef
-from setpoint.types.codecs import encode_datetime, encode_float
+from setpoint.types.codecs import HASHED, encode_datetime, encode_float, unhash
 from setpoint.types.context import (
     JSON,
     escape_key,
@@ -31,6 +31,10 @@ from setpoint.types.context import (
     tagged,
 )
 
+_PICKLE_REFUSED = (
+    "{where}: a pickled value cannot be given as an input: unpickling runs code, so only a task of "
+    "the same execution may produce one (see docs/flyte-data.md)"
+)
 _NON_FINITE_TEXT = {"nan": "nan", "inf": "inf", "-inf": "-inf", "infinity": "inf", "-infinity": "-inf"}
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
 _FALSE = frozenset({"false", "0", "no", "n", "off"})
@@ -61,11 +65,18 @@ def validate_literal(lit: JSON, t: TypeRef, *, where: str) -> None:
     """Check that ``lit`` is a well-formed literal of type ``t`` (`TypeMismatchError` if not).
 
     A ``$ref`` is accepted wherever a value is expected (its content is not fetched); dataframes
-    and pickles must be references of their own format.
+    must be references of their own format. This checks values given by clients, so a pickled
+    value is refused wherever it sits (only tasks write pickles: see `setpoint.types.pickling`),
+    and so is a ``$hashed`` wrapper (only a task's `HashMethod` writes one); use `strip_hashes`
+    first to accept values copied from another execution's outputs.
     """
     k = t.kind
+    if tagged(lit, HASHED):
+        raise TypeMismatchError(f"{where}: a {HASHED} value is written by tasks only; give the value itself")
     if tagged(lit, "$ref"):
         fmt = parse_ref(lit, where)[1]
+        if fmt == "pickle":
+            raise TypeMismatchError(_PICKLE_REFUSED.format(where=where))
         wanted = {TypeKind.DATAFRAME: "parquet", TypeKind.PICKLE: "pickle"}.get(k, "json")
         if fmt not in (wanted, "json"):
             raise TypeMismatchError(f"{where}: expected {t}, got a reference to {fmt} data")
@@ -105,9 +116,7 @@ def validate_literal(lit: JSON, t: TypeRef, *, where: str) -> None:
             if lit is not None:
                 validate_literal(lit, inner, where=where)
             return
-        index: Any = (
-            lit.get("$variant") if isinstance(lit, dict) and set(lit) == {"$variant", "value"} else None
-        )
+        index: Any = lit.get("$variant") if isinstance(lit, dict) and set(lit) == {"$variant", "value"} else None
         ok = _is_int(index) and 0 <= index < len(t.args)
         if ok:
             validate_literal(lit["value"], t.args[index], where=where)
@@ -119,9 +128,7 @@ def validate_literal(lit: JSON, t: TypeRef, *, where: str) -> None:
                 validate_literal(lit[name], ft, where=f"{where}, field '{name}'")
     elif k is TypeKind.ENUM:
         if not (isinstance(lit, str) and lit in t.values):
-            raise TypeMismatchError(
-                f"{where}: expected one of {', '.join(t.values)} ({t}), got {json_kind(lit)}"
-            )
+            raise TypeMismatchError(f"{where}: expected one of {', '.join(t.values)} ({t}), got {json_kind(lit)}")
         return
     elif k in (TypeKind.FILE, TypeKind.DIRECTORY):
         tag = "$file" if k is TypeKind.FILE else "$dir"
@@ -170,8 +177,27 @@ def _parse_datetime(text: object) -> dt.datetime | None:
 
 
 def literal_from_json_value(value: JSON, t: TypeRef, *, where: str) -> JSON:
-    """Convert plain JSON (typed by ``t`` only) to the literal encoding; `InputError` if it does not fit."""
+    """Convert plain JSON (typed by ``t`` only) to the literal encoding; `InputError` if it does not fit.
+
+    The value comes from a client: a ``$hashed`` wrapper (an output copied from another execution)
+    is dropped, keeping the value, and a pickled value is refused.
+    """
+    try:
+        value = strip_hashes(value, where)
+    except TypeMismatchError as e:
+        raise InputError(str(e)) from None
     return _convert(value, t, where, strict=False)
+
+
+def strip_hashes(lit: JSON, where: str) -> JSON:
+    """``lit`` with every ``$hashed`` wrapper replaced by the value inside (values from clients)."""
+    if isinstance(lit, list):
+        return [strip_hashes(v, where) for v in lit]
+    if isinstance(lit, dict):
+        if tagged(lit, HASHED):
+            return strip_hashes(unhash(lit, where), where)
+        return {k: strip_hashes(v, where) for k, v in lit.items()}
+    return lit
 
 
 def _fail(where: str, t: TypeRef, value: object, hint: str = "") -> InputError:
@@ -186,6 +212,21 @@ def _convert(value: JSON, t: TypeRef, where: str, strict: bool) -> JSON:
         except TypeMismatchError as e:
             raise InputError(str(e)) from None
         return value
+    if k is TypeKind.DATAFRAME and isinstance(value, dict) and set(value) >= {"uri", "sha256", "size"}:
+        ref = {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "format": "parquet"}
+        return _convert({"$ref": ref}, t, where, strict)  # the plain form `outputs` prints
+    if (
+        k in (TypeKind.FILE, TypeKind.DIRECTORY)
+        and isinstance(value, dict)
+        and set(value)
+        == {
+            "uri",
+            "sha256",
+            "size",
+            "name",
+        }
+    ):
+        return _convert({"$file" if k is TypeKind.FILE else "$dir": value}, t, where, strict)
     if k is TypeKind.ANY:
         return value
     if k is TypeKind.INT and _is_int(value):
@@ -220,10 +261,7 @@ def _convert(value: JSON, t: TypeRef, where: str, strict: bool) -> JSON:
     if k is TypeKind.LIST and isinstance(value, list):
         return [_convert(v, t.args[0], f"{where}, item {i}", strict) for i, v in enumerate(value)]
     if k is TypeKind.DICT and isinstance(value, dict):
-        return {
-            escape_key(key): _convert(v, t.args[0], f"{where}, key {key!r}", strict)
-            for key, v in value.items()
-        }
+        return {escape_key(key): _convert(v, t.args[0], f"{where}, key {key!r}", strict) for key, v in value.items()}
     if k is TypeKind.UNION:
         return _convert_union(value, t, where, strict)
     if k is TypeKind.STRUCT and isinstance(value, dict):
@@ -242,9 +280,7 @@ def _convert(value: JSON, t: TypeRef, where: str, strict: bool) -> JSON:
             except TypeMismatchError as e:
                 raise InputError(str(e)) from None
             return value
-        raise _fail(
-            where, t, value, f" (a {{{tag!r}: ...}} reference; upload local paths to the blob store first)"
-        )
+        raise _fail(where, t, value, f" (a {{{tag!r}: ...}} reference; upload local paths to the blob store first)")
     raise _fail(where, t, value)
 
 
@@ -282,9 +318,7 @@ def parse_cli_value(text: str, t: TypeRef, *, where: str) -> JSON:
         if k is TypeKind.FLOAT:
             return encode_float(float(s))
         if k is TypeKind.TIMEDELTA:
-            return literal_from_json_value(
-                float(s) if "." in s or "e" in s.lower() else int(s), t, where=where
-            )
+            return literal_from_json_value(float(s) if "." in s or "e" in s.lower() else int(s), t, where=where)
     except ValueError:
         raise InputError(f"{where}: expected {t}, got {text[:200]!r}") from None
     if k is TypeKind.BOOL:

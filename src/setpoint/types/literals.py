@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from setpoint.spec.canonical import canonical_json
+from setpoint.types.codecs import HASHED
 from setpoint.types.context import JSON, REF_TAGS, LiteralContext, ref_literal, tagged
 from setpoint.types.engine import codec_for
 
@@ -29,7 +30,10 @@ def to_literal(value: Any, py_type: object, ctx: LiteralContext, *, where: str) 
     when there is one; without a blob store everything stays inline.
     """
     codec = codec_for(py_type, where=where, allow_pickle=ctx.allow_pickle)
-    return offload(codec.encode(value, ctx, where, False), ctx)
+    lit = codec.encode(value, ctx, where, False)
+    if tagged(lit, HASHED):  # offload the value, keep the HashMethod hash beside it (see types.hashing)
+        return {HASHED: {"hash": lit[HASHED]["hash"], "value": offload(lit[HASHED]["value"], ctx)}}
+    return offload(lit, ctx)
 
 
 def offload(lit: JSON, ctx: LiteralContext) -> JSON:
@@ -139,6 +143,8 @@ def _render(lit: JSON, budget: int) -> str | None:
 
 def summarize_literal(lit: JSON, max_len: int = 80) -> str:
     """A short human rendering for tables: the value if it fits, else its shape (``[1000 items]``)."""
+    if tagged(lit, HASHED) and isinstance(lit[HASHED], dict):
+        return summarize_literal(lit[HASHED].get("value"), max_len)
     if isinstance(lit, dict) and _is_variant(lit):
         return summarize_literal(lit["value"], max_len)
     text = _render(lit, max_len)

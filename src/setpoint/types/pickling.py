@@ -1,0 +1,44 @@
+"""When a value may travel pickled: the task's opt-in, and the deployment's policy.
+
+A type with no literal form (a class that is not a dataclass, a model, an enum ...) can only travel
+as a pickle, and unpickling runs code chosen by whoever wrote the bytes. So (see docs/flyte-data.md
+for the threat model):
+
+- a task pickles only if it opts in (``@task(unsafe_pickle=True)``), or the deployment allows it
+  for every task (``SETPOINT_PICKLE=allow``);
+- a deployment can forbid pickling altogether (``SETPOINT_PICKLE=forbid``): such tasks are refused
+  when declared, and no pickled value is ever encoded or decoded;
+- a pickled value is only ever written by a task of the execution tree; literals given by a CLI or
+  API client are refused if they contain one (`setpoint.types.jsonvalues`).
+
+The policy is read from the environment of each process (the CLI, the controller, every task
+process inherit it), once per call: it is cheap and tests can change it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setpoint.errors import UserError
+
+ENV = "SETPOINT_PICKLE"
+OPT_IN, ALLOW, FORBID = "opt-in", "allow", "forbid"
+POLICIES = (OPT_IN, ALLOW, FORBID)
+
+
+def pickle_policy() -> str:
+    """The deployment's pickling policy: "opt-in" (the default), "allow" or "forbid"."""
+    value = os.environ.get(ENV, "").strip().lower() or OPT_IN
+    if value not in POLICIES:
+        raise UserError(f"{ENV}={value!r} is not a pickling policy; use one of {', '.join(POLICIES)}")
+    return value
+
+
+def may_pickle(task_opted_in: bool) -> bool:
+    """May a task with this opt-in declare pickled inputs and outputs here?"""
+    policy = pickle_policy()
+    return policy == ALLOW or (policy == OPT_IN and task_opted_in)
+
+
+def forbidden_message(where: str) -> str:
+    return f"{where}: this deployment forbids pickled values ({ENV}=forbid); declare a type with a literal form"
