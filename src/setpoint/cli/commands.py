@@ -95,6 +95,7 @@ def load_workflow(target: str) -> Workflow:
 def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dict[str, Any]:
     """``--name value`` pairs and an optional JSON file, parsed by the workflow's declared types."""
     from setpoint.types import literal_from_json_value, parse_cli_value
+    from setpoint.types.localinputs import literal_from_local_path, looks_like_path
 
     iface = wf.interface
     declared = iface.input_map
@@ -111,9 +112,11 @@ def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dic
         for name, value in data.items():
             if name not in declared:
                 raise InputError(f"workflow '{wf.name}': unknown input '{name}' in {inputs_file}")
-            literals[name] = literal_from_json_value(
-                value, declared[name].type, where=f"workflow '{wf.name}', input '{name}'"
-            )
+            where = f"workflow '{wf.name}', input '{name}'"
+            if isinstance(value, str) and looks_like_path(value, declared[name].type):
+                literals[name] = literal_from_local_path(value, declared[name].type, _local_blobs(), where=where)
+            else:
+                literals[name] = literal_from_json_value(value, declared[name].type, where=where)
     i = 0
     while i < len(extra):
         token = extra[i]
@@ -129,9 +132,20 @@ def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dic
                 raise InputError(f"--{key} needs a value")
             value = extra[i + 1]
             i += 1
-        literals[name] = parse_cli_value(value, declared[name].type, where=f"workflow '{wf.name}', input '{name}'")
+        where = f"workflow '{wf.name}', input '{name}'"
+        if looks_like_path(value, declared[name].type):  # a File, Directory or table: upload the local path
+            literals[name] = literal_from_local_path(value, declared[name].type, _local_blobs(), where=where)
+        else:
+            literals[name] = parse_cli_value(value, declared[name].type, where=where)
         i += 1
     return literals
+
+
+def _local_blobs() -> Any:
+    """The blob store local paths are uploaded to: the embedded client's (None with --server)."""
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(Ctx) if ctx is not None else None
+    return getattr(state.client, "blobs", None) if state is not None else None
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
