@@ -18,6 +18,7 @@ import inspect
 import sys
 import types
 import typing
+import warnings
 from collections import abc
 from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -30,7 +31,7 @@ from setpoint.types.context import LiteralContext
 from setpoint.types.dataframes import DataFrameCodec, dataframe_flavour
 from setpoint.types.files import Directory, File
 from setpoint.types.hashing import HashedCodec, hash_method_of
-from setpoint.types.pickling import ALLOW, ENV, FORBID, pickle_policy
+from setpoint.types.pickling import ALLOW, ENV, FORBID, BatchSize, BatchSizeWarning, pickle_policy
 from setpoint.types.structured import StructuredDatasetCodec, columns_of, is_structured_dataset
 
 _SCALARS: dict[object, Callable[[], c.Codec]] = {
@@ -158,6 +159,14 @@ class _Builder:
                 inner = DataFrameCodec(flavour, columns)
         if inner is None:
             inner = self.build(t, where)
+        for m in metadata:
+            if isinstance(m, BatchSize):
+                warnings.warn(
+                    f"{where}: {m!r} is accepted and not used: setpoint stores each pickled item as its own "
+                    "content-addressed blob",
+                    BatchSizeWarning,
+                    stacklevel=2,
+                )
         method = hash_method_of(metadata)
         return HashedCodec(inner, method) if method is not None else inner
 

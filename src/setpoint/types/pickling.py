@@ -42,3 +42,32 @@ def may_pickle(task_opted_in: bool) -> bool:
 
 def forbidden_message(where: str) -> str:
     return f"{where}: this deployment forbids pickled values ({ENV}=forbid); declare a type with a literal form"
+
+
+class BatchSize:
+    """``Annotated[list[T], BatchSize(n)]`` (flytekit): how many pickled items flytekit puts per file.
+
+    Accepted and not used: setpoint stores each pickled item as its own content-addressed blob (so
+    equal items are stored once and a list is never re-pickled as a whole). Declaring it says so
+    with a warning when the task's interface is read.
+    """
+
+    __slots__ = ("val",)
+
+    def __init__(self, val: int) -> None:
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise UserError(f"BatchSize needs a positive int, got {val!r}")
+        self.val = val
+
+    def __repr__(self) -> str:
+        return f"BatchSize({self.val})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BatchSize) and other.val == self.val
+
+    def __hash__(self) -> int:
+        return hash(("BatchSize", self.val))
+
+
+class BatchSizeWarning(UserWarning):
+    """A `BatchSize` was declared: accepted, recorded nowhere, not used (see `BatchSize`)."""
