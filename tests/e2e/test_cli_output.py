@@ -134,3 +134,21 @@ def test_client_run_from_a_script_read_on_stdin(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "SUCCEEDED {'o0': 42}"
+
+
+def test_a_busy_port_is_one_line_and_exit_6_before_anything_starts() -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        code = (
+            f"from setpoint.cli.app import ensure_port_free; ensure_port_free('127.0.0.1', {port}, 'setpoint server')"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 6
+    assert proc.stderr == (
+        f"error: setpoint server cannot listen on 127.0.0.1:{port}: the port is in use "
+        "(stop what holds it, or choose another --port)\n"
+    )

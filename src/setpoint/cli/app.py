@@ -3,7 +3,7 @@
 It builds `Settings` (the only place, with the client, that reads the environment), opens a
 `Client`, and renders results. Exit codes scripts can rely on: 0 success; 1 the execution failed
 or was aborted; 2 bad input (spec, type, inputs, usage); 3 not found; 4 store or blob failure;
-130 interrupted.
+6 a server cannot listen on its port; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ err_console = _console(stderr=True)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 4
+EXIT_PORT_BUSY = 6
 EXIT_INTERRUPTED = 130
 
 # Set by ``--output json`` as it is parsed: errors are then JSON on stderr too.
@@ -70,6 +71,26 @@ def fail(message: str, code: int = EXIT_USAGE, *, error_code: str | None = None)
     else:
         err_console.print(Text.assemble(("error:", "red"), " ", message), highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Exit with one clear line (code 6) when ``host:port`` cannot be listened on, before a server
+    prints its banner or starts anything."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if sys.platform != "win32":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            busy = "the port is in use" if e.errno in (98, 48, 10048) else e.strerror or str(e)
+            fail(
+                f"{what} cannot listen on {host}:{port}: {busy} (stop what holds it, or choose another --port)",
+                EXIT_PORT_BUSY,
+                error_code="port_unavailable",
+            )
 
 
 class Ctx:

@@ -2,8 +2,8 @@
 
 Exit codes scripts can rely on: 0 success; 1 the execution failed or was aborted; 2 bad input
 (spec, type, inputs, usage); 3 not found; 4 store or blob failure; 5 the server refused the token;
-130 interrupted. The table lives here because an exit code is the CLI's way of reporting an
-error, as an HTTP status is the server's (`setpoint.client.errors`).
+6 a server cannot listen on its port; 130 interrupted. The table lives here because an exit code
+is the CLI's way of reporting an error, as an HTTP status is the server's (`setpoint.client.errors`).
 """
 
 from __future__ import annotations
