@@ -2,11 +2,18 @@
 // recovered nodes carry a badge, a map is one node with a progress bar of its elements.
 import { memo, useEffect, useMemo, useState } from "react";
 import type { GraphNode } from "./api";
-import { layout, NODE_H, NODE_W, type Layout } from "./layout";
+import { layout, NODE_H, NODE_W, type Layout, type LayoutNode } from "./layout";
+
+/** The items of a node opened in place (a dynamic sub-workflow's nodes) and the edges between them. */
+export interface Expansion {
+  items: GraphNode[];
+  edges: [string, string][];
+}
 
 interface Props {
   nodes: GraphNode[];
   edges: [string, string][];
+  expanded: Map<string, Expansion>;
   selected: string | null;
   onSelect: (id: string) => void;
 }
@@ -42,7 +49,13 @@ const DagNode = memo(function DagNode({
   onSelect: (id: string) => void;
 }): React.JSX.Element {
   const c = n.children;
-  const sub = c ? `${c.succeeded}/${c.total} done${c.failed ? `, ${c.failed} failed` : ""}` : n.kind === "task" ? n.phase : `${n.kind} · ${n.phase}`;
+  const sub = c
+    ? `${c.succeeded}/${c.total} done${c.failed ? `, ${c.failed} failed` : ""}`
+    : n.kind === "branch" && n.case !== undefined && n.case !== null
+      ? `branch · ${n.case < 0 ? "no case matched" : `took case ${n.case + 1}`}`
+      : n.kind === "task"
+        ? n.phase
+        : `${n.kind} · ${n.phase}`;
   const label = n.label.length > 24 ? n.label.slice(0, 23) + "…" : n.label;
   return (
     <g
@@ -86,17 +99,31 @@ const DagNode = memo(function DagNode({
   );
 });
 
-export function Dag({ nodes, edges, selected, onSelect }: Props): React.JSX.Element {
+export function Dag({ nodes, edges, expanded, selected, onSelect }: Props): React.JSX.Element {
   const [placed, setPlaced] = useState<Layout | null>(null);
   const [error, setError] = useState<string | null>(null);
-  // Layout depends on the shape only (ids and edges), not on phases: phase changes never re-lay out.
-  const shape = useMemo(() => nodes.map((n) => n.id).join("\n") + "|" + edges.map((e) => e.join(">")).join(","), [nodes, edges]);
+  const all = useMemo(() => {
+    const m = new Map<string, GraphNode>();
+    nodes.forEach((n) => m.set(n.id, n));
+    expanded.forEach((x) => x.items.forEach((n) => m.set(n.id, n)));
+    return m;
+  }, [nodes, expanded]);
+  const [tree, allEdges] = useMemo(() => {
+    const seen = new Set<string>();
+    const build = (n: GraphNode): LayoutNode => {
+      const x = seen.has(n.id) ? undefined : expanded.get(n.id);
+      seen.add(n.id);
+      return x && x.items.length > 0 ? { id: n.id, children: x.items.map(build) } : { id: n.id };
+    };
+    const es = [...edges];
+    expanded.forEach((x) => es.push(...x.edges));
+    return [nodes.map(build), es] as const;
+  }, [nodes, edges, expanded]);
+  // Layout depends on the shape only (ids, nesting and edges), not on phases: phase changes never re-lay out.
+  const shape = useMemo(() => JSON.stringify(tree) + "|" + allEdges.map((e) => e.join(">")).join(","), [tree, allEdges]);
   useEffect(() => {
     let stop = false;
-    layout(
-      nodes.map((n) => n.id),
-      edges,
-    )
+    layout(tree, allEdges)
       .then((l) => !stop && setPlaced(l))
       .catch((e: unknown) => !stop && setError(String(e)));
     return () => {
@@ -110,8 +137,9 @@ export function Dag({ nodes, edges, selected, onSelect }: Props): React.JSX.Elem
         Layout failed: {error}
       </p>
     );
-  if (!placed) return <p className="loading">Laying out {nodes.length} nodes…</p>;
+  if (!placed) return <p className="loading">Laying out {all.size} nodes…</p>;
   const pad = 12;
+  const boxes = [...placed.nodes.values()];
   return (
     <div className="dag-scroll" tabIndex={0}>
       <svg
@@ -128,13 +156,28 @@ export function Dag({ nodes, edges, selected, onSelect }: Props): React.JSX.Elem
           </marker>
         </defs>
         <g transform={`translate(${pad}, ${pad})`}>
+          {boxes
+            .filter((p) => p.compound)
+            .map((p) => {
+              const n = all.get(p.id);
+              return (
+                <g key={p.id} transform={`translate(${p.x}, ${p.y})`} className={`group node-${(n?.phase ?? "").toLowerCase()}`} data-group={p.id}>
+                  <rect width={p.width} height={p.height} rx={8} className="group-box" />
+                  <text x={10} y={18} className="node-label">
+                    {p.id} · {n?.phase}
+                  </text>
+                </g>
+              );
+            })}
           {placed.edges.map((e, i) => (
             <polyline key={i} className="edge" points={e.points.map((p) => p.join(",")).join(" ")} markerEnd="url(#arrow)" />
           ))}
-          {nodes.map((n) => {
-            const p = placed.nodes.get(n.id);
-            return p ? <DagNode key={n.id} n={n} x={p.x} y={p.y} selected={selected === n.id} onSelect={onSelect} /> : null;
-          })}
+          {boxes
+            .filter((p) => !p.compound)
+            .map((p) => {
+              const n = all.get(p.id);
+              return n ? <DagNode key={n.id} n={n} x={p.x} y={p.y} selected={selected === n.id} onSelect={onSelect} /> : null;
+            })}
         </g>
       </svg>
     </div>

@@ -1,7 +1,7 @@
 // One node: attempts, error with traceback, inputs and outputs, logs, cache status with its
 // explanation, lineage to the producing executions, and a gate's approve / reject / signal form.
 import { useEffect, useState } from "react";
-import { canWrite, execPath, get, post, query, type GraphNode, type NodeView, type Session } from "./api";
+import { canWrite, execPath, get, post, query, TERMINAL, type GraphNode, type NodeView, type Session } from "./api";
 import { duration, phaseClass } from "./format";
 import { JsonTree } from "./JsonTree";
 import { Logs } from "./Logs";
@@ -55,6 +55,8 @@ export function NodePanel({
   session,
   onSelect,
   onChanged,
+  inPlace,
+  onToggleInPlace,
 }: {
   project: string;
   execution: string;
@@ -63,6 +65,8 @@ export function NodePanel({
   session: Session;
   onSelect: (id: string) => void;
   onChanged: () => void;
+  inPlace: boolean;
+  onToggleInPlace: (id: string) => void;
 }): React.JSX.Element {
   const base = execPath(project, execution);
   const [explain, setExplain] = useState<{ summary?: string; status?: string; differences?: string[] } | null>(null);
@@ -71,7 +75,18 @@ export function NodePanel({
   const [signalValue, setSignalValue] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [showMap, setShowMap] = useState(false);
+  const [deck, setDeck] = useState(false);
   const write = canWrite(session);
+  const deckUrl = `${base}/nodes/${encodeURIComponent(node.id)}/deck`;
+
+  // A deck (the task's HTML report) is shown in a sandboxed frame when the node has one.
+  useEffect(() => {
+    setDeck(false);
+    if (node.children || !TERMINAL.has(node.phase)) return;
+    fetch(deckUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((r) => setDeck(r.ok))
+      .catch(() => undefined);
+  }, [deckUrl, node.children, node.phase]);
 
   useEffect(() => {
     setExplain(null);
@@ -156,6 +171,11 @@ export function NodePanel({
           <p>
             {node.children.succeeded} succeeded, {node.children.running} running, {node.children.failed} failed of{" "}
             {node.children.total}{" "}
+            {node.kind === "dynamic" && (
+              <button type="button" onClick={() => onToggleInPlace(node.id)} aria-pressed={inPlace}>
+                {inPlace ? "Close in graph" : "Open in graph"}
+              </button>
+            )}{" "}
             <button type="button" onClick={() => setShowMap(!showMap)} aria-expanded={showMap}>
               {showMap ? "Hide" : "Show"} elements
             </button>
@@ -215,6 +235,12 @@ export function NodePanel({
             <h3>Outputs</h3>
             <JsonTree value={view.outputs} label="outputs" />
           </div>
+        </section>
+      )}
+      {deck && (
+        <section>
+          <h3>Deck</h3>
+          <iframe title={`Deck of ${node.id}`} src={deckUrl} sandbox="allow-scripts" className="deck" />
         </section>
       )}
       <section>

@@ -157,6 +157,8 @@ export interface GraphNode {
   started_at: number | null;
   ended_at: number | null;
   children: Counts | null;
+  case?: number | null; // a decided branch: the case it took (-1: none matched)
+  case_of?: [string, number] | null;
 }
 
 export interface Graph {

@@ -149,3 +149,20 @@ def test_launch_form_built_from_the_interface(page: Page, console: Console) -> N
     eid = page.url.split("/executions/")[1].split("?")[0]
     assert console.execution(eid)["inputs"] == {"x": 6, "seconds": 0.0}
     expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=60_000)
+
+
+def test_a_dynamic_node_opens_in_place(page: Page, console: Console) -> None:
+    eid = console.launch("grows", n=3)
+    assert console.wait(eid)["phase"] == "SUCCEEDED"
+    open_execution(page, console, eid, node="fan")
+    expect(page.locator('[data-node="fan"]')).to_contain_text("3/3 done")
+    page.get_by_role("button", name="Open in graph").click()
+    group = page.locator('[data-group="fan"]')
+    expect(group).to_be_visible()
+    inside = page.locator('svg.dag [data-node^="fan."]')
+    expect(inside).to_have_count(3)
+    expect(inside.first).to_have_attribute("data-phase", "SUCCEEDED")
+    shot(page, "dynamic")
+    page.get_by_role("button", name="Close in graph").click()
+    expect(group).to_have_count(0)
+    expect(page.locator("svg.dag [data-node]")).to_have_count(1)

@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import timedelta
 
-from setpoint import LaunchPlan, approve, map_task, task, workflow
+from setpoint import Cron, Deck, LaunchPlan, approve, dynamic, map_task, task, workflow
 
 
 @task
@@ -73,3 +73,30 @@ def mapped(n: int = 20) -> int:
 
 
 nightly = LaunchPlan(chain, name="nightly_chain", fixed_inputs={"seconds": 0.1}, default_inputs={"x": 2})
+# Fires once a year (1 January), so activating it in a test starts nothing.
+yearly = LaunchPlan(chain, name="yearly_chain", fixed_inputs={"seconds": 0.0}, schedule=Cron("0 0 1 1 *"))
+
+
+@task(enable_deck=True)
+def report(x: int) -> int:
+    Deck("summary", f"<h2>Report for {x}</h2><p>all good</p>")
+    return x
+
+
+@workflow
+def reported(x: int = 4) -> int:
+    return report(x=x)
+
+
+@dynamic
+def fan(n: int) -> int:
+    """A chain whose length is known only when it runs."""
+    y = step(x=0)
+    for _ in range(n - 1):
+        y = step(x=y)
+    return y
+
+
+@workflow
+def grows(n: int = 3) -> int:
+    return fan(n=n)

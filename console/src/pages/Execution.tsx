@@ -13,7 +13,7 @@ import {
   type NodeView,
   type Session,
 } from "../api";
-import { Dag } from "../Dag";
+import { Dag, type Expansion } from "../Dag";
 import { duration, phaseClass, when } from "../format";
 import { JsonTree } from "../JsonTree";
 import { warmLayout } from "../layout";
@@ -80,7 +80,7 @@ function Actions({
   const base = execPath(project, exec.id);
   const [reason, setReason] = useState("");
   const [terminating, setTerminating] = useState(false);
-  const [plan, setPlan] = useState<{ node: string; action: string; source?: string | null }[] | null>(null);
+  const [plan, setPlan] = useState<{ node_id: string; action: string; reason: string }[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const running = !TERMINAL.has(exec.phase);
   const fail = (e: unknown): void => setError(String(e));
@@ -131,13 +131,15 @@ function Actions({
               <tr>
                 <th scope="col">Node</th>
                 <th scope="col">Action</th>
+                <th scope="col">Why</th>
               </tr>
             </thead>
             <tbody>
               {plan.map((p) => (
-                <tr key={p.node}>
-                  <td>{p.node}</td>
+                <tr key={p.node_id}>
+                  <td>{p.node_id}</td>
                   <td>{p.action}</td>
+                  <td>{p.reason}</td>
                 </tr>
               ))}
             </tbody>
@@ -180,9 +182,37 @@ export function ExecutionPage({
   const [error, setError] = useState<string | null>(null);
   const selected = route.params.get("node");
   const [tab, setTab] = useState<"timeline" | "io" | "events">("timeline");
+  const [expanded, setExpanded] = useState<Map<string, Expansion>>(new Map());
+  const expandedIds = useRef<string[]>([]);
   const buffer = useRef<EventRecord[]>([]);
   const lastRead = useRef(0);
   const rereadTimer = useRef<number | null>(null);
+
+  // A dynamic node opened in place: its first items (a sub-workflow is small; a map has its table).
+  const openInPlace = useCallback(
+    (node: string) => {
+      get<Expansion & { next: string | null }>(base + "/graph/children" + query({ node, limit: 200 }))
+        .then((x) => setExpanded((old) => (expandedIds.current.includes(node) ? new Map(old).set(node, { items: x.items, edges: x.edges }) : old)))
+        .catch((e: unknown) => setError(String(e)));
+    },
+    [base],
+  );
+  const toggleInPlace = useCallback(
+    (node: string) => {
+      if (expandedIds.current.includes(node)) {
+        expandedIds.current = expandedIds.current.filter((x) => x !== node);
+        setExpanded((old) => {
+          const m = new Map(old);
+          m.delete(node);
+          return m;
+        });
+      } else {
+        expandedIds.current = [...expandedIds.current, node];
+        openInPlace(node);
+      }
+    },
+    [openInPlace],
+  );
 
   const reread = useCallback(() => {
     lastRead.current = Date.now();
@@ -192,10 +222,11 @@ export function ExecutionPage({
         setStreaming((was) => was ?? !TERMINAL.has(g.execution.phase));
       })
       .catch((e: unknown) => setError(String(e)));
+    for (const node of expandedIds.current) openInPlace(node);
     get<{ nodes: NodeView[] }>(base + "/nodes?children=false")
       .then((r) => setViews(new Map(r.nodes.map((n) => [n.id, n]))))
       .catch(() => undefined);
-  }, [project, id, base]);
+  }, [project, id, base, openInPlace]);
 
   const scheduleReread = useCallback(() => {
     if (rereadTimer.current !== null) return;
@@ -275,6 +306,7 @@ export function ExecutionPage({
   const exec = graph.execution;
   const chosen: GraphNode | undefined =
     graph.nodes.find((n) => n.id === selected) ??
+    [...expanded.values()].flatMap((x) => x.items).find((n) => n.id === selected) ??
     (selected ? { id: selected, parent: null, kind: "task", label: selected, phase: "?", cache: null, recovered_from: null, attempts: 0, queued_at: null, started_at: null, ended_at: null, children: null } : undefined);
 
   return (
@@ -315,7 +347,7 @@ export function ExecutionPage({
       </header>
       <div className="exec-body">
         <section className="graph-area" aria-label="Graph">
-          <Dag nodes={top} edges={graph.edges} selected={selected} onSelect={select} />
+          <Dag nodes={top} edges={graph.edges} expanded={expanded} selected={selected} onSelect={select} />
           <div className="tabs" role="tablist">
             {(["timeline", "io", "events"] as const).map((t) => (
               <button key={t} type="button" role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
@@ -359,6 +391,8 @@ export function ExecutionPage({
             session={session}
             onSelect={select}
             onChanged={scheduleReread}
+            inPlace={expanded.has(chosen.id)}
+            onToggleInPlace={toggleInPlace}
           />
         )}
       </div>

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useState } from "react";
 import { get, projectPath, query, TERMINAL, type Execution } from "../api";
 import { duration, phaseClass, when } from "../format";
 import { href, type Route } from "../route";
@@ -15,13 +15,14 @@ interface Page {
 export function Executions({ project, route }: { project: string; route: Route }): React.JSX.Element {
   const phase = route.params.get("phase") ?? "";
   const workflow = route.params.get("workflow") ?? "";
-  const [search, setSearch] = useState("");
+  const search = route.params.get("search") ?? "";
+  const [typed, setTyped] = useState(search);
   const [rows, setRows] = useState<Execution[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const base = projectPath(project) + "/executions";
-  const filters = { phase: phase ? [phase] : undefined, workflow: workflow || undefined, limit: PAGE };
+  const filters = { phase: phase ? [phase] : undefined, workflow: workflow || undefined, search: search || undefined, limit: PAGE };
 
   useEffect(() => {
     let stop = false;
@@ -39,7 +40,15 @@ export function Executions({ project, route }: { project: string; route: Route }
       stop = true;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [base, phase, workflow]);
+  }, [base, phase, workflow, search]);
+
+  // The search is the server's (a part of the id or the workflow name), asked once typing pauses.
+  useEffect(() => {
+    if (typed.trim() === search) return;
+    const t = window.setTimeout(() => setFilter("search", typed.trim()), 300);
+    return () => window.clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [typed]);
 
   const moving = rows.some((r) => !TERMINAL.has(r.phase));
   useEffect(() => {
@@ -57,7 +66,7 @@ export function Executions({ project, route }: { project: string; route: Route }
     }, REFRESH_MS);
     return () => window.clearInterval(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [base, phase, workflow, moving]);
+  }, [base, phase, workflow, search, moving]);
 
   const more = (): void => {
     if (!next) return;
@@ -71,16 +80,13 @@ export function Executions({ project, route }: { project: string; route: Route }
       .finally(() => setLoading(false));
   };
 
-  const shown = useMemo(() => {
-    const s = search.trim().toLowerCase();
-    if (!s) return rows;
-    return rows.filter((r) => [r.id, r.workflow, r.launchplan ?? "", r.phase].some((x) => x.toLowerCase().includes(s)));
-  }, [rows, search]);
+  const shown = rows;
 
   const setFilter = (key: string, value: string): void => {
     const extra: Record<string, string> = {};
     if (phase) extra.phase = phase;
     if (workflow) extra.workflow = workflow;
+    if (search) extra.search = search;
     if (value) extra[key] = value;
     else delete extra[key];
     window.location.hash = href("executions", project, extra);
@@ -111,7 +117,7 @@ export function Executions({ project, route }: { project: string; route: Route }
         </label>
         <label>
           Search{" "}
-          <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="id, workflow…" />
+          <input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} placeholder="part of an id or workflow" />
         </label>
       </div>
       {error && (

@@ -7,7 +7,7 @@ interface Status {
   latest_version: string | null;
   active_version: string | null;
   schedule_text: string | null;
-  next_ticks: number[];
+  next_ticks: string[]; // ISO 8601, UTC
 }
 
 export function Schedules({ project, session }: { project: string; session: Session }): React.JSX.Element {
@@ -50,7 +50,7 @@ export function Schedules({ project, session }: { project: string; session: Sess
               <td>{s.name}</td>
               <td className="mono">{s.schedule_text ?? "none"}</td>
               <td className="mono">{s.active_version ?? "—"}</td>
-              <td>{s.next_ticks.slice(0, 3).map(when).join(", ") || "—"}</td>
+              <td>{s.next_ticks.slice(0, 3).map((t) => when(Date.parse(t) / 1000)).join(", ") || "—"}</td>
               <td>
                 {canWrite(session) ? (
                   <button type="button" role="switch" aria-checked={!!s.active_version} aria-label={`Activate ${s.name}`} onClick={() => toggle(s)}>
