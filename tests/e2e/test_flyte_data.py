@@ -94,6 +94,10 @@ def test_bad_local_paths_are_exit_2_naming_the_input(home: Path, tmp_path: Path)
     not_a_table.write_text("not parquet")
     proc = setpoint(home, "run", f"{WF}:sd_input_wf", "--sd", str(not_a_table))
     assert proc.returncode == 2 and "input 'sd'" in proc.stderr and "cannot read" in proc.stderr
+    pickled = {"$ref": {"uri": "file:///x", "sha256": "0" * 64, "size": 1, "format": "pickle"}}
+    proc = setpoint(home, "run", f"{WF}:sd_input_wf", "--sd", json.dumps(pickled))
+    assert proc.returncode == 2, proc.stderr
+    assert "input 'sd': a pickled value cannot be given as an input" in proc.stderr
 
 
 def test_structured_datasets_hash_methods_and_pickles_through_the_cli(home: Path, tmp_path: Path) -> None:

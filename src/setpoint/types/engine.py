@@ -109,7 +109,7 @@ class _Builder:
             return c.PickleCodec(base, TypeRef(TypeKind.PICKLE, name=name))
         advice = _ADVICE.get(t, _ADVICE.get(origin, _DEFAULT_ADVICE))
         if pickle_policy() == FORBID:
-            advice = advice.replace(PICKLE_HINT, f"(pickling is forbidden here: {ENV}=forbid)")
+            advice = advice.replace(f", or {PICKLE_HINT}", "") + f" (pickled values are forbidden here: {ENV}=forbid)"
         raise UnsupportedTypeError(
             f"{where}: type {type_name(t)} cannot be represented as a setpoint literal; {advice}"
         )
