@@ -204,7 +204,7 @@ def test_pickling_needs_an_opt_in_unless_the_deployment_allows_it(
     with pytest.raises(UnsupportedTypeError, match=r"unsafe_pickle=True"):
         type_ref(Opaque, where="t")
     assert type_ref(Opaque, where="t", allow_pickle=True).kind is TypeKind.PICKLE
-    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, None, allow_pickle=True), where="o")
+    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, ctx.workdir, allow_pickle=True), where="o")
     with pytest.raises(UserError, match="unpickling is disabled by default"):
         from_literal(lit, Opaque, ctx, where="i")
     monkeypatch.setenv("SETPOINT_PICKLE", "allow")
@@ -213,13 +213,13 @@ def test_pickling_needs_an_opt_in_unless_the_deployment_allows_it(
 
 
 def test_a_deployment_can_forbid_pickling(ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, None, allow_pickle=True), where="o")
+    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, ctx.workdir, allow_pickle=True), where="o")
     monkeypatch.setenv("SETPOINT_PICKLE", "forbid")
     with pytest.raises(
         UnsupportedTypeError, match=r"a pydantic model \(pickled values are forbidden here: SETPOINT_PICKLE=forbid\)$"
     ):
         type_ref(Opaque, where="t", allow_pickle=True)
-    allowed = LiteralContext(ctx.blobs, None, allow_pickle=True)
+    allowed = LiteralContext(ctx.blobs, ctx.workdir, allow_pickle=True)
     with pytest.raises(UnsupportedTypeError, match="forbidden here"):
         from_literal(lit, Opaque, allowed, where="i")
     with pytest.raises(UserError, match=r"^i: this deployment forbids pickled values \(SETPOINT_PICKLE=forbid\)"):
@@ -231,8 +231,12 @@ def test_a_deployment_can_forbid_pickling(ctx: LiteralContext, monkeypatch: pyte
         type_ref(int, where="t")
 
 
-def test_a_pickled_value_is_never_accepted_from_a_client(ctx: LiteralContext) -> None:
-    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, None, allow_pickle=True), where="o")
+def test_a_pickled_value_is_never_accepted_from_a_client(ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETPOINT_PICKLE", "allow")
+    client_side = LiteralContext(ctx.blobs, None, allow_pickle=True)  # no attempt work directory: a client
+    with pytest.raises(UserError, match=r"^input 'o': a pickled value is only ever produced by a task"):
+        to_literal(Opaque(1), Opaque, client_side, where="input 'o'")
+    lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, ctx.workdir, allow_pickle=True), where="o")
     frame_type = TypeRef(TypeKind.DATAFRAME, name="structured")
     with pytest.raises(InputError, match=r"^input 'df': a pickled value cannot be given as an input"):
         literal_from_json_value(lit, frame_type, where="input 'df'")

@@ -535,6 +535,11 @@ class PickleCodec(Codec):
             raise UserError(forbidden_message(where))
         if self.cls is not None and not isinstance(value, self.cls):
             raise mismatch(where, self.ref, value)
+        if ctx.workdir is None:  # only task attempts have one: clients never write pickles
+            raise UserError(
+                f"{where}: a pickled value is only ever produced by a task of the execution, never given "
+                "as an input (see docs/flyte-data.md)"
+            )
         blobs = ctx.need_blobs(where, "a pickled value")
         return ref_literal(blobs.put_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)), "pickle")
 
