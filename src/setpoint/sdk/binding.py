@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.errors import TypeMismatchError
 from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise
 from setpoint.spec.workflow import Binding
 
@@ -26,10 +26,9 @@ if TYPE_CHECKING:
 
 def type_hints(fn: Any, where: str) -> dict[str, Any]:
     """A function's resolved annotations, or a `SpecError` naming ``where`` when one does not resolve."""
-    try:
-        return typing.get_type_hints(fn, include_extras=True)
-    except Exception as e:  # a forward reference that does not resolve
-        raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
+    from setpoint.types.engine import function_hints  # lazily: start-up cost, see above
+
+    return function_hints(fn, where=where)  # also reads `-> (a, b)`, as flytekit does
 
 
 def to_binding(value: Any, py_type: Any, where: str) -> Binding:

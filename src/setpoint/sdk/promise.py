@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.spec.bindings import show_path
 from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.spec.validate import path_type  # the rule the spec's validation applies to a path
 
 
 class PromiseAttributeError(TypeMismatchError, AttributeError):
@@ -207,8 +208,6 @@ class Promise(_Entity):
         return base + (f" at {show_path(self._path)}" if self._path else "")
 
     def _step(self, step: str | int) -> Promise:
-        from setpoint.spec.validate import path_type  # the same rule the spec's validation applies
-
         t = path_type(self._type, (step,), self._describe())
         return Promise(
             self._node_id,

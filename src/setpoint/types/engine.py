@@ -27,7 +27,7 @@ from setpoint.errors import BlobError, SpecError, TypeMismatchError, Unsupported
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.spec.workflow import Interface, Variable, check_name
 from setpoint.types import codecs as c
-from setpoint.types.context import LiteralContext
+from setpoint.types.context import LiteralContext, describe
 from setpoint.types.dataframes import DataFrameCodec, dataframe_flavour
 from setpoint.types.files import Directory, File
 from setpoint.types.hashing import HashedCodec, hash_method_of
@@ -346,7 +346,7 @@ def output_values(
         )
     if not actual:
         if result is not None:
-            raise TypeMismatchError(f"{where}: returned a {type(result).__name__} but declares no outputs (-> None)")
+            raise TypeMismatchError(f"{where}: returned {describe(result)} but declares no outputs (-> None)")
         return []
     if names == ["o0"]:
         return [("o0", actual[0][1], result)]
@@ -354,7 +354,7 @@ def output_values(
         result = (result,)
     if not isinstance(result, tuple) or len(result) != len(actual):
         raise TypeMismatchError(
-            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(names)}), got a {type(result).__name__}"
+            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(names)}), got {describe(result)}"
         )
     by_name = {n: (t, v) for (n, t), v in zip(actual, result, strict=True)}
     return [(n, by_name[n][0], by_name[n][1]) for n in declared]
