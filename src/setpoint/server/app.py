@@ -27,14 +27,34 @@ from setpoint.errors import SetpointError
 from setpoint.server import console
 from setpoint.server.context import Api
 from setpoint.server.errors import INVALID_REQUEST, ApiError, body, classify
-from setpoint.server.routes import bundles, catalog, executions, graph, history, projects, registry, schedules
+from setpoint.server.routes import (
+    bundles,
+    catalog,
+    decks,
+    executions,
+    graph,
+    history,
+    projects,
+    registry,
+    schedules,
+)
 from setpoint.server.routing import PREFIX, Principal, Route, mount
 from setpoint.server.sessions import Sessions, load_secret
 
 __all__ = ["PREFIX", "ROUTE_MODULES", "Api", "Principal", "Route", "create_app", "routes"]
 
 # Every route the server has, module by module, in the order the OpenAPI document lists them.
-ROUTE_MODULES: tuple[ModuleType, ...] = (projects, registry, bundles, executions, graph, history, catalog, schedules)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    projects,
+    registry,
+    bundles,
+    executions,
+    graph,
+    history,
+    decks,
+    catalog,
+    schedules,
+)
 
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type"}
 

@@ -15,9 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from setpoint.client.embedded import Client
 from setpoint.core.model import ExecutionRecord
-from setpoint.core.phases import ExecutionPhase
 from setpoint.errors import BlobError, InputError, NotFoundError
-from setpoint.ports import ExecutionFilter, TokenRecord
+from setpoint.ports import TokenRecord
 from setpoint.server import tokens
 from setpoint.server.errors import FORBIDDEN, UNAUTHENTICATED, ApiError
 from setpoint.server.routing import PREFIX, Principal
@@ -57,25 +56,6 @@ class Api:
         if rec.project != project:
             raise NotFoundError(f"execution {execution_id!r} not found")
         return rec
-
-    def execution_page(
-        self, project: str, phase: list[str] | None, workflow: str | None, limit: int, before: str | None
-    ) -> tuple[list[ExecutionRecord], str | None]:
-        """One page of a project's executions, newest first, and the cursor of the next page (or None)."""
-        phases = []
-        for p in phase or ():
-            try:
-                phases.append(ExecutionPhase(p))
-            except ValueError:
-                known = ", ".join(x.value for x in ExecutionPhase)
-                raise InputError(f"unknown phase {p[:40]!r} (phases: {known})") from None
-        if before is not None:
-            self.execution(project, before)  # a cursor from another project is not found, like any id
-        flt = ExecutionFilter(tuple(phases), project=project, workflow=workflow, limit=limit + 1, before=before)
-        records = self.client.executions(flt)
-        more = len(records) > limit
-        records = records[:limit]
-        return records, records[-1].id if more and records else None
 
     def check_bundle(self, digest: str) -> None:
         try:
