@@ -220,6 +220,20 @@ def test_list_filters(store: Store) -> None:
     assert store.list_executions(ExecutionFilter(limit=0)) == []
 
 
+def test_list_search_matches_part_of_the_id_or_workflow_in_any_case(store: Store) -> None:
+    _seed_listing(store)
+    store.create_execution(execution("ex-f", created_at=5.0, project="p1", workflow="Train_50%"))
+    assert _ids(store.list_executions(ExecutionFilter(search="WF2"))) == ["ex-b"]
+    assert _ids(store.list_executions(ExecutionFilter(search="x-d"))) == ["ex-d"]
+    assert _ids(store.list_executions(ExecutionFilter(search="train"))) == ["ex-f"]
+    # LIKE's wildcards are taken literally
+    assert _ids(store.list_executions(ExecutionFilter(search="50%"))) == ["ex-f"]
+    assert _ids(store.list_executions(ExecutionFilter(search="%"))) == ["ex-f"]
+    assert _ids(store.list_executions(ExecutionFilter(search="n_5"))) == ["ex-f"]
+    assert _ids(store.list_executions(ExecutionFilter(search="_"))) == ["ex-f"]
+    assert _ids(store.list_executions(ExecutionFilter(search="wf1", project="p2"))) == ["ex-d", "ex-c"]
+
+
 def test_list_cursor_pages_through_everything_once(store: Store) -> None:
     _seed_listing(store)
     seen: list[str] = []
