@@ -100,20 +100,24 @@ def test_bad_local_paths_are_exit_2_naming_the_input(home: Path, tmp_path: Path)
     assert "input 'sd': a pickled value cannot be given as an input" in proc.stderr
 
 
-def test_structured_datasets_hash_methods_and_pickles_through_the_cli(home: Path, tmp_path: Path) -> None:
+@pytest.mark.remote
+def test_structured_datasets_files_and_pickles_through_the_cli(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:sd_wf", "--n", "5")
     assert out["execution"]["outputs"] == {"o0": "['a']:10", "o1": ["a", "b", "c"]}
     out = setpoint_json(home, "run", f"{WF}:frame_wf")
     assert out["execution"]["outputs"] == {"o0": ["b", "x", "y"]}
     out = setpoint_json(home, "run", f"{WF}:file_wf", "--rows", "2")
     assert out["execution"]["outputs"] == {"o0": "data.csv:2:csv:True"}
+    out = setpoint_json(home, "run", f"{WF}:pickle_wf", "--x", "3")
+    assert out["execution"]["outputs"] == {"o0": 30}
+
+
+def test_hash_methods_key_downstream_caches_through_the_cli(home: Path, tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     for tag in ("x", "y"):
         out = setpoint_json(home, "run", f"{WF}:hashed_wf", "--tag", tag, env={wfd.CALLS: str(calls)})
         assert out["execution"]["outputs"] == {"o0": 6}
     assert calls.read_text() == "x"
-    out = setpoint_json(home, "run", f"{WF}:pickle_wf", "--x", "3")
-    assert out["execution"]["outputs"] == {"o0": 30}
 
 
 def test_a_deployment_can_forbid_pickling(home: Path) -> None:
