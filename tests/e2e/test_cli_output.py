@@ -152,3 +152,12 @@ def test_a_busy_port_is_one_line_and_exit_6_before_anything_starts() -> None:
         f"error: setpoint server cannot listen on 127.0.0.1:{port}: the port is in use "
         "(stop what holds it, or choose another --port)\n"
     )
+
+
+def test_tables_are_not_cut_at_80_columns_when_piped(home: Path) -> None:
+    eid = json.loads(setpoint(home, "run", f"{WF}:fanned", "--n", "2", "-o", "json", check=True).stdout)["execution"][
+        "id"
+    ]
+    table = setpoint(home, "describe", eid, "--children", check=True).stdout
+    rows = [line.split()[0] for line in table.splitlines() if line.startswith("talk-map")]
+    assert rows == ["talk-map", "talk-map.0", "talk-map.1"]

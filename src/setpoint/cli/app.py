@@ -9,6 +9,7 @@ or was aborted; 2 bad input (spec, type, inputs, usage); 3 not found; 4 store or
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from typing import TYPE_CHECKING, NoReturn
@@ -32,6 +33,8 @@ def _console(*, stderr: bool = False) -> Console:
     out = Console(stderr=stderr)
     if not out.is_terminal:
         out.soft_wrap = True
+        if "COLUMNS" not in os.environ:
+            out.width = 512  # tables take only the width they need: their cells are not cut at 80
     return out
 
 
