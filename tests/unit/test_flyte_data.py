@@ -80,6 +80,11 @@ def test_a_structured_dataset_from_a_uri_of_a_local_file(ctx: LiteralContext, tm
         lit = to_literal(StructuredDataset(uri=str(path)), StructuredDataset, ctx, where="o")
         back = from_literal(lit, pd.DataFrame, ctx, where="i")  # a pandas input reads it too
         assert list(back["a"]) == [1, 2, 3]
+    stored = to_literal(frame(), pd.DataFrame, ctx, where="o")["$ref"]
+    by_uri = to_literal(StructuredDataset(uri=stored["uri"]), StructuredDataset, ctx, where="o")
+    assert by_uri["$ref"] == stored  # a blob already in the store, named by its URI: no copy
+    with pytest.raises(UserError, match=r"^o: no blob sha256:0+ in the blob store"):
+        to_literal(StructuredDataset(uri="sha256:" + "0" * 64), StructuredDataset, ctx, where="o")
     with pytest.raises(UserError, match="not a local file"):
         to_literal(StructuredDataset(uri="s3://bucket/x.parquet"), StructuredDataset, ctx, where="o")
     with pytest.raises(UserError, match="dataframe= or uri=, not both"):
@@ -278,6 +283,11 @@ def test_local_paths_become_stored_literals(ctx: LiteralContext, tmp_path: Path)
     with pytest.raises(InputError, match="cannot read"):
         literal_from_local_path(str(tmp_path / "f.txt"), table, ctx.blobs, where="input 'df'")
     assert not looks_like_path("x.parquet", TypeRef(TypeKind.STR))
+    assert literal_from_local_path(lit["$ref"]["uri"], table, ctx.blobs, where="input 'df'") == lit
+    with pytest.raises(InputError, match=r"^input 'df': no blob sha256:"):
+        literal_from_local_path("sha256:" + "1" * 64, table, ctx.blobs, where="input 'df'")
+    with pytest.raises(InputError, match="with --server"):
+        literal_from_local_path(lit["$ref"]["uri"], table, None, where="input 'df'")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         literal_from_local_path(str(tmp_path), TypeRef(TypeKind.DIRECTORY), ctx.blobs, where="input 'd'")

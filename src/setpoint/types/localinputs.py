@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from setpoint.errors import InputError, UserError
+from setpoint.errors import BlobError, InputError, UserError
 from setpoint.ports import BlobStore
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.types.context import JSON, LiteralContext, ref_literal
 from setpoint.types.files import Directory, File, store_directory, store_file
-from setpoint.types.structured import PARQUET, parquet_bytes, table_from_local_file
+from setpoint.types.structured import BLOB_URI, PARQUET, parquet_bytes, stored_table, table_from_local_file
 
 PATH_KINDS = (TypeKind.FILE, TypeKind.DIRECTORY, TypeKind.DATAFRAME)
 
@@ -42,6 +42,13 @@ def literal_from_local_path(text: str, t: TypeRef, blobs: BlobStore | None, *, w
     """Upload the local file or directory ``text`` names and return its literal (`InputError` if it cannot)."""
     kind = path_kind(t)
     assert kind is not None  # callers check looks_like_path first
+    if kind.kind is TypeKind.DATAFRAME and BLOB_URI.match(text.strip()):  # a table already stored
+        if blobs is None:
+            raise InputError(f"{where}: with --server, give the JSON `outputs` prints for the stored table")
+        try:
+            return stored_table(text.strip(), blobs, where)
+        except (UserError, BlobError) as e:
+            raise InputError(str(e)) from None
     path = Path(os.path.expanduser(text.strip().removeprefix("file://")))
     if not path.exists():
         raise InputError(f"{where}: {str(path)!r} does not exist (give a local path, or the JSON of a stored value)")

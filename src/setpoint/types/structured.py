@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,6 +32,7 @@ from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.types.codecs import Codec
 from setpoint.types.context import JSON, LiteralContext, bad_literal, mismatch, parse_ref, ref_literal, tagged
 
+BLOB_URI = re.compile(r"^sha256:([0-9a-f]{64})$")  # how the blob store names a blob (see adapters/blobs)
 STRUCTURED = "structured"  # the TypeRef name of a StructuredDataset (pandas/pyarrow name their flavour)
 PARQUET = "parquet"
 
@@ -129,6 +131,19 @@ def read_parquet(data: bytes, columns: tuple[str, ...] | None, where: str) -> An
     except (pa.ArrowException, OSError) as e:
         raise BlobError(f"{where}: the stored dataset is not valid Parquet: {e}") from e
     return select_columns(table, columns, where)
+
+
+def stored_table(uri: str, blobs: BlobStore, where: str) -> JSON:
+    """The literal of a Parquet blob already in the store, named by its URI (``sha256:<hex>``)."""
+    m = BLOB_URI.match(uri)
+    assert m is not None
+    probe = BlobRef(uri, m.group(1), -1)  # size unknown: read and verified by content
+    try:
+        data = blobs.get_bytes(probe)
+    except BlobError:
+        raise UserError(f"{where}: no blob {uri} in the blob store (or it does not match its hash)") from None
+    read_parquet(data, None, where)  # it must be a table
+    return ref_literal(blobs.put_bytes(data), PARQUET)  # content-addressed: no second copy
 
 
 def _local_path(uri: str) -> Path | None:
@@ -247,11 +262,13 @@ class StructuredDatasetCodec(Codec):
                 return ref_literal(value._ref, PARQUET)  # passed through unchanged: no copy
             if value._dataframe is None and value._ref is None:
                 assert value.uri is not None
+                if BLOB_URI.match(value.uri):
+                    return stored_table(value.uri, blobs, where)
                 local = _local_path(value.uri)
                 if local is None or not local.is_file():
                     raise UserError(
                         f"{where}: StructuredDataset(uri={value.uri!r}): not a local file; "
-                        "give a local Parquet or CSV path"
+                        "give a local Parquet or CSV path, or a stored blob's sha256:<hex> URI"
                     )
                 table = table_from_local_file(local, where)
             else:
