@@ -175,4 +175,5 @@ def shot(page: Page, name: str) -> None:
     data = page.screenshot(full_page=False)
     (ARTIFACTS / f"console-{name}.png").write_bytes(data)
     if UPDATE_DOCS:
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
         (DOCS_IMG / f"console-{name}.png").write_bytes(data)

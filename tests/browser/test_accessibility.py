@@ -64,8 +64,6 @@ def test_main_pages_have_no_serious_violations(a11y_page: Page, console: Console
             expect(page.locator(".panel")).to_be_visible()
         if name == "registry":
             shot(page, "registry")
-        elif name == "executions":
-            shot(page, "executions")
         problems = violations(page)
         if problems:
             found[name] = problems

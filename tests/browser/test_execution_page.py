@@ -166,3 +166,26 @@ def test_a_dynamic_node_opens_in_place(page: Page, console: Console) -> None:
     page.get_by_role("button", name="Close in graph").click()
     expect(group).to_have_count(0)
     expect(page.locator("svg.dag [data-node]")).to_have_count(1)
+
+
+def test_executions_list_filters_searches_and_pages(page: Page, console: Console) -> None:
+    failed = console.launch("failing", x=40)
+    console.wait(failed)
+    made = [console.launch("talk", lines=1, seconds=0.0) for _ in range(51)]
+    page.goto(f"{console.url}/#/executions?project=team")
+    rows = page.locator("tr[data-execution]")
+    expect(rows).to_have_count(50)  # one page
+    expect(page.locator(f'[data-execution="{made[-1]}"]')).to_be_visible()  # newest first
+    shot(page, "executions")
+    page.get_by_role("button", name="Load more").click()
+    expect(page.locator(f'[data-execution="{made[0]}"]')).to_be_visible()
+    assert rows.count() > 51
+    page.get_by_label("Phase").select_option("FAILED")
+    expect(page.locator(f'[data-execution="{failed}"]')).to_be_visible()
+    for phase in page.locator("tr[data-execution] .phase").all_inner_texts():
+        assert phase == "FAILED"
+    page.get_by_label("Phase").select_option("")
+    page.get_by_label("Search").fill(failed[2:9])
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-execution", failed)
+    assert "search=" in page.url
