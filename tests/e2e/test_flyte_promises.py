@@ -182,3 +182,37 @@ def test_paths_survive_subworkflow_inlining_and_dynamic_grafting(client: Client)
     rec = client.run(wp.through_dynamic, {"n": 3}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
     assert client.outputs(rec.id) == {"o0": ["rec-0", "rec-1", "rec-2"]}
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "outputs"),
+    [
+        ("truthy", ["--x", "3"], {"o0": "small"}),
+        ("calls_compares", ["--x", "12"], {"o0": "above"}),
+        ("keyed_values", [], {"o0": {"10": "ONE", "20": "TWO"}}),  # JSON keys are text
+        ("json_values", [], {"o0": [3, [True, None], {"three": 3.5}]}),
+        ("through_dynamic", ["--n", "2"], {"o0": ["rec-0", "rec-1"]}),
+        ("through_subworkflow", ["--x", "2"], {"o0": "rec-2;kind-a;20"}),
+    ],
+)
+def test_cli_runs_conditions_keyed_dicts_and_paths_through_sub_dags(
+    home: Path, target: str, args: list[str], outputs: dict[str, object]
+) -> None:
+    out = setpoint_json(home, "run", f"{WF}:{target}", *args)
+    assert out["execution"]["phase"] == "SUCCEEDED"
+    assert out["execution"]["outputs"] == outputs
+
+
+def test_cli_runs_ordering_create_node_and_overrides(home: Path, tmp_path: Path) -> None:
+    out = setpoint_json(home, "run", f"{WF}:ordered", "--path", str(tmp_path / "o.txt"))
+    assert out["execution"]["outputs"] == {"o0": "ab"}
+    out = setpoint_json(home, "run", f"{WF}:overridden", "--marker", str(tmp_path / "m"))
+    assert out["execution"]["outputs"] == {"o0": 1}
+    assert [(n["node_id"], n["attempts"]) for n in out["nodes"]] == [("steady", 2)]
+
+
+def test_cli_a_missing_key_fails_the_run_naming_the_node_and_step(home: Path) -> None:
+    proc = setpoint(home, "run", f"{WF}:missing_key")
+    assert proc.returncode == 1, proc.stderr
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert "BadInputPath at node 'double'" in text and "has no key or field 'b'" in text
