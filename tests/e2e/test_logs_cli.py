@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_util import REPO, cli_argv, cli_env, setpoint, setpoint_json
+from tests.e2e.cli_util import REPO, RemoteHome, cli_argv, cli_env, setpoint, setpoint_json
 
 WF = "tests/e2e/wf_logs.py"
 
@@ -108,6 +108,7 @@ def test_logs_of_a_19_mb_log_are_the_attempts_file_byte_for_byte(home: Path, tmp
     assert grep.split() == ["12345", "x" * 85]
 
 
+@pytest.mark.remote
 def test_follow_every_node_until_the_execution_ends(home: Path) -> None:
     proc = subprocess.Popen(
         cli_argv(home, "run", f"{WF}:ticking", "--seconds", "1.5", "--detach", "-o", "json"),
@@ -121,12 +122,14 @@ def test_follow_every_node_until_the_execution_ends(home: Path) -> None:
     follower = subprocess.Popen(
         cli_argv(home, "logs", eid, "-f"), cwd=REPO, env=cli_env(), stdout=subprocess.PIPE, text=True
     )
-    setpoint(home, "controller", "--exit-when-idle", check=True)
+    if not isinstance(home, RemoteHome):  # a server runs its own controller
+        setpoint(home, "controller", "--exit-when-idle", check=True)
     followed, _ = follower.communicate(timeout=60)
     assert follower.returncode == 0
     assert followed.splitlines() == [f"[slow_talk/1] tick {i}" for i in range(3)]
 
 
+@pytest.mark.remote
 def test_run_logs_streams_task_output_inline(home: Path) -> None:
     proc = setpoint(home, "run", f"{WF}:fanned", "--n", "2", "--logs")
     assert proc.returncode == 0, proc.stderr

@@ -7,7 +7,6 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ import click
 
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, err_console, output_option
-from setpoint.cli.progress import finish, follow_to_the_end
+from setpoint.cli.progress import finish, follow_to_the_end, log_chunks
 from setpoint.client.embedded import Client
 from setpoint.client.wire import to_wire
 from setpoint.core.model import Event
@@ -535,25 +534,8 @@ def _follow_logs(
 
     client = state.client
     lines = logs_service.LineFilter(pattern)
-    chunks: Iterator[tuple[str, Any]]
-    if isinstance(client, Client):
-        client.get(execution)
-        if node is not None:
-            logs_service.select(client.store, execution, node, attempt)  # an unknown node: not found
-        follower = logs_service.LogsFollower(client.store, client.settings.attempts_root, execution, node, attempt)
-
-        def polled() -> Iterator[tuple[str, Any]]:
-            while True:
-                yield from follower.poll()
-                if follower.ended:
-                    return
-                time.sleep(0.2)
-
-        chunks = polled()
-    else:
-        if node is None:
-            raise InputError("with --server, --follow follows one node: give NODE (setpoint logs -f EXECUTION NODE)")
-        chunks = ((node, c) for c in client.follow_logs(execution, node, attempt))
+    client.log_notes(execution, node)  # an unknown execution or node: not found, before waiting
+    chunks = log_chunks(client, execution, node, attempt)
     keys: dict[tuple[str, str], bytes] = {}
     for node_id, chunk in chunks:
         if chunk.stream not in streams:

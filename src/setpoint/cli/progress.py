@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shlex
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,7 +26,7 @@ from rich.text import Text
 from setpoint.cli import render
 from setpoint.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, Ctx, console, err_console
 from setpoint.client.embedded import Client
-from setpoint.core.model import Event, EventKind
+from setpoint.core.model import EventKind
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.errors import InputError, SetpointError
 from setpoint.spec.configs import GateKind
@@ -32,6 +34,7 @@ from setpoint.spec.workflow import ApproveGate
 
 if TYPE_CHECKING:
     from setpoint.client.contract import ClientContract
+    from setpoint.service.follow import LogChunk
     from setpoint.service.inspect import NodeView
     from setpoint.spec.workflow import WorkflowSpec
 
@@ -43,10 +46,6 @@ def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str,
     is one line. ``logs``: the running tasks' output is printed as it comes, each line after its
     ``[node/attempt]``.
     """
-    if logs and not isinstance(client, Client):
-        raise InputError(
-            "--logs streams the logs of local attempts; with --server, use: setpoint logs -f EXECUTION NODE"
-        )
     if logs and output == "json":
         raise InputError("--logs prints to the terminal; it does not go with --output json")
     try:
@@ -61,23 +60,94 @@ def follow_to_the_end(client: ClientContract, eid: str, state: Ctx, output: str,
     finish(client, eid, output, rec.phase, state)
 
 
-def _log_follower(client: ClientContract, eid: str) -> Any:
-    from setpoint.service.logs import LineFilter, LogsFollower
+def log_chunks(
+    client: ClientContract, eid: str, node: str | None = None, attempt: int | None = None
+) -> Iterator[tuple[str, LogChunk]]:
+    """(node id, chunk) of the logs of every node under ``node`` (default: all) as they grow, until
+    the execution ends: read from the store here, or one server stream per node with ``--server``."""
+    if isinstance(client, Client):
+        from setpoint.service.logs import LogsFollower
 
-    assert isinstance(client, Client)
-    return LogsFollower(client.store, client.settings.attempts_root, eid), LineFilter()
+        follower = LogsFollower(client.store, client.settings.attempts_root, eid, node, attempt)
+        while True:
+            yield from follower.poll()
+            if follower.ended:
+                return
+            time.sleep(0.2)
+    got: queue.Queue[tuple[str, LogChunk | BaseException | None]] = queue.Queue()
+    streams: dict[str, threading.Thread] = {}
+
+    def pump(node_id: str) -> None:
+        try:
+            for chunk in client.follow_logs(eid, node_id, attempt):
+                got.put((node_id, chunk))
+        except BaseException as e:
+            got.put((node_id, e))
+        finally:
+            got.put((node_id, None))
+
+    while True:
+        ended = client.get(eid).phase.is_terminal  # before the nodes: none that ran is missed
+        for v in client.nodes(eid, children=True):
+            under = node is None or v.node_id == node or v.node_id.startswith(node + ".")
+            if v.node_id in streams or not under or v.record.attempt == 0:
+                continue
+            streams[v.node_id] = threading.Thread(target=pump, args=(v.node_id,), daemon=True)
+            streams[v.node_id].start()
+        deadline = time.monotonic() + 0.5
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                node_id, item = got.get(timeout=left)
+            except queue.Empty:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if item is not None:
+                yield node_id, item
+        if ended and got.empty() and not any(t.is_alive() for t in streams.values()):
+            return
 
 
-def _log_lines(follower: Any, lines: Any) -> list[bytes]:
-    out = []
-    for node_id, chunk in follower.poll():
-        number = chunk.attempt_id.rsplit("/", 1)[1]
-        prefix = f"[{node_id}/{number}{':stderr' if chunk.stream == 'stderr' else ''}] ".encode()
-        out.append(lines.feed((chunk.attempt_id, chunk.stream), chunk.text.encode(), prefix))
-    if follower.ended:
-        for key in list(lines.partial):
-            out.append(lines.flush(key, f"[{key[0].split('/', 1)[1]}] ".encode()))
-    return [b for b in out if b]
+def log_prefix(node_id: str, chunk: LogChunk) -> bytes:
+    number = chunk.attempt_id.rsplit("/", 1)[1]
+    return f"[{node_id}/{number}{':stderr' if chunk.stream == 'stderr' else ''}] ".encode()
+
+
+class LogPrinter:
+    """Prints the running tasks' output (``run --logs``) from a thread, each line after its node."""
+
+    def __init__(self, client: ClientContract, eid: str, write: Callable[[bytes], None]) -> None:
+        self.write = write
+        self.thread = threading.Thread(target=self._run, args=(client, eid), name="setpoint-logs", daemon=True)
+        self.thread.start()
+
+    def _run(self, client: ClientContract, eid: str) -> None:
+        from setpoint.service.logs import LineFilter
+
+        lines = LineFilter()
+        prefixes: dict[tuple[str, str], bytes] = {}
+        try:
+            for node_id, chunk in log_chunks(client, eid):
+                key = (chunk.attempt_id, chunk.stream)
+                prefixes[key] = log_prefix(node_id, chunk)
+                data = lines.feed(key, chunk.text.encode(), prefixes[key])
+                if data:
+                    self.write(data)
+        except SetpointError as e:
+            self.write(f"(logs stopped: {e})\n".encode())
+        for key, prefix in prefixes.items():
+            data = lines.flush(key, prefix)
+            if data:
+                self.write(data)
+
+    def join(self, timeout: float = 10.0) -> None:
+        self.thread.join(timeout)
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def gate_hints(eid: str, nodes: Sequence[NodeView], spec: WorkflowSpec | None, state: Ctx | None = None) -> list[str]:
@@ -119,27 +189,37 @@ def follow(client: ClientContract, eid: str, *, live: bool, logs: bool = False, 
         return Group(render.progress_view(rec, nodes), *hints)
 
     with Live(console=console, refresh_per_second=8, transient=False) as shown:
-        if not isinstance(client, Client):
-            # Remote: redraw when the server's event stream says something happened (at most 5
-            # times a second; its keep-alive, about once a second, catches up a skipped redraw).
-            drawn = 0.0
-            for _ in client.changes(eid):
-                if time.monotonic() - drawn >= 0.2:
-                    shown.update(view(client.get(eid)))
-                    drawn = time.monotonic()
-            rec = client.get(eid)
-            shown.update(view(rec))
+        printer = LogPrinter(client, eid, _print_text) if logs else None
+        try:
+            return _follow_live(client, eid, shown, view)
+        finally:
+            if printer is not None:
+                printer.join()
+
+
+def _print_text(data: bytes) -> None:
+    console.print(Text(data.decode("utf-8", errors="replace").rstrip("\n")), highlight=False)
+
+
+def _follow_live(client: ClientContract, eid: str, shown: Live, view: Callable[[Any], Group]) -> Any:
+    """Redraw the progress (and gate hints) until the execution ends."""
+    if not isinstance(client, Client):
+        # Remote: redraw when the server's event stream says something happened (at most 5
+        # times a second; its keep-alive, about once a second, catches up a skipped redraw).
+        drawn = 0.0
+        for _ in client.changes(eid):
+            if time.monotonic() - drawn >= 0.2:
+                shown.update(view(client.get(eid)))
+                drawn = time.monotonic()
+        rec = client.get(eid)
+        shown.update(view(rec))
+        return rec
+    while True:
+        rec = client.get(eid)
+        shown.update(view(rec))
+        if rec.phase.is_terminal:
             return rec
-        follower = _log_follower(client, eid) if logs else None
-        while True:
-            rec = client.get(eid)
-            if follower is not None:
-                for data in _log_lines(*follower):
-                    console.print(Text(data.decode("utf-8", errors="replace").rstrip("\n")), highlight=False)
-            shown.update(view(rec))
-            if rec.phase.is_terminal and (follower is None or follower[0].ended):
-                return rec
-            client.wait(eid, timeout=0.25)
+        client.wait(eid, timeout=0.25)
 
 
 def follow_lines(client: ClientContract, eid: str, *, logs: bool = False, state: Ctx | None = None) -> Any:
@@ -147,42 +227,31 @@ def follow_lines(client: ClientContract, eid: str, *, logs: bool = False, state:
     command = state.command if state is not None else _plain_command
     spec = _spec(client, eid)
     gates = {n.id: g for n in spec.nodes if (g := n.signal_gate) is not None} if spec is not None else {}
-    follower = _log_follower(client, eid) if logs else None
     out = sys.stdout
-    if isinstance(client, Client):
-        from setpoint.service.follow import EventFollower
+    lock = threading.Lock()
 
-        events = EventFollower(client.store, eid)
+    def write(data: bytes) -> None:
+        with lock:
+            _write_stdout(data)
 
-        def batches() -> Iterator[list[Event]]:
-            while True:
-                got = events.poll()
-                yield got
-                if events.ended is not None and (follower is None or follower[0].ended):
-                    return
-                time.sleep(0.1)
-
-        stream: Iterator[list[Event]] = batches()
-    else:
-        stream = ([e] for e in client.follow_events(eid))
-    for batch in stream:
-        if follower is not None:
-            for data in _log_lines(*follower):
-                out.flush()
-                sys.stdout.buffer.write(data)
-                sys.stdout.buffer.flush()
-        for e in batch:
+    printer = LogPrinter(client, eid, write) if logs else None
+    try:
+        for e in client.follow_events(eid):
             if e.kind is not EventKind.NODE or not e.node_id:
                 continue
             line = f"{render.fmt_time(e.ts)} {e.node_id} {e.phase}"
             if e.message:
                 line += f": {e.message}"
-            out.write(line + "\n")
             gate = gates.get(e.node_id)
             if gate is not None and e.phase == NodePhase.RUNNING.value:
                 extra = "  (or --reject)" if isinstance(gate, ApproveGate) else " VALUE"
-                out.write(f"  waiting for signal '{gate.name}': {command('signal', eid, gate.name)}{extra}\n")
-        out.flush()
+                line += f"\n  waiting for signal '{gate.name}': {command('signal', eid, gate.name)}{extra}"
+            with lock:
+                out.write(line + "\n")
+                out.flush()
+    finally:
+        if printer is not None:
+            printer.join()
     return client.get(eid)
 
 
