@@ -130,3 +130,9 @@ def test_decks(home: Path) -> None:
     page = setpoint(home, "deck", out["execution"]["id"], "summarize", check=True).stdout.strip().splitlines()[-1]
     html = Path(page).read_text()
     assert "<td>9.0</td>" in html and "mean = 3.875 over 8 values" in html
+
+
+def test_structured_dataset(home: Path) -> None:
+    assert outputs(home, "structured_dataset.py:income_by_age", "--rows", "6") == {
+        "o0": {"20": 2500.0, "30": 3500.0, "40": 4500.0}
+    }
