@@ -38,6 +38,13 @@ def test_sqlite3_task_queries_a_real_database(client: Client) -> None:
     assert client.outputs(rec.id) == {"o0": ["cy", "ada"]}
 
 
+def test_a_sqlite3_task_can_output_a_structured_dataset(client: Client, home: Path) -> None:
+    rec = client.run(wk.dataset_wf, {"n": 2}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": "ada"}
+    assert setpoint_json(home, "run", f"{WF}:dataset_wf")["execution"]["outputs"] == {"o0": "ada"}
+
+
 @pytest.mark.remote
 def test_shell_and_sqlite_tasks_through_setpoint_run(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:shout_wf", "--text", "via cli")

@@ -15,6 +15,7 @@ from setpoint.notify.rules import Email, WorkflowExecutionPhase
 from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
 from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task
 from setpoint.types.files import File
+from setpoint.types.structured import StructuredDataset
 
 shout = ShellTask(
     name="shout",
@@ -111,3 +112,22 @@ double_plan = LaunchPlan.create(
 @workflow
 def parent_wf(x: int = 4) -> str:
     return double_plan(x=x)
+
+
+top_players = SQLite3Task(
+    name="top_players",
+    query_template="SELECT name, score FROM players ORDER BY score DESC LIMIT {{ .inputs.n }}",
+    inputs=kwtypes(n=int),
+    task_config=SQLite3Config(uri=str(PLAYERS_DB)),
+    output_schema_type=StructuredDataset,
+)
+
+
+@task
+def first_name(sd: StructuredDataset) -> str:
+    return str(sd.open(pd.DataFrame).all()["name"][0])
+
+
+@workflow
+def dataset_wf(n: int = 2) -> str:
+    return first_name(sd=top_players(n=n))

@@ -27,6 +27,7 @@ from setpoint.service.registry import task_entity
 from setpoint.testing.mocks import patch, task_mock
 from setpoint.testing.secrets import fake_secrets
 from setpoint.types.files import Directory, File
+from setpoint.types.structured import StructuredDataset
 from tests.e2e import wf_flyte_task_kinds as wk
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -138,6 +139,19 @@ def test_sqlite_task_runs_a_real_query_in_process() -> None:
     df = wk.count_rows(min_score=7)
     assert isinstance(df, pd.DataFrame)
     assert list(df["name"]) == ["cy", "ada"]
+
+
+def test_sqlite_task_output_as_a_structured_dataset() -> None:
+    t = SQLite3Task(
+        name="as_dataset",
+        query_template="SELECT name FROM players ORDER BY name",
+        task_config=SQLite3Config(uri=str(wk.PLAYERS_DB)),
+        output_schema_type=StructuredDataset,
+    )
+    out = t()
+    assert isinstance(out, StructuredDataset)
+    assert list(out.open(pd.DataFrame).all()["name"]) == ["ada", "bob", "cy"]
+    assert [n for n, _ in t.spec().interface.outputs] == ["results"]
 
 
 def test_sqlite_task_reads_a_compressed_database(tmp_path: Path) -> None:

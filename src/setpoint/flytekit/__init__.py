@@ -46,6 +46,9 @@ NAMES: dict[str, str] = {
     # types
     "FlyteFile": "setpoint.types.files:File",
     "FlyteDirectory": "setpoint.types.files:Directory",
+    "StructuredDataset": "setpoint.types.structured:StructuredDataset",
+    "HashMethod": "setpoint.types.hashing:HashMethod",
+    "BatchSize": "setpoint.types.pickling:BatchSize",
 }
 
 __all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names

@@ -1,4 +1,4 @@
-"""flytekit.types: the type packages live in the submodules (file, directory)."""
+"""flytekit.types: the type packages live in the submodules (file, directory, structured)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,12 @@
+"""flytekit.core.hash: `HashMethod` (setpoint.types.hashing)."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "HashMethod": "setpoint.types.hashing:HashMethod",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)
