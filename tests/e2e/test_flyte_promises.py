@@ -216,3 +216,25 @@ def test_cli_a_missing_key_fails_the_run_naming_the_node_and_step(home: Path) ->
     assert proc.returncode == 1, proc.stderr
     text = " ".join((proc.stdout + proc.stderr).split())
     assert "BadInputPath at node 'double'" in text and "has no key or field 'b'" in text
+
+
+def test_cli_takes_json_like_and_int_keyed_inputs(home: Path) -> None:
+    out = setpoint_json(
+        home,
+        "run",
+        f"{WF}:json_inputs",
+        "--items",
+        '[1, "a", {"b": null}]',
+        "--mapping",
+        "{}",
+        "--keys",
+        '{"1": "one", "5": "five"}',
+    )
+    assert out["execution"]["outputs"] == {"o0": [3, {"10": "ONE", "50": "FIVE"}, {"b": None}]}
+
+
+def test_json_like_and_int_keyed_inputs_in_process(client: Client) -> None:
+    inputs = {"items": [{"$x": 1}], "mapping": {}, "keys": {2: "two"}}
+    rec = client.run(wp.json_inputs, inputs, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id, wp.json_inputs) == {"o0": [1, {"20": "TWO"}, {"$x": 1}]}  # JSON: text keys

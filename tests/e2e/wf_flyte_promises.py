@@ -331,3 +331,9 @@ def fan(n: int) -> List[str]:
 @workflow
 def through_dynamic(n: int = 3) -> List[str]:
     return fan(n=n)
+
+
+@workflow
+def json_inputs(items: list, mapping: dict, keys: Dict[int, str]) -> list:  # type: ignore[type-arg]
+    """JSON-like and int-keyed inputs, as a CLI user passes them."""
+    return jsonish(items=items, mapping={"k": keyed(d=keys)})

@@ -357,8 +357,8 @@ class JsonCodec(Codec):
         if isinstance(lit, dict):
             if tagged(lit, "$float") and lit["$float"] in _NON_FINITE:
                 return _NON_FINITE[lit["$float"]]
-            if len(lit) == 1 and next(iter(lit)).startswith("$") and not next(iter(lit)).startswith("$$"):
-                raise bad_literal(where, self.ref, lit)  # another type's tagged literal, not JSON data
+            # Other "$" keys are data: encoding escapes them ("$$k"), and plain JSON from a client
+            # (a CLI argument typed only as `any`) arrives unescaped; both read back as "$k".
             return {unescape_key(k): self.decode(v, ctx, f"{where}, key {unescape_key(k)!r}") for k, v in lit.items()}
         return lit
 
