@@ -238,3 +238,17 @@ def test_json_like_and_int_keyed_inputs_in_process(client: Client) -> None:
     rec = client.run(wp.json_inputs, inputs, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
     assert client.outputs(rec.id, wp.json_inputs) == {"o0": [1, {"20": "TWO"}, {"$x": 1}]}  # JSON: text keys
+
+
+@pytest.mark.parametrize(("first", "out"), [(9, "in;rec-9;big"), (2, "kind-in;rec-2;small")])
+def test_parts_of_workflow_inputs_and_conditions_on_parts(client: Client, first: int, out: str) -> None:
+    r = wp.Record(name="in", type="kind-in", node_id=0, binding=[first], meta={})
+    rec = client.run(wp.input_parts, {"r": r}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": out}
+
+
+def test_cli_parts_of_a_workflow_input(home: Path) -> None:
+    r = {"name": "in", "type": "kind-in", "node_id": 0, "binding": [7], "meta": {}}
+    out = setpoint_json(home, "run", f"{WF}:input_parts", "--r", json.dumps(r))
+    assert out["execution"]["outputs"] == {"o0": "in;rec-7;big"}

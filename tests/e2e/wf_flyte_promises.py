@@ -337,3 +337,16 @@ def through_dynamic(n: int = 3) -> List[str]:
 def json_inputs(items: list, mapping: dict, keys: Dict[int, str]) -> list:  # type: ignore[type-arg]
     """JSON-like and int-keyed inputs, as a CLI user passes them."""
     return jsonish(items=items, mapping={"k": keyed(d=keys)})
+
+
+@workflow
+def input_parts(r: Record) -> str:
+    """Parts of a workflow input, and a condition on a part of an upstream output."""
+    made = make(x=r.binding[0])
+    return (
+        conditional("by_field")
+        .if_(made.node_id > 5)
+        .then(concat(a=r.name, b=made.name, c="big"))
+        .else_()
+        .then(concat(a=r.type, b=made.name, c="small"))
+    )
