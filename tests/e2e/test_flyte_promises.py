@@ -252,3 +252,10 @@ def test_cli_parts_of_a_workflow_input(home: Path) -> None:
     r = {"name": "in", "type": "kind-in", "node_id": 0, "binding": [7], "meta": {}}
     out = setpoint_json(home, "run", f"{WF}:input_parts", "--r", json.dumps(r))
     assert out["execution"]["outputs"] == {"o0": "in;rec-7;big"}
+
+
+def test_a_workflow_output_path_missing_at_run_time_fails_the_execution(client: Client) -> None:
+    rec = client.run(wp.missing_output_key, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.code == "BadOutputPath"
+    assert "a workflow output could not be resolved" in rec.error.message and "'b'" in rec.error.message

@@ -350,3 +350,9 @@ def input_parts(r: Record) -> str:
         .else_()
         .then(concat(a=r.type, b=made.name, c="small"))
     )
+
+
+@workflow
+def missing_output_key() -> int:
+    """A workflow output that is a part the value does not have: the execution fails, saying which."""
+    return lookup(d={"a": 1})["b"]
