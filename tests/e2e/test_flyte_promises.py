@@ -134,6 +134,7 @@ def test_with_overrides_retries_and_node_name(client: Client, tmp_path: Path) ->
 # -- through the CLI ---------------------------------------------------------------------------------
 
 
+@pytest.mark.remote
 def test_cli_runs_attribute_access_and_tuple_outputs(home: Path, tmp_path: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:fields", "--x", "4")
     assert out["execution"]["outputs"] == {"o0": "rec-4|4|2.0;kind-a|40|2.0;second"}
@@ -211,6 +212,7 @@ def test_cli_runs_ordering_create_node_and_overrides(home: Path, tmp_path: Path)
     assert [(n["node_id"], n["attempts"]) for n in out["nodes"]] == [("steady", 2)]
 
 
+@pytest.mark.remote
 def test_cli_a_missing_key_fails_the_run_naming_the_node_and_step(home: Path) -> None:
     proc = setpoint(home, "run", f"{WF}:missing_key")
     assert proc.returncode == 1, proc.stderr
@@ -248,6 +250,7 @@ def test_parts_of_workflow_inputs_and_conditions_on_parts(client: Client, first:
     assert client.outputs(rec.id) == {"o0": out}
 
 
+@pytest.mark.remote
 def test_cli_parts_of_a_workflow_input(home: Path) -> None:
     r = {"name": "in", "type": "kind-in", "node_id": 0, "binding": [7], "meta": {}}
     out = setpoint_json(home, "run", f"{WF}:input_parts", "--r", json.dumps(r))
