@@ -21,15 +21,72 @@ function Leaf({ value }: { value: unknown }): React.JSX.Element {
   return <span>{JSON.stringify(value)}</span>;
 }
 
+type Row = Record<string, unknown>;
+
+/** A list of records with the same few scalar fields: a table (how a small dataframe arrives). */
+function asTable(value: unknown): { columns: string[]; rows: Row[] } | null {
+  if (!Array.isArray(value) || value.length === 0) return null;
+  const first = value[0] as unknown;
+  if (typeof first !== "object" || first === null || Array.isArray(first)) return null;
+  const columns = Object.keys(first);
+  if (columns.length === 0 || columns.length > 30) return null;
+  const key = columns.join("\u0000");
+  for (const r of value as unknown[]) {
+    if (typeof r !== "object" || r === null || Array.isArray(r) || Object.keys(r).join("\u0000") !== key) return null;
+    if (Object.values(r).some((v) => typeof v === "object" && v !== null)) return null;
+  }
+  return { columns, rows: value as Row[] };
+}
+
+function Table({ name, table }: { name: string; table: { columns: string[]; rows: Row[] } }): React.JSX.Element {
+  return (
+    <li>
+      <span className="j-key">{name}</span> <span className="j-meta">[{table.rows.length} rows]</span>
+      <div className="j-table" tabIndex={0}>
+        <table className="grid small">
+          <thead>
+            <tr>
+              {table.columns.map((c) => (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {table.rows.slice(0, 200).map((r, i) => (
+              <tr key={i}>
+                {table.columns.map((c) => (
+                  <td key={c}>{r[c] === null ? "null" : String(r[c])}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {table.rows.length > 200 && <p className="j-meta">… {table.rows.length - 200} more rows</p>}
+      </div>
+    </li>
+  );
+}
+
+function FileLink({ name, value }: { name: string; value: { uri: string; name?: string | null; size?: number } }): React.JSX.Element {
+  const label = value.name || value.uri;
+  const size = typeof value.size === "number" ? ` (${value.size.toLocaleString()} bytes)` : "";
+  return (
+    <li>
+      <span className="j-key">{name}</span>:{" "}
+      {/^https?:\/\//.test(value.uri) ? <a href={value.uri}>{label}</a> : <span className="mono" title={value.uri}>{label}</span>}
+      {size}
+    </li>
+  );
+}
+
 function Branch({ name, value, depth }: { name: string; value: unknown; depth: number }): React.JSX.Element {
   const [open, setOpen] = useState(depth < 2);
   const complex = typeof value === "object" && value !== null;
-  if (isBlob(value))
-    return (
-      <li>
-        <span className="j-key">{name}</span>: <a href={value.uri}>{value.uri}</a>
-      </li>
-    );
+  if (isBlob(value)) return <FileLink name={name} value={value} />;
+  const table = asTable(value);
+  if (table) return <Table name={name} table={table} />;
   if (!complex)
     return (
       <li>

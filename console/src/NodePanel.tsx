@@ -104,7 +104,8 @@ export function NodePanel({
   }, [base, node.id, node.phase]);
 
   const detail = (view?.detail ?? {}) as { gate?: string; signal?: string };
-  const gateOpen = node.kind === "gate" && node.phase === "RUNNING";
+  const gateKind = node.gate ?? detail.gate;
+  const gateOpen = node.kind === "gate" && node.phase === "RUNNING" && gateKind !== "sleep";
   const signal = (value: unknown): void => {
     setError(null);
     post(base + "/signals", { name: detail.signal ?? node.id, value })
@@ -128,6 +129,11 @@ export function NodePanel({
           </>
         )}
       </p>
+      {node.child && (
+        <p>
+          Started execution <a href={href(`executions/${node.child}`, project)}>{node.child}</a>
+        </p>
+      )}
       {error && (
         <p role="alert" className="error">
           {error}
@@ -135,7 +141,7 @@ export function NodePanel({
       )}
       {gateOpen && write && (
         <div className="gate-actions">
-          {detail.gate === "approve" ? (
+          {gateKind === "approve" ? (
             <>
               <button type="button" onClick={() => signal(true)}>
                 Approve

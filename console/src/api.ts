@@ -157,6 +157,8 @@ export interface GraphNode {
   started_at: number | null;
   ended_at: number | null;
   children: Counts | null;
+  gate?: string | null; // a gate: sleep, approve or signal
+  child?: string | null; // a launch-plan node: the execution it started
   case?: number | null; // a decided branch: the case it took (-1: none matched)
   case_of?: [string, number] | null;
 }

@@ -189,3 +189,14 @@ def test_executions_list_filters_searches_and_pages(page: Page, console: Console
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-execution", failed)
     assert "search=" in page.url
+
+
+def test_records_are_shown_as_a_table(page: Page, console: Console) -> None:
+    eid = console.launch("tabular", n=4)
+    assert console.wait(eid)["phase"] == "SUCCEEDED"
+    open_execution(page, console, eid)
+    page.get_by_role("tab", name="Inputs & outputs").click()
+    table = page.get_by_label("outputs").get_by_role("table")
+    expect(table.get_by_role("columnheader")).to_have_text(["i", "square"])
+    expect(table.get_by_role("row")).to_have_count(5)
+    expect(table.get_by_role("row").last.get_by_role("cell")).to_have_text(["3", "9"])

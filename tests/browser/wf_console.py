@@ -100,3 +100,13 @@ def fan(n: int) -> int:
 @workflow
 def grows(n: int = 3) -> int:
     return fan(n=n)
+
+
+@task
+def rows(n: int) -> list[dict[str, int]]:
+    return [{"i": i, "square": i * i} for i in range(n)]
+
+
+@workflow
+def tabular(n: int = 4) -> list[dict[str, int]]:
+    return rows(n=n)
