@@ -4,6 +4,7 @@ truthful about nodes that have none (a cache hit, a recovered node, an attempt t
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -134,3 +135,27 @@ def test_run_logs_streams_task_output_inline(home: Path) -> None:
     proc = setpoint(home, "run", f"{WF}:fanned", "--n", "2", "--logs")
     assert proc.returncode == 0, proc.stderr
     assert "[talk-map.1/1] element 1 says [hi] on stdout" in proc.stdout
+
+
+@pytest.mark.remote
+def test_since_keeps_the_attempts_of_that_period(home: Path) -> None:
+    eid = _run(home, "fanned", "--n", "2")
+    recent = setpoint(home, "logs", eid, "talk-map", "--since", "10m", "--stream", "stdout")
+    assert len(recent.stdout.splitlines()) == 2
+    later = setpoint(home, "logs", eid, "talk-map", "--since", "2999-01-01T00:00")
+    assert later.returncode == 0 and later.stdout == ""
+    bad = setpoint(home, "logs", eid, "--since", "yesterday")
+    assert bad.returncode == 2 and "is neither a duration" in bad.stderr
+
+
+def test_line_filter_cuts_chunks_into_whole_prefixed_lines() -> None:
+    from setpoint.service.logs import LineFilter, tail_lines
+
+    lines = LineFilter(re.compile(b"keep"))
+    assert lines.feed("a", b"keep 1\nskip 2\nke", b"[n/1] ") == b"[n/1] keep 1\n"
+    assert lines.feed("a", b"ep 3\npartial keep", b"[n/1] ") == b"[n/1] keep 3\n"
+    assert lines.flush("a", b"[n/1] ") == b"[n/1] partial keep\n"
+    assert LineFilter().feed("b", b"as is, no newline") == b"as is, no newline"
+    assert tail_lines(b"1\n2\n3\n", 2) == b"2\n3\n"
+    assert tail_lines(b"1\n2\n3", 2) == b"2\n3"
+    assert tail_lines(b"1\n", 5) == b"1\n"
