@@ -423,7 +423,7 @@ def test_with_overrides_renames_the_node() -> None:
 def test_with_overrides_warns_about_what_it_does_not_use_and_refuses_the_unknown() -> None:
     @workflow
     def warned(x: int = 1) -> int:
-        return use_int(n=x).with_overrides(interruptible=True, limits=Resources(mem="1Gi"))
+        return use_int(n=x).with_overrides(interruptible=True, limits=Resources(mem="1Gi"), name="shown")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -431,6 +431,8 @@ def test_with_overrides_warns_about_what_it_does_not_use_and_refuses_the_unknown
     texts = [str(w.message) for w in caught if issubclass(w.category, OverrideWarning)]
     assert any("interruptible=...) is accepted but not used" in t for t in texts)
     assert any("limits=...) is recorded in the spec; no executor enforces limits" in t for t in texts)
+    assert any("name=...) is accepted but not used" in t and "node_name= renames" in t for t in texts)
+    assert [n.id for n in warned.compile().nodes] == ["use_int"]
 
     @workflow
     def unknown(x: int = 1) -> int:

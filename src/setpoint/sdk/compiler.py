@@ -45,9 +45,12 @@ if TYPE_CHECKING:
 MAX_NODES = 100_000
 
 # with_overrides(...) options setpoint acts on, and flytekit's that it accepts but cannot honour
-OVERRIDES = frozenset({"retries", "timeout", "requests", "limits", "cache", "cache_version", "cache_serialize"})
-RENAMES = frozenset({"name", "node_name"})
+OVERRIDES = frozenset(
+    {"retries", "timeout", "requests", "resources", "limits", "cache", "cache_version", "cache_serialize"}
+)
+RENAMES = frozenset({"node_name"})
 IGNORED_OVERRIDES = {
+    "name": "setpoint shows a node by its id and keeps no display name; node_name= renames the node",
     "interruptible": "setpoint runs no spot/preemptible capacity",
     "container_image": "the local executor runs tasks in the current environment",
     "accelerator": "no executor schedules accelerators by type",
@@ -258,13 +261,10 @@ class Builder:
         if options:
             for node_id in ids:
                 self._override_task(node_id, options, f"workflow '{self.workflow}', node '{node_id}'")
-        names = [overrides[k] for k in ("node_name", "name") if overrides.get(k) is not None]
-        if names:
-            if len(set(names)) > 1:
-                raise SpecError(f"{where}: with_overrides() got both name={names[1]!r} and node_name={names[0]!r}")
+        if overrides.get("node_name") is not None:
             if len(ids) != 1:
                 raise SpecError(f"{where}: only a single node can be renamed")
-            self._rename(entity, ids[0], str(names[0]), where)
+            self._rename(entity, ids[0], str(overrides["node_name"]), where)
 
     def _override_task(self, node_id: str, options: dict[str, Any], where: str) -> None:
         index = next(i for i, n in enumerate(self.nodes) if n.id == node_id)
@@ -274,7 +274,7 @@ class Builder:
         base = self.tasks[node.task]
         changes: dict[str, Any] = {}
         if "retries" in options:
-            retries = options["retries"]
+            retries = 0 if options["retries"] is None else options["retries"]
             if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 100:
                 raise SpecError(f"{where}: retries must be an integer from 0 to 100, got {retries!r}")
             changes["retries"] = retries
@@ -284,6 +284,8 @@ class Builder:
             if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
                 raise SpecError(f"{where}: timeout must be positive, got {timeout!r}")
             changes["timeout_s"] = None if seconds is None else float(seconds)
+        if "resources" in options and "requests" not in options:  # newer flytekit's spelling
+            options = {**options, "requests": options["resources"]}
         for key in ("requests", "limits"):
             if key in options:
                 res = options[key]
