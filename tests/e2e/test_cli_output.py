@@ -161,3 +161,13 @@ def test_tables_are_not_cut_at_80_columns_when_piped(home: Path) -> None:
     table = setpoint(home, "describe", eid, "--children", check=True).stdout
     rows = [line.split()[0] for line in table.splitlines() if line.startswith("talk-map")]
     assert rows == ["talk-map", "talk-map.0", "talk-map.1"]
+
+
+def test_hints_never_print_a_database_password() -> None:
+    from setpoint.cli.app import Ctx, _without_password
+
+    assert _without_password("postgresql://me:s3cret@db:5432/sp") == "postgresql://me:***@db:5432/sp"
+    assert _without_password("postgresql://me@db/sp") == "postgresql://me@db/sp"
+    state = Ctx("/h")
+    state.given = ["--home", "/my home"]
+    assert state.command("logs", "E", "n") == "setpoint --home '/my home' logs E n"

@@ -96,6 +96,20 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             )
 
 
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user (``postgresql://u:secret@h/db``) as ``***``: hints are printed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return url
+
+
 class Ctx:
     def __init__(
         self,
@@ -239,6 +253,6 @@ def cli(
     given = {"home": home, "db": db, "blobs": blobs, "server": server, "global_project": global_project}
     for name, value in given.items():
         if value is not None and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
-            state.given += [f"--{name.removeprefix('global_')}", value]
+            state.given += [f"--{name.removeprefix('global_')}", _without_password(value)]
     ctx.obj = state
     ctx.call_on_close(state.close)
