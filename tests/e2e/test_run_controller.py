@@ -56,3 +56,26 @@ def test_stopping_a_controller_releases_every_lease_it_holds(tmp_path: Path) -> 
         ctl.stop()
         assert owner.get(eid).lease_owner is None
         owner.terminate(eid)
+
+
+def test_detach_says_nothing_while_a_controller_runs(home: Path) -> None:
+    import subprocess
+
+    from tests.e2e.cli_util import REPO, cli_argv, cli_env
+
+    ctl = subprocess.Popen(
+        cli_argv(home, "controller"), cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list((home / "controllers").glob("*.json")):
+            assert time.monotonic() < deadline, "the controller wrote no beacon"
+            time.sleep(0.1)
+        detached = setpoint(home, "run", f"{WF}:fanned", "--detach", check=True)
+        assert "no controller is running" not in detached.stderr
+        eid = detached.stdout.split()[2].rstrip(";")
+        assert setpoint(home, "wait", eid, "--timeout", "60").returncode == 0
+    finally:
+        ctl.terminate()
+        ctl.wait(timeout=30)
+    assert not list((home / "controllers").glob("*.json")), "a stopped controller left its beacon"

@@ -664,7 +664,8 @@ def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
     if workers:
         client.settings = client.settings.evolve(workers=workers)
     ctl = client.start_controller()
-    err_console.print(f"controller {ctl.owner} running on {client.settings.home}")
+    err_console.print(f"controller {ctl.owner} running on {client.settings.home}", markup=False, highlight=False)
+    _stop_on_sigterm()
     try:
         while True:
             if exit_when_idle and ctl.run_until_idle(timeout=1.0):
@@ -674,6 +675,16 @@ def controller(state: Ctx, exit_when_idle: bool, workers: int | None) -> None:
                 time.sleep(1.0)
     except KeyboardInterrupt:
         err_console.print("stopping")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C: the controller releases its leases, so the next one takes over at once."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @cli.command()
