@@ -41,6 +41,13 @@ function LineageTree({ items, project }: { items: Upstream[]; project: string })
   );
 }
 
+interface Consumer {
+  execution: string;
+  node: string;
+  input: string;
+  depth: number;
+}
+
 function traceback(logs: { stream: string; text: string }[]): string | null {
   const err = logs.filter((l) => l.stream === "stderr").map((l) => l.text).join("");
   const at = err.lastIndexOf("Traceback (most recent call last)");
@@ -71,6 +78,7 @@ export function NodePanel({
   const base = execPath(project, execution);
   const [explain, setExplain] = useState<{ summary?: string; status?: string; differences?: string[] } | null>(null);
   const [lineage, setLineage] = useState<Upstream[] | null>(null);
+  const [consumers, setConsumers] = useState<Consumer[]>([]);
   const [trace, setTrace] = useState<string | null>(null);
   const [signalValue, setSignalValue] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -91,6 +99,7 @@ export function NodePanel({
   useEffect(() => {
     setExplain(null);
     setLineage(null);
+    setConsumers([]);
     setTrace(null);
     setError(null);
     setShowMap(false);
@@ -282,18 +291,38 @@ export function NodePanel({
         {lineage === null ? (
           <button
             type="button"
-            onClick={() =>
+            onClick={() => {
               get<{ lineage: Upstream[] }>(base + "/lineage/upstream" + query({ node: node.id }))
                 .then((r) => setLineage(r.lineage))
-                .catch((e: unknown) => setError(String(e)))
-            }
+                .catch((e: unknown) => setError(String(e)));
+              get<{ consumers: Consumer[] }>(base + "/lineage/consumers" + query({ node: node.id }))
+                .then((r) => setConsumers(r.consumers))
+                .catch(() => undefined);
+            }}
           >
             Show lineage
           </button>
-        ) : lineage.length === 0 ? (
-          <p className="empty">No lineage recorded.</p>
         ) : (
-          <LineageTree items={lineage} project={project} />
+          <>
+            <h4>Made from</h4>
+            {lineage.length === 0 ? <p className="empty">No lineage recorded.</p> : <LineageTree items={lineage} project={project} />}
+            <h4>Used by</h4>
+            {consumers.length === 0 ? (
+              <p className="empty">No node has used its outputs.</p>
+            ) : (
+              <ul className="lineage" aria-label="Used by">
+                {consumers.map((c) => (
+                  <li key={`${c.execution}/${c.node}/${c.input}`}>
+                    <a href={href(`executions/${c.execution}`, project, { node: c.node })} data-consumer-link="">
+                      {c.execution}/{c.node}
+                    </a>{" "}
+                    as {c.input}
+                    {c.depth > 1 ? ` (${c.depth} steps away)` : ""}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </>
         )}
       </section>
       {!node.children && (

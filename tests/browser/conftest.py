@@ -1,4 +1,4 @@
-"""The console in a real Chromium: a real `setpoint server` process, real workflows, Playwright.
+"""The console in a real Chromium: real `setpoint ui` and `setpoint server` processes, real workflows, Playwright.
 
 Chromium is Debian's (``/usr/bin/chromium``, installed by ``.ci/run``); these tests never skip.
 Every page opened through the ``page`` fixture fails its test on an uncaught script error or a
@@ -10,6 +10,8 @@ with ``SETPOINT_UPDATE_SCREENSHOTS=1``, to ``docs/img/console-*.png`` for the do
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.e2e.cli_util import setpoint
-from tests.support.server_proc import REPO, ServerProcess, start_server
+from tests.e2e.cli_util import cli_env, setpoint
+from tests.support.server_proc import REPO, ServerProcess, free_port, start_server
 
 WF = "tests/browser/wf_console.py"
 CHROMIUM = "/usr/bin/chromium"
@@ -95,12 +97,36 @@ def _register(home: Path, project: str) -> None:
     setpoint(home, "register", WF, "--project", project, check=True)
 
 
+def start_ui(home: Path, wait_s: float = 60) -> ServerProcess:
+    """`setpoint ui` over ``home`` on a free port, once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "setpoint.cli.main", "--home", str(home), "ui", "--port", str(port)],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_s
+    while True:
+        assert proc.poll() is None, f"setpoint ui exited {proc.returncode}: {proc.communicate()[1]}"
+        try:
+            if httpx.get(f"{url}/console/session", timeout=5).status_code == 200:
+                return ServerProcess(url, home, proc)
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"setpoint ui did not answer on {url} within {wait_s}s"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """`setpoint server --no-auth` with the workflows in project "team"."""
+    """`setpoint ui` (the local home, no tokens) with the workflows in project "team"."""
     home = tmp_path_factory.mktemp("console") / "home"
     _register(home, "team")
-    server = start_server(home, "--no-auth")
+    server = start_ui(home)
     try:
         yield Console(server)
     finally:

@@ -118,6 +118,11 @@ def test_lineage_leads_to_the_producing_execution(page: Page, console: Console) 
     link.click()
     expect(page).to_have_url(re.compile(f"/executions/{first}"))
     expect(page.locator(".exec-head")).to_contain_text(first)
+    # and down again: the producing node's outputs were used by the step after it
+    expect(page.locator("#panel-title")).to_contain_text("cached_square")
+    page.get_by_role("button", name="Show lineage").click()
+    used_by = page.get_by_role("list", name="Used by")
+    expect(used_by.get_by_role("link", name=f"{first}/step", exact=True)).to_be_visible()
 
 
 def test_a_map_is_one_node_that_expands_into_its_elements(page: Page, console: Console) -> None:
