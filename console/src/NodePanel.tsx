@@ -6,6 +6,7 @@ import { duration, phaseClass } from "./format";
 import { JsonTree } from "./JsonTree";
 import { Logs } from "./Logs";
 import { MapTable } from "./MapTable";
+import { parse } from "./values";
 import { href } from "./route";
 
 interface Upstream {
@@ -81,6 +82,8 @@ export function NodePanel({
   const [consumers, setConsumers] = useState<Consumer[]>([]);
   const [trace, setTrace] = useState<string | null>(null);
   const [signalValue, setSignalValue] = useState("");
+  const [signalType, setSignalType] = useState<string | null>(null);
+  const [signalProblem, setSignalProblem] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [showMap, setShowMap] = useState(false);
   const [deck, setDeck] = useState(false);
@@ -115,6 +118,14 @@ export function NodePanel({
   const detail = (view?.detail ?? {}) as { gate?: string; signal?: string };
   const gateKind = node.gate ?? detail.gate;
   const gateOpen = node.kind === "gate" && node.phase === "RUNNING" && gateKind !== "sleep";
+  // A signal gate's declared type, from the execution's pinned spec: the form checks values by it.
+  useEffect(() => {
+    if (!gateOpen || gateKind !== "signal") return;
+    get<{ spec: { nodes: { id: string; config?: { type?: { kind?: string } } }[] } }>(base + "/spec")
+      .then((r) => setSignalType(r.spec.nodes.find((n) => n.id === node.id)?.config?.type?.kind ?? null))
+      .catch(() => undefined);
+  }, [base, gateOpen, gateKind, node.id]);
+
   const signal = (value: unknown): void => {
     setError(null);
     post(base + "/signals", { name: detail.signal ?? node.id, value })
@@ -163,19 +174,27 @@ export function NodePanel({
             <form
               onSubmit={(e) => {
                 e.preventDefault();
-                let v: unknown = signalValue;
-                try {
-                  v = JSON.parse(signalValue);
-                } catch {
-                  // a plain string
-                }
-                signal(v);
+                const [v, problem] = parse(signalType ?? "json", signalValue);
+                setSignalProblem(problem && `expected ${problem}`);
+                if (!problem) signal(v);
               }}
+              noValidate
             >
               <label>
-                Value for {detail.signal ?? node.id} <input value={signalValue} onChange={(e) => setSignalValue(e.target.value)} />
+                Value for {detail.signal ?? node.id} {signalType && <span className="mono">{signalType}</span>}{" "}
+                <input
+                  value={signalValue}
+                  onChange={(e) => setSignalValue(e.target.value)}
+                  aria-invalid={signalProblem !== null}
+                  aria-describedby={signalProblem ? "signal-problem" : undefined}
+                />
               </label>
               <button type="submit">Send signal</button>
+              {signalProblem && (
+                <span id="signal-problem" className="error">
+                  {signalProblem}
+                </span>
+              )}
             </form>
           )}
         </div>

@@ -205,3 +205,21 @@ def test_records_are_shown_as_a_table(page: Page, console: Console) -> None:
     expect(table.get_by_role("columnheader")).to_have_text(["i", "square"])
     expect(table.get_by_role("row")).to_have_count(5)
     expect(table.get_by_role("row").last.get_by_role("cell")).to_have_text(["3", "9"])
+
+
+def test_a_signal_gate_takes_a_typed_value(page: Page, console: Console) -> None:
+    eid = console.launch("asking", x=2)
+    open_execution(page, console, eid)
+    gate = page.locator('[data-node="factor"]')
+    expect(gate).to_have_attribute("data-phase", "RUNNING", timeout=30_000)
+    gate.click()
+    field = page.get_by_label("Value for factor")
+    expect(page.locator(".gate-actions")).to_contain_text("int")  # the gate's declared type
+    field.fill("seven")
+    page.get_by_role("button", name="Send signal").click()
+    expect(page.locator(".gate-actions")).to_contain_text("expected a whole number")
+    assert console.execution(eid)["phase"] == "RUNNING"
+    field.fill("7")
+    page.get_by_role("button", name="Send signal").click()
+    expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=60_000)
+    assert console.execution(eid)["outputs"] == {"o0": 14}

@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import timedelta
 
-from setpoint import Cron, Deck, LaunchPlan, approve, dynamic, map_task, task, workflow
+from setpoint import Cron, Deck, LaunchPlan, approve, dynamic, map_task, task, wait_for_input, workflow
 
 
 @task
@@ -65,6 +65,16 @@ def failing(x: int = 3) -> int:
 @workflow
 def gated(x: int = 5) -> int:
     return step(x=approve(step(x=x), "ship_it", timeout=timedelta(seconds=120)))
+
+
+@task
+def times(x: int, y: int) -> int:
+    return x * y
+
+
+@workflow
+def asking(x: int = 2) -> int:
+    return times(x=x, y=wait_for_input("factor", int, timeout=timedelta(seconds=120)))
 
 
 @workflow

@@ -2,23 +2,11 @@
 import { useEffect, useState } from "react";
 import { canWrite, get, post, projectPath, type Entity, type Execution, type Session } from "../api";
 import { go, type Route } from "../route";
+import { parse } from "../values";
 
 interface InputSpec {
   type: { kind: string };
   default?: unknown;
-}
-
-function parse(kind: string, raw: string): [unknown, string | null] {
-  const s = raw.trim();
-  if (kind === "int") return /^-?\d+$/.test(s) ? [Number(s), null] : [null, "a whole number"];
-  if (kind === "float") return s !== "" && !Number.isNaN(Number(s)) ? [Number(s), null] : [null, "a number"];
-  if (kind === "str") return [raw, null];
-  if (kind === "bool") return [s === "true", null];
-  try {
-    return [JSON.parse(s), null];
-  } catch {
-    return [null, "JSON"];
-  }
 }
 
 export function Launch({ project, route, session }: { project: string; route: Route; session: Session }): React.JSX.Element {
