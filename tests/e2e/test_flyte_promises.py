@@ -262,3 +262,11 @@ def test_a_workflow_output_path_missing_at_run_time_fails_the_execution(client: 
     assert rec.phase is ExecutionPhase.FAILED
     assert rec.error is not None and rec.error.code == "BadOutputPath"
     assert "a workflow output could not be resolved" in rec.error.message and "'b'" in rec.error.message
+
+
+def test_a_branch_operand_missing_at_run_time_fails_the_branch_node(client: Client) -> None:
+    rec = client.run(wp.branch_on_missing_key, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and (rec.error.code, rec.error.node) == ("BadInputPath", "on_b")
+    phases = {n.node_id: n.phase for n in client.nodes(rec.id)}
+    assert phases["on_b"] is NodePhase.FAILED and phases["show"] is not NodePhase.SUCCEEDED

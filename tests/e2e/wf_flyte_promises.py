@@ -356,3 +356,10 @@ def input_parts(r: Record) -> str:
 def missing_output_key() -> int:
     """A workflow output that is a part the value does not have: the execution fails, saying which."""
     return lookup(d={"a": 1})["b"]
+
+
+@workflow
+def branch_on_missing_key() -> str:
+    """A branch whose operand is a part the value does not have: the branch node fails, saying which."""
+    value = lookup(d={"a": 1})["b"]
+    return conditional("on_b").if_(value > 0).then(show(s="pos")).else_().then(show(s="neg"))
