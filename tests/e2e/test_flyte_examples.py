@@ -136,3 +136,12 @@ def test_structured_dataset(home: Path) -> None:
     assert outputs(home, "structured_dataset.py:income_by_age", "--rows", "6") == {
         "o0": {"20": 2500.0, "30": 3500.0, "40": 4500.0}
     }
+
+
+def test_sqlite_task(home: Path) -> None:
+    assert outputs(home, "sql_reports.py:top_regions", "--min-orders", "2") == {
+        "o0": ["north: 2 orders, 200", "east: 3 orders, 150"]
+    }
+    assert outputs(home, "sql_reports.py:top_regions", "--min-orders", "1") == {
+        "o0": ["north: 2 orders, 200", "south: 1 orders, 200", "east: 3 orders, 150"]
+    }
