@@ -160,21 +160,28 @@ class _Chain(NoValue):
 
 
 class _Else:
+    """After ``else_()``: the default case is open already, so the nodes its ``then(...)`` argument
+    builds (Python evaluates the argument before calling ``then``) land in that case, not before
+    the branch, where they would run whichever case is taken."""
+
     def __init__(self, c: conditional) -> None:
         self._c = c
+        c._open(True)
 
     def then(self, result: Any) -> Any:
-        self._c._open(True)
         self._c._close(result)
         self._c._otherwise = OTHERWISE_FAIL
         self._c._builder.nodes[self._c._index] = self._c._node()
         return self._c.result()
 
     def fail(self, message: str) -> Any:
-        self._c._otherwise = OTHERWISE_FAIL
-        self._c._message = str(message)
-        self._c._builder.nodes[self._c._index] = self._c._node()
-        return self._c.result()
+        c = self._c
+        c._builder.pop_scope((c.id, len(c._conditions) - 1))  # no default case after all: close it unused
+        c._conditions.pop()
+        c._otherwise = OTHERWISE_FAIL
+        c._message = str(message)
+        c._builder.nodes[c._index] = c._node()
+        return c.result()
 
 
 class _Result(Promise):
