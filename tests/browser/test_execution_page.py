@@ -39,6 +39,9 @@ def test_a_failure_shows_its_error_and_traceback(page: Page, console: Console) -
     open_execution(page, console, eid)
     expect(page.locator(".exec-head")).to_contain_text("TaskRaised")
     expect(page.locator(".exec-head")).to_contain_text("broken on purpose with x=8")
+    timeline = page.get_by_role("img", name=re.compile("^Timeline of attempts"))
+    expect(timeline.locator(".gantt-run")).to_have_count(2)  # one attempt of each node
+    expect(timeline.locator(".gantt-run.node-failed")).to_have_count(1)
     page.locator('[data-node="broken"]').click()
     trace = page.locator("pre.traceback")
     expect(trace).to_contain_text("Traceback (most recent call last)")

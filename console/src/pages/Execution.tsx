@@ -24,36 +24,68 @@ import { go, href, type Route } from "../route";
 const FLUSH_MS = 100; // at most ten renders a second, however fast events arrive
 const REREAD_MS = 1000; // the graph is read again at most once a second
 
-function Gantt({ nodes }: { nodes: GraphNode[] }): React.JSX.Element {
-  const rows = nodes.filter((n) => n.queued_at || n.started_at).slice(0, 300);
-  if (rows.length === 0) return <p className="empty">Nothing has started yet.</p>;
+interface Bar {
+  key: string;
+  label: string;
+  queued: number;
+  started: number | null;
+  ended: number | null;
+  phase: string;
+}
+
+/** One bar per attempt (queue wait, then run), or per node when its attempts are not known. */
+function bars(nodes: GraphNode[], views: Map<string, NodeView>, now: number): Bar[] {
+  const out: Bar[] = [];
+  for (const n of nodes) {
+    const attempts = views.get(n.id)?.attempts ?? [];
+    if (attempts.length > 0)
+      attempts.forEach((a) =>
+        out.push({
+          key: a.id,
+          label: attempts.length > 1 ? `${n.id} #${a.number}` : n.id,
+          queued: a.created_at,
+          started: a.started_at,
+          ended: a.finished_at,
+          phase: a.phase,
+        }),
+      );
+    else if (n.queued_at || n.started_at)
+      out.push({ key: n.id, label: n.id, queued: n.queued_at ?? n.started_at ?? now, started: n.started_at, ended: n.ended_at, phase: n.phase });
+  }
+  return out.slice(0, 300);
+}
+
+function Gantt({ nodes, views }: { nodes: GraphNode[]; views: Map<string, NodeView> }): React.JSX.Element {
   const now = Date.now() / 1000;
-  const t0 = Math.min(...rows.map((n) => n.queued_at ?? n.started_at ?? now));
-  const t1 = Math.max(...rows.map((n) => n.ended_at ?? now));
+  const rows = bars(nodes, views, now);
+  if (rows.length === 0) return <p className="empty">Nothing has started yet.</p>;
+  const t0 = Math.min(...rows.map((r) => r.queued));
+  const t1 = Math.max(...rows.map((r) => r.ended ?? now));
   const span = Math.max(t1 - t0, 0.001);
   const W = 640;
   const H = 18;
   const x = (t: number): number => ((t - t0) / span) * W;
   return (
-    <svg className="gantt" width={W + 180} height={rows.length * H + 20} role="img" aria-label="Timeline of node attempts">
-      {rows.map((n, i) => {
-        const q = n.queued_at ?? n.started_at ?? now;
-        const s = n.started_at ?? now;
-        const e = n.ended_at ?? now;
+    <svg className="gantt" width={W + 180} height={rows.length * H + 20} role="img" aria-label="Timeline of attempts: queue wait, then run time">
+      {rows.map((r, i) => {
+        const s = r.started ?? now;
+        const e = r.ended ?? now;
         return (
-          <g key={n.id} transform={`translate(0, ${i * H})`}>
+          <g key={r.key} transform={`translate(0, ${i * H})`}>
             <text x={0} y={13} className="gantt-label">
-              {n.id.length > 22 ? n.id.slice(0, 21) + "…" : n.id}
+              {r.label.length > 22 ? r.label.slice(0, 21) + "…" : r.label}
             </text>
             <g transform="translate(170, 2)">
-              <rect x={x(q)} width={Math.max(x(s) - x(q), 0)} height={12} className="gantt-wait">
-                <title>waited {duration(q, s)}</title>
+              <rect x={x(r.queued)} width={Math.max(x(s) - x(r.queued), 0)} height={12} className="gantt-wait">
+                <title>waited {duration(r.queued, s)}</title>
               </rect>
-              <rect x={x(s)} width={Math.max(x(e) - x(s), 1)} height={12} className={`gantt-run node-${n.phase.toLowerCase()}`}>
-                <title>
-                  {n.phase} for {duration(s, n.ended_at)}
-                </title>
-              </rect>
+              {r.started !== null && (
+                <rect x={x(s)} width={Math.max(x(e) - x(s), 1)} height={12} className={`gantt-run node-${r.phase.toLowerCase()}`}>
+                  <title>
+                    {r.phase} for {duration(s, r.ended)}
+                  </title>
+                </rect>
+              )}
             </g>
           </g>
         );
@@ -356,7 +388,7 @@ export function ExecutionPage({
             ))}
           </div>
           <div role="tabpanel">
-            {tab === "timeline" && <Gantt nodes={top} />}
+            {tab === "timeline" && <Gantt nodes={top} views={views} />}
             {tab === "io" && (
               <div className="io">
                 <div>
