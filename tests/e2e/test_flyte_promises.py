@@ -71,20 +71,12 @@ def test_named_tuple_fields_named_count_and_index_are_outputs(client: Client) ->
     assert dict(spec.node_map["str_of"].inputs)["n"].output == "count"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs adapters/executor/runtime.py to pair outputs by name (types.engine.output_values)",
-)
 def test_named_tuple_fields_out_of_alphabetical_order_run(client: Client) -> None:
     rec = client.run(wp.named_fields, {"x": 4}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
     assert client.outputs(rec.id) == {"o0": "a4;i;5"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs adapters/executor/runtime.py to accept a bare one-field NamedTuple (types.engine.output_values)",
-)
 def test_a_one_field_named_tuple_returned_bare(client: Client) -> None:
     rec = client.run(wp.one_field_bare, {"x": 7}, timeout=60)
     assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
@@ -165,7 +157,6 @@ def test_cli_json_output_keeps_non_ascii_text(home: Path) -> None:
     assert out["execution"]["outputs"] == {"o0": "héllo 😀 ünïcode"}
 
 
-@pytest.mark.xfail(strict=True, reason="needs cli/progress.py to print outputs through render.output_lines")
 def test_cli_prints_non_ascii_outputs_as_themselves(home: Path) -> None:
     proc = setpoint(home, "run", f"{WF}:non_ascii", env={"PYTHONIOENCODING": "utf-8"})
     assert proc.returncode == 0, proc.stderr

@@ -316,9 +316,8 @@ def finish(client: ClientContract, eid: str, output: str, phase: ExecutionPhase,
         click.echo(json.dumps(render.describe_json(rec, client.nodes(eid), client.blobs), indent=2))
     else:
         render.outcome_line(console, rec)
-        if rec.outputs is not None:
-            for name, value in render.execution_json(rec, client.blobs)["outputs"].items():
-                console.print(f"  {name} = {json.dumps(value)[:2000]}", markup=False, highlight=False, soft_wrap=True)
+        for line in render.output_lines(rec, client.blobs):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         if rec.error is not None:
             where = f" at node '{rec.error.node}'" if rec.error.node else ""
             console.print(Text.assemble((f"{rec.error.code}{where}:", "red"), " ", rec.error.message), highlight=False)

@@ -13,7 +13,6 @@ import inspect
 import json
 import re
 import sys
-import typing
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -294,10 +293,9 @@ class Task:
         """The function's resolved annotations (cached: a 10,000-node fan-out calls this per node)."""
         cached = self.__dict__.get("_hints")
         if cached is None:
-            try:
-                cached = typing.get_type_hints(self.function, include_extras=True)
-            except Exception as e:  # a forward reference that does not resolve
-                raise SpecError(f"{where}: cannot resolve the type annotations: {e}") from None
+            from setpoint.types.engine import function_hints  # lazily: start-up cost, see sdk/binding.py
+
+            cached = function_hints(self.function, where=where)  # SpecError naming where; reads `-> (a, b)` too
             self.__dict__["_hints"] = cached
         return dict(cached)
 

@@ -16,13 +16,13 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 from setpoint.adapters import secrets
 from setpoint.adapters.blobs import open_blob_store
 from setpoint.adapters.executor.attempt_dir import write_atomic
 from setpoint.adapters.secrets import hidden_environment
-from setpoint.errors import InputError, SpecError, TypeMismatchError
+from setpoint.errors import InputError, SpecError
 from setpoint.sdk.current import (
     DEFAULT_DOMAIN,
     OLD_CHECKPOINT,
@@ -36,8 +36,8 @@ from setpoint.sdk.current import (
 )
 from setpoint.sdk.deck import DECK_FILE, literal_table, render_page
 from setpoint.spec.workflow import TaskSpec
-from setpoint.types.context import DEFAULT_OFFLOAD_THRESHOLD, LiteralContext, describe
-from setpoint.types.engine import output_types
+from setpoint.types.context import DEFAULT_OFFLOAD_THRESHOLD, LiteralContext
+from setpoint.types.engine import function_hints, output_values
 from setpoint.types.literals import from_literal, to_literal
 
 CHECKPOINT_DIR = "checkpoint"  # in the attempt's folder: what the attempt saved last
@@ -109,27 +109,11 @@ def load_inputs(
 def store_outputs(
     task: TaskSpec, fn: Callable[..., Any], result: Any, ctx: LiteralContext, where: str
 ) -> dict[str, Any]:
-    """Literals for every declared output, converted with the function's return annotation."""
+    """Literals for every declared output, paired with what the function returned by name."""
     declared = [name for name, _ in task.interface.outputs]
-    actual = output_types(fn, where=where)
-    if [name for name, _ in actual] != declared:
-        raise SpecError(
-            f"{where}: the function returns outputs ({', '.join(n for n, _ in actual) or 'none'}) "
-            f"but its spec declares ({', '.join(declared) or 'none'}); the code does not match the spec"
-        )
-    if not actual:
-        if result is not None:
-            raise TypeMismatchError(f"{where}: returned {describe(result)} but declares no outputs (-> None)")
-        return {}
-    if len(actual) == 1 and actual[0][0] == "o0":
-        return {"o0": to_literal(result, actual[0][1], ctx, where=f"{where}, output 'o0'")}
-    if not isinstance(result, tuple) or len(result) != len(actual):
-        raise TypeMismatchError(
-            f"{where}: expected a tuple of {len(actual)} outputs ({', '.join(declared)}), got {describe(result)}"
-        )
     return {
         name: to_literal(value, t, ctx, where=f"{where}, output '{name}'")
-        for (name, t), value in zip(actual, result, strict=True)
+        for name, t, value in output_values(fn, result, declared, where=where)
     }
 
 
@@ -199,7 +183,7 @@ def run_attempt(payload: dict[str, Any], attempt_dir: Path) -> dict[str, Any]:
         allow_pickle=bool(payload.get("allow_pickle", False)),
     )
     try:
-        hints = get_type_hints(fn, include_extras=True)
+        hints = function_hints(fn, where=where)  # also reads `-> (a, b)` under `from __future__ import annotations`
     except Exception as e:  # NameError: an annotation names something the module does not define
         raise SpecError(f"{where}: cannot resolve the function's type annotations: {e}") from e
     tctx = attempt_context(task, payload, Path(attempt_dir), where)  # secrets resolved here, before any input
