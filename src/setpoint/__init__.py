@@ -26,29 +26,29 @@ if TYPE_CHECKING:  # the lazy names below, typed for mypy without importing them
     from setpoint.sdk.workflow import create_node
     from setpoint.types.files import Directory, File
 
-# Names loaded on first use (module, attribute): task kinds and the task context pull in more than
+# Names loaded on first use ("module:attribute"): task kinds and the task context pull in more than
 # `import setpoint` should (sqlite3, the type engine), and most programs never touch them.
-_LAZY: dict[str, tuple[str, str]] = {
-    "Client": ("setpoint.client.embedded", "Client"),
-    "connect": ("setpoint.client.remote", "connect"),  # a client for a remote `setpoint server`
-    "File": ("setpoint.types.files", "File"),
-    "Directory": ("setpoint.types.files", "Directory"),
-    "Checkpoint": ("setpoint.sdk.current", "Checkpoint"),
-    "RecoverableException": ("setpoint.sdk.current", "RecoverableException"),
-    "TaskContext": ("setpoint.sdk.current", "TaskContext"),
-    "current_context": ("setpoint.sdk.current", "current_context"),
-    "Deck": ("setpoint.sdk.deck", "Deck"),
-    "reference_task": ("setpoint.sdk.reference", "reference_task"),
-    "reference_launch_plan": ("setpoint.sdk.reference", "reference_launch_plan"),
-    "ShellTask": ("setpoint.sdk.shell", "ShellTask"),
-    "OutputLocation": ("setpoint.sdk.shell", "OutputLocation"),
-    "kwtypes": ("setpoint.sdk.shell", "kwtypes"),
-    "SQLite3Task": ("setpoint.sdk.sqlite_task", "SQLite3Task"),
-    "SQLite3Config": ("setpoint.sdk.sqlite_task", "SQLite3Config"),
-    "ImageSpec": ("setpoint.sdk.task", "ImageSpec"),
-    "Secret": ("setpoint.sdk.task", "Secret"),
-    "TaskMetadata": ("setpoint.sdk.task", "TaskMetadata"),
-    "create_node": ("setpoint.sdk.workflow", "create_node"),
+_LAZY: dict[str, str] = {  # name -> "module:attribute"
+    "Client": "setpoint.client.embedded:Client",
+    "connect": "setpoint.client.remote:connect",  # a client for a remote `setpoint server`
+    "File": "setpoint.types.files:File",
+    "Directory": "setpoint.types.files:Directory",
+    "Checkpoint": "setpoint.sdk.current:Checkpoint",
+    "RecoverableException": "setpoint.sdk.current:RecoverableException",
+    "TaskContext": "setpoint.sdk.current:TaskContext",
+    "current_context": "setpoint.sdk.current:current_context",
+    "Deck": "setpoint.sdk.deck:Deck",
+    "reference_task": "setpoint.sdk.reference:reference_task",
+    "reference_launch_plan": "setpoint.sdk.reference:reference_launch_plan",
+    "ShellTask": "setpoint.sdk.shell:ShellTask",
+    "OutputLocation": "setpoint.sdk.shell:OutputLocation",
+    "kwtypes": "setpoint.sdk.shell:kwtypes",
+    "SQLite3Task": "setpoint.sdk.sqlite_task:SQLite3Task",
+    "SQLite3Config": "setpoint.sdk.sqlite_task:SQLite3Config",
+    "ImageSpec": "setpoint.sdk.task:ImageSpec",
+    "Secret": "setpoint.sdk.task:Secret",
+    "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
+    "create_node": "setpoint.sdk.workflow:create_node",
 }
 
 __all__ = [
@@ -99,6 +99,7 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'setpoint' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(where[0]), where[1])
+    module, _, attr = where.partition(":")
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
