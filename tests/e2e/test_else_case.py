@@ -61,3 +61,12 @@ def test_untaken_else_through_the_cli(home: Path, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "small 7" in out.stdout
     assert runs(counter) == 1
+
+
+def test_recursion_without_a_base_case_fails_the_execution_not_the_controller(client: Client) -> None:
+    rec = client.run(w.endless, {"n": 0}, timeout=90)
+    assert rec.phase == ExecutionPhase.FAILED
+    assert rec.error is not None
+    assert "nested" in rec.error.message, rec.error.message
+    # the controller is still there: the next execution runs
+    assert client.run(w.else_task, {"n": 1, "counter": ""}, timeout=60).phase == ExecutionPhase.SUCCEEDED

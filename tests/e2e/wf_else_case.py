@@ -37,3 +37,14 @@ def recursive(n: int, counter: str, limit: int = 10) -> str:
 @workflow
 def else_fails(n: int) -> str:
     return conditional("size").if_(n <= 10).then(small(n=n)).else_().fail("n is too big")
+
+
+@dynamic
+def descend(n: int) -> int:
+    return endless(n=n + 1)
+
+
+@workflow
+def endless(n: int) -> int:
+    """Recursion with no base case: the execution must fail, naming why, and the controller live on."""
+    return descend(n=n)

@@ -16,6 +16,7 @@ from setpoint.config.settings import Settings
 from setpoint.core.state import ExecutionState, ExpandRequest
 from setpoint.errors import SetpointError
 from setpoint.ports import BlobStore
+from setpoint.spec.model import NODE_ID_RE
 from setpoint.spec.workflow import Binding, Interface, NodeSpec, WorkflowSpec
 from setpoint.types import inline_json
 
@@ -42,6 +43,8 @@ def map_spec(state: ExecutionState, req: ExpandRequest, blobs: BlobStore, settin
     size = next(iter(sizes.values()), 0)
     if size > settings.max_map_size:
         return f"a map over {size} elements exceeds the limit of {settings.max_map_size}"
+    if size and (problem := too_long(req.node_id, str(size - 1))) is not None:
+        return problem
     task = state.graph.tasks[req.task]
     fixed = [(k, Binding.const(v)) for k, v in req.inputs.items() if k not in lists]
     nodes = tuple(
@@ -79,4 +82,23 @@ def dynamic_spec(state: ExecutionState, req: ExpandRequest, settings: Settings) 
     total = len(state.graph.node_map) + len(child.nodes)
     if total > settings.max_nodes:
         return f"the execution would grow to {total} nodes; the limit is {settings.max_nodes}"
+    longest = max((n.id for n in child.nodes), key=len, default=None)
+    if longest is not None and (problem := too_long(req.node_id, longest)) is not None:
+        return f"dynamic task '{req.task}': {problem}"
     return child
+
+
+def too_long(parent: str, child_id: str) -> str | None:
+    """Why a child's full id (``parent.child``) cannot be a node id, or None when it can.
+
+    Children are named by their parent's id and their own, so each level of nesting (a dynamic
+    task, a subworkflow inlined in it) lengthens the ids; past the limit the node could not be
+    stored or given an attempt folder, so the parent fails instead, naming the id.
+    """
+    full = f"{parent}.{child_id}"
+    if NODE_ID_RE.fullmatch(full):
+        return None
+    return (
+        f"its node '{full[:60]}...' would have an id of {len(full)} characters, more than node ids allow (128); "
+        "the sub-workflow is nested too deep (does a recursion reach its base case?)"
+    )
