@@ -14,6 +14,7 @@ export function Logs({ project, execution, node }: { project: string; execution:
   const [search, setSearch] = useState("");
   const pending = useRef<string[]>([]);
   const partial = useRef<Map<string, string>>(new Map());
+  const lastKey = useRef<string | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -21,10 +22,16 @@ export function Logs({ project, execution, node }: { project: string; execution:
     setEnded(false);
     pending.current = [];
     partial.current = new Map();
+    lastKey.current = null;
     const src = new EventSource(execPath(project, execution) + "/logs/stream" + query({ node }));
     src.addEventListener("log", (e) => {
       const m = JSON.parse((e as MessageEvent<string>).data) as { attempt_id: string; stream: string; text: string };
+      // A line naming the attempt and stream whenever the output switches to another one.
       const key = `${m.attempt_id} ${m.stream}`;
+      if (key !== lastKey.current) {
+        lastKey.current = key;
+        pending.current.push(`# ── ${m.attempt_id} ${m.stream} ──`);
+      }
       const text = (partial.current.get(key) ?? "") + m.text;
       const parts = text.split("\n");
       partial.current.set(key, parts.pop() ?? "");
@@ -101,7 +108,7 @@ function LogLine({ top, text }: { top: number; text: string }): React.JSX.Elemen
   // Positioned through the CSSOM (allowed by the Content-Security-Policy), never a style attribute.
   return (
     <div
-      className={text.startsWith("! ") ? "log-line err" : "log-line"}
+      className={text.startsWith("! ") ? "log-line err" : text.startsWith("# ") ? "log-line mark" : "log-line"}
       ref={styled("transform", `translateY(${top}px)`)}
     >
       {text.slice(2)}

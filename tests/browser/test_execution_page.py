@@ -95,6 +95,7 @@ def test_logs_stream_while_the_task_runs(page: Page, console: Console) -> None:
     open_execution(page, console, eid, node="chatty")
     logs = page.locator(".log-lines")
     expect(logs).to_contain_text("chatty line 0", timeout=30_000)
+    expect(logs.locator(".log-line.mark").first).to_have_text(f"── {eid}/chatty/1 stdout ──")
     # part of the log is on screen while the task is still writing the rest
     assert console.execution(eid)["phase"] == "RUNNING"
     expect(page.locator(".logs-bar .count")).to_contain_text("streaming")

@@ -80,3 +80,6 @@ def test_recover_shows_the_plan_first(page: Page, console: Console) -> None:
     new = page.url.split("/executions/")[1].split("?")[0]
     got = console.wait(new)
     assert got["mode"] == "recover" and got["source_id"] == eid
+    # the reused node says where its outputs came from
+    expect(page.locator('[data-node="step"] .badge-recovered')).to_be_visible()
+    expect(page.get_by_role("button", name=f"step: RECOVERED, recovered from {eid}")).to_be_visible()
