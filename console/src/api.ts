@@ -22,6 +22,8 @@ export class ApiError extends Error {
 
 let current: Session | null = null;
 
+export const SIGNED_OUT = "setpoint:signed-out";
+
 export function setSession(s: Session | null): void {
   current = s;
 }
@@ -55,7 +57,13 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok) throw await failure(res);
+  if (!res.ok) {
+    const err = await failure(res);
+    // The session ended (expired, or signed out elsewhere): the app goes back to the sign-in page.
+    if (err.status === 401 && current?.auth && !path.startsWith("/console/session"))
+      window.dispatchEvent(new Event(SIGNED_OUT));
+    throw err;
+  }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
 }

@@ -1,7 +1,7 @@
 import { StrictMode, useCallback, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import "./style.css";
-import { ApiError, get, request, setSession, type Session } from "./api";
+import { ApiError, get, request, setSession, SIGNED_OUT, type Session } from "./api";
 import { href, useRoute } from "./route";
 import { SignIn } from "./pages/SignIn";
 import { Executions } from "./pages/Executions";
@@ -25,6 +25,11 @@ function useSession(): [Session | null | "signin", (s: Session | null | "signin"
         if (e instanceof ApiError && e.status === 404) update({ auth: false, project: null, role: "admin", csrf: null });
         else update("signin");
       });
+  }, [update]);
+  useEffect(() => {
+    const out = (): void => update("signin");
+    window.addEventListener(SIGNED_OUT, out);
+    return () => window.removeEventListener(SIGNED_OUT, out);
   }, [update]);
   return [session, update];
 }

@@ -110,3 +110,10 @@ def test_a_project_token_sees_nothing_of_another_project(new_page: NewPage, secu
     page.goto(f"{secured.url}/#/cache")
     expect(page.get_by_role("heading", name="Cache catalog")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile(theirs))).to_have_count(0)
+
+
+def test_an_ended_session_returns_to_the_sign_in_page(page: Page, secured: Console) -> None:
+    sign_in(page, secured, secured.token("team", "viewer"))
+    page.context.clear_cookies()  # as when the session expires
+    page.get_by_role("link", name="Registry").click()
+    expect(page.get_by_label("Token")).to_be_visible()
