@@ -17,6 +17,7 @@ NAMES: dict[str, str] = {
     # authoring
     "task": "setpoint.sdk.task:task",
     "workflow": "setpoint.sdk.workflow:workflow",
+    "WorkflowFailurePolicy": "setpoint.sdk.workflow:WorkflowFailurePolicy",
     "dynamic": "setpoint.sdk.task:dynamic",
     "map_task": "setpoint.sdk.maptask:map_task",
     "conditional": "setpoint.sdk.conditional:conditional",

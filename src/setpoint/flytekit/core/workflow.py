@@ -1,4 +1,4 @@
-"""flytekit.core.workflow: the workflow decorator."""
+"""flytekit.core.workflow: the workflow decorator and `WorkflowFailurePolicy`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from setpoint.flytekit._lazy import exports
 
 NAMES: dict[str, str] = {
     "workflow": "setpoint.sdk.workflow:workflow",
+    "WorkflowFailurePolicy": "setpoint.sdk.workflow:WorkflowFailurePolicy",
 }
 
 __all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
