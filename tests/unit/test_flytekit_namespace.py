@@ -31,6 +31,7 @@ def test_the_namespace_mirrors_flytekits_module_paths() -> None:
         "types.file",
         "types.directory",
         "types.structured",
+        "types.error",
         "core.task",
         "core.workflow",
         "core.launch_plan",

@@ -1,4 +1,4 @@
-"""flytekit.types: the type packages live in the submodules (file, directory, structured)."""
+"""flytekit.types: the type packages live in the submodules (file, directory, structured, error)."""
 
 from __future__ import annotations
 
