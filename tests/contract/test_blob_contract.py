@@ -172,6 +172,19 @@ def test_a_truncated_blob_does_not_exist_and_is_reported_corrupt(backend: Backen
         backend.store.get_bytes(ref)
 
 
+def test_a_reference_of_unknown_size_is_checked_by_its_hash_alone(backend: Backend, tmp_path: Path) -> None:
+    ref = backend.store.put_bytes(b"sized later")
+    unsized = BlobRef(ref.uri, ref.sha256, -1)  # a reference written before its size was known
+    assert backend.store.exists(unsized) and backend.store.verify(unsized)
+    assert backend.store.get_bytes(unsized) == b"sized later"
+    assert backend.store.get_file(unsized, tmp_path / "out.bin").read_bytes() == b"sized later"
+    backend.corrupt(ref, b"other bytes")
+    assert backend.store.exists(unsized)  # exists is the cheap check; only the hash can tell
+    assert not backend.store.verify(unsized)
+    missing = BlobRef(f"sha256:{'cd' * 32}", "cd" * 32, -1)
+    assert not backend.store.exists(missing) and not backend.store.verify(missing)
+
+
 def test_writing_the_content_again_repairs_a_damaged_blob(backend: Backend, tmp_path: Path) -> None:
     ref = backend.store.put_bytes(b"precious bytes")
     backend.corrupt(ref, b"garbage bytes!")

@@ -160,6 +160,19 @@ def show_path(path: tuple[str | int, ...]) -> str:
     return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in path)
 
 
+HASHED = "$hashed"  # {"$hashed": {"hash": str, "value": literal}}: see setpoint.types.hashing
+
+
+def _unhashed(value: Any) -> Any:
+    """The value inside a ``$hashed`` wrapper; anything else as it is."""
+    while isinstance(value, Mapping) and len(value) == 1 and HASHED in value:
+        body = value[HASHED]
+        if not (isinstance(body, Mapping) and "value" in body):
+            return value
+        value = body["value"]
+    return value
+
+
 class PathError(ValueError):
     """A path step that does not exist in the value (a missing key, an index out of range, None)."""
 
@@ -170,9 +183,11 @@ def follow_path(
     """Take ``path``'s steps into a literal; returns (value reached, steps not taken).
 
     Steps stop early only at a part for which ``offloaded`` is true (a blob reference): the caller
-    either reads it and continues, or hands both back. A missing step raises `PathError`.
+    either reads it and continues, or hands both back. A missing step raises `PathError`. A step
+    looks through a ``$hashed`` wrapper (an output with its `HashMethod` hash) into its value.
     """
     for i, step in enumerate(path):
+        value = _unhashed(value)
         if offloaded is not None and offloaded(value):
             return value, path[i:]
         done = show_path(path[:i]) or "the value"

@@ -187,7 +187,8 @@ def is_assignable(source: TypeRef, target: TypeRef) -> bool:
 
     Exact matches are always fine. Widening that loses nothing is allowed: ``int`` into ``float``,
     any variant into a union that contains it, ``T`` into ``Optional[T]``, and anything into
-    ``ANY``. Collections are covariant (their values are immutable literals).
+    ``ANY``. Collections are covariant (their values are immutable literals). Every dataframe kind
+    feeds every other (pandas, pyarrow and `StructuredDataset` tables share one Parquet literal).
     """
     if source == target or target.kind is TypeKind.ANY or source.kind is TypeKind.ANY:
         return True
@@ -196,6 +197,8 @@ def is_assignable(source: TypeRef, target: TypeRef) -> bool:
             return all(any(is_assignable(s, t) for t in target.args) for s in source.args)
         return any(is_assignable(source, t) for t in target.args)
     if source.kind is TypeKind.INT and target.kind is TypeKind.FLOAT:
+        return True
+    if source.kind is target.kind is TypeKind.DATAFRAME:
         return True
     if source.kind is target.kind is TypeKind.DICT and source.name != target.name:
         return False  # dict[int, T] is not dict[str, T]

@@ -12,11 +12,16 @@ import json
 from typing import Any
 
 from setpoint.ports import BlobRef, BlobStore
-from setpoint.types.context import JSON, LiteralContext, resolve_json
+from setpoint.types.codecs import HASHED
+from setpoint.types.context import JSON, LiteralContext, resolve_json, unescape_key
 
 
 def literal_to_plain(lit: JSON, blobs: BlobStore | None = None) -> Any:
-    """A literal as plain JSON for scripts: tagged scalars unwrapped, offloaded JSON fetched."""
+    """A literal as plain JSON for scripts: tagged scalars unwrapped, offloaded JSON fetched.
+
+    A value with its `HashMethod` hash (``$hashed``) shows as the value; escaped dict keys
+    (``$$k``) show as the user wrote them (``$k``).
+    """
     if isinstance(lit, list):
         return [literal_to_plain(x, blobs) for x in lit]
     if not isinstance(lit, dict):
@@ -29,6 +34,8 @@ def literal_to_plain(lit: JSON, blobs: BlobStore | None = None) -> Any:
             return value / 1_000_000
         if key == "$float":
             return value
+        if key == HASHED and isinstance(value, dict) and "value" in value:
+            return literal_to_plain(value["value"], blobs)
         if key in ("$file", "$dir"):
             return {"uri": value["uri"], "sha256": value["sha256"], "size": value["size"], "name": value.get("name")}
         if key == "$ref":
@@ -43,7 +50,7 @@ def literal_to_plain(lit: JSON, blobs: BlobStore | None = None) -> Any:
             }
     if set(lit) == {"$variant", "value"}:
         return literal_to_plain(lit["value"], blobs)
-    return {k: literal_to_plain(v, blobs) for k, v in lit.items()}
+    return {unescape_key(k): literal_to_plain(v, blobs) for k, v in lit.items()}
 
 
 def inline_json(lit: JSON, blobs: BlobStore, where: str) -> JSON:

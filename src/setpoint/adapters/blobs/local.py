@@ -34,9 +34,7 @@ def hex_of(ref: BlobRef) -> str:
     if m is None:
         raise BlobError(f"invalid blob uri {str(ref.uri)[:100]!r}: expected 'sha256:' and 64 hex digits")
     if ref.sha256 != m.group(1):
-        raise BlobError(
-            f"blob {ref.uri}: the reference's sha256 {str(ref.sha256)[:70]!r} does not match its uri"
-        )
+        raise BlobError(f"blob {ref.uri}: the reference's sha256 {str(ref.sha256)[:70]!r} does not match its uri")
     return m.group(1)
 
 
@@ -168,7 +166,7 @@ class LocalBlobStore:
                     size += len(chunk)
                     fh.write(chunk)
                 fh.close()
-                if size != ref.size or h.hexdigest() != ref.sha256:
+                if (ref.size >= 0 and size != ref.size) or h.hexdigest() != ref.sha256:
                     raise BlobError(
                         f"blob {ref.uri} is corrupt: its content does not match its checksum "
                         f"({size} bytes, expected {ref.size})"
@@ -184,11 +182,15 @@ class LocalBlobStore:
 
     # -- checks -------------------------------------------------------------------------------
     def exists(self, ref: BlobRef) -> bool:
-        """Present with the right size (cheap; `verify` does the full hash)."""
+        """Present with the right size, or at all when the size is unknown (``ref.size < 0``).
+
+        Cheap; `verify` does the full hash.
+        """
         try:
-            return self._path(hex_of(ref)).stat().st_size == ref.size
+            size = self._path(hex_of(ref)).stat().st_size
         except FileNotFoundError:
             return False
+        return ref.size < 0 or size == ref.size
 
     def verify(self, ref: BlobRef) -> bool:
         """Present and its bytes hash to the reference's digest."""
@@ -202,7 +204,7 @@ class LocalBlobStore:
                     size += len(chunk)
         except FileNotFoundError:
             return False
-        return size == ref.size and h.hexdigest() == ref.sha256
+        return (ref.size < 0 or size == ref.size) and h.hexdigest() == ref.sha256
 
     def delete(self, ref: BlobRef) -> None:
         """Remove a blob (garbage collection and tests); a missing blob is not an error."""
