@@ -63,7 +63,23 @@ def ensure_venv(extras: str) -> None:
         print(f"creating a virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
         sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    sh(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    install(f".[{extras}]")
+
+
+def install(requirement: str) -> None:
+    """Install ``requirement`` (editable) into .venv: with uv when it can (seconds instead of
+    minutes: it downloads in parallel), else with pip. SETPOINT_NO_UV=1 forces pip."""
+    uv = BIN / ("uv.exe" if os.name == "nt" else "uv")
+    if os.environ.get("SETPOINT_NO_UV") != "1":
+        if not uv.exists():
+            subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "uv>=0.4"], cwd=ROOT, check=False)
+        if uv.exists():
+            cmd = [str(uv), "pip", "install", "--quiet", "--native-tls", "--python", str(PY), "-e", requirement]
+            print("+", " ".join(cmd), flush=True)
+            if subprocess.run(cmd, cwd=ROOT, check=False).returncode == 0:
+                return
+            print("uv could not install the requirements; trying pip", flush=True)
+    sh(PY, "-m", "pip", "install", "--quiet", "-e", requirement)
 
 
 CONSOLE = ROOT / "console"
