@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # the lazy names below, typed for mypy without importing them
     from setpoint.sdk.task import ImageSpec, Secret, TaskMetadata
     from setpoint.sdk.workflow import create_node
     from setpoint.types.files import Directory, File
+    from setpoint.types.hashing import HashMethod
+    from setpoint.types.pickling import BatchSize
+    from setpoint.types.structured import StructuredDataset
 
 # Names loaded on first use ("module:attribute"): task kinds and the task context pull in more than
 # `import setpoint` should (sqlite3, the type engine), and most programs never touch them.
@@ -49,9 +52,13 @@ _LAZY: dict[str, str] = {  # name -> "module:attribute"
     "Secret": "setpoint.sdk.task:Secret",
     "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
     "create_node": "setpoint.sdk.workflow:create_node",
+    "StructuredDataset": "setpoint.types.structured:StructuredDataset",
+    "HashMethod": "setpoint.types.hashing:HashMethod",
+    "BatchSize": "setpoint.types.pickling:BatchSize",
 }
 
 __all__ = [
+    "BatchSize",
     "Checkpoint",
     "Client",
     "Cron",
@@ -60,6 +67,7 @@ __all__ = [
     "Directory",
     "File",
     "FixedRate",
+    "HashMethod",
     "ImageSpec",
     "LaunchPlan",
     "NonRetryableError",
@@ -71,6 +79,7 @@ __all__ = [
     "Secret",
     "SetpointError",
     "ShellTask",
+    "StructuredDataset",
     "Task",
     "TaskContext",
     "TaskError",

@@ -25,6 +25,7 @@ def test_public_exports_are_pinned() -> None:
             *("Checkpoint", "Deck", "ImageSpec", "OutputLocation", "RecoverableException", "SQLite3Config"),
             *("SQLite3Task", "Secret", "ShellTask", "TaskContext", "TaskMetadata", "create_node"),
             *("current_context", "kwtypes", "reference_launch_plan", "reference_task"),
+            *("BatchSize", "HashMethod", "StructuredDataset"),
         ]
     )
     for name in setpoint.__all__:
