@@ -12,8 +12,12 @@ from typing import Annotated
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
-from setpoint import task, workflow
+from setpoint import Resources, Secret, task, workflow
+from setpoint.cli import render
+from setpoint.client.embedded import Client
+from setpoint.config.settings import Settings
 from setpoint.types.hashing import HashMethod
 from setpoint.types.structured import StructuredDataset
 from tests.e2e.cli_util import setpoint, setpoint_json
@@ -76,6 +80,21 @@ def reach_into_hashed(name: str = "ada") -> tuple[str, int, int, dict[str, int]]
     return shout(s=r.name), plus_one(x=r.scores[2]), plus_one(x=d["k"]), d
 
 
+@task(
+    container_image="ghcr.io/acme/flags:1.2",
+    limits=Resources(cpu=2, mem="1Gi"),
+    enable_deck=True,
+    secret_requests=[Secret(group="db", key="password"), Secret(group="token")],
+)
+def flags(n: int) -> list[bool]:
+    return [i % 2 == 0 for i in range(n)]
+
+
+@workflow
+def flags_wf(n: int = 3) -> list[bool]:
+    return flags(n=n)  # type: ignore[no-any-return]  # a promise, by design
+
+
 def test_a_pandas_output_feeds_a_structured_dataset_input(home: Path) -> None:
     ex = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--n", "5")["execution"]
     assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": "5:a,b:10"}
@@ -88,3 +107,34 @@ def test_attribute_and_index_access_on_a_hashed_output(home: Path) -> None:
     assert ex["outputs"] == {"o0": "ADA", "o1": 9, "o2": 42, "o3": {"k": 41, "$odd": 1}}
     text = setpoint(home, "outputs", ex["id"], check=True).stdout
     assert "$hashed" not in text and "$$odd" not in text and "$odd" in text
+
+
+def test_values_are_never_read_as_markup_and_describe_shows_task_settings(home: Path) -> None:
+    secrets = {"SETPOINT_SECRET_DB_PASSWORD": "pw", "SETPOINT_SECRET_TOKEN": "t"}
+    ran = setpoint(home, "run", f"{HERE}:flags_wf", env=secrets, check=True)
+    warned = [line for line in ran.stderr.splitlines() if "container_image" in line]
+    assert warned == [  # one line, not Python's "file:line: TaskOptionWarning" and the source line
+        "warning: task 'tests.e2e.test_followups.flags': container_image='ghcr.io/acme/flags:1.2' is recorded "
+        "in the spec; the local executor runs the task in the current environment and does not use it"
+    ]
+    assert "TaskOptionWarning" not in ran.stderr and "warnings.warn" not in ran.stderr
+    assert "warning: task 'tests.e2e.test_followups.flags': limits= are recorded in the spec" in ran.stderr
+    eid = ran.stdout.split("execution ", 1)[1].split()[0]
+    shown = setpoint(home, "describe", eid, env={"COLUMNS": "250"}, check=True).stdout
+    assert "o0=[true, false, true]" in shown  # the list is data, not a markup tag
+    # the task settings table `describe` prints under the nodes (read from the execution's spec)
+    with Client(Settings(home=home)) as client:
+        table = render.tasks_table(client.spec(eid))
+    assert table is not None
+    console = Console(record=True, width=250)
+    console.print(table)
+    settings = next(line for line in console.export_text().splitlines() if "tests.e2e.test_followups.flags " in line)
+    assert "image ghcr.io/acme/flags:1.2" in settings and "limits cpu=2 mem=1Gi" in settings
+    assert "; deck;" in settings and "secrets db/password, token" in settings
+
+
+def test_an_abort_reason_in_brackets_is_shown_as_written(home: Path) -> None:
+    ex = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--detach")["execution"]
+    setpoint(home, "terminate", ex["id"], "--reason", "[x] stop [bold]now[/]", check=True)
+    shown = setpoint(home, "describe", ex["id"], env={"COLUMNS": "250"}, check=True).stdout
+    assert "[x] stop [bold]now[/]" in shown

@@ -8,8 +8,13 @@ from typing import Annotated
 
 import pandas as pd
 import pyarrow as pa
+from rich.console import Console
 
 from setpoint.adapters.blobs import open_blob_store
+from setpoint.cli import render
+from setpoint.core.model import ExecutionRecord, NodeRecord
+from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.service.inspect import NodeView
 from setpoint.spec.bindings import follow_path
 from setpoint.spec.types import INT, TypeKind, TypeRef, is_assignable
 from setpoint.types import LiteralContext, to_literal
@@ -61,3 +66,41 @@ def test_a_path_steps_through_a_hashed_output() -> None:
         ("a", 1),
     )
     assert follow_path(value, ()) == (value, ())  # no steps: the wrapper stays (it keys caches downstream)
+
+
+def _shown(renderable: object) -> str:
+    console = Console(record=True, width=200)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_terminal_views_show_values_as_written_never_as_markup() -> None:
+    rec = ExecutionRecord(
+        "e[b]1",
+        "p[i]",
+        "wf[red]",
+        "s" * 64,
+        "c" * 64,
+        {"flags": [True, False]},
+        phase=ExecutionPhase.ABORTED,
+        outputs={"o0": [True, False]},
+        abort_reason="[x] stop [bold]now[/]",
+    )
+    console = Console(record=True, width=200)
+    render.outcome_line(console, rec)
+    assert console.export_text() == "■ execution e[b]1 aborted: [x] stop [bold]now[/]\n"
+    panel = _shown(render.execution_panel(rec))
+    assert "wf[red]  (project p[i])" in panel and "o0=[true, false]" in panel and "[x] stop [bold]now[/]" in panel
+    listing = _shown(render.executions_table([rec]))
+    assert "e[b]1" in listing and "wf[red]" in listing and "p[i]" in listing
+    view = NodeView(
+        "n[b]", "t", ("up[i]",), NodeRecord("e[b]1", "n[b]", NodePhase.SUCCEEDED, outputs={"o0": [True]}), ()
+    )
+    nodes = _shown(render.nodes_table([view]))
+    assert "n[b]" in nodes and "up[i]" in nodes and "o0=[true]" in nodes
+
+
+def test_logs_are_read_in_one_place() -> None:
+    from setpoint.service import inspect
+
+    assert not hasattr(inspect, "attempt_logs")  # replaced by setpoint.service.logs

@@ -9,6 +9,8 @@ is the CLI's way of reporting an error, as an HTTP status is the server's (`setp
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import TextIO
 
 import click
 
@@ -31,7 +33,33 @@ def exit_code(error: SetpointError) -> int:
     return next((code for cls, code in EXIT_CODES if isinstance(error, cls)), 1)
 
 
+_python_showwarning = warnings.showwarning
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Options setpoint records but does not act on are said as one ``warning: ...`` line.
+
+    Python's own format (file, line number, the source line) points into setpoint, not at the
+    user's task; other warnings keep it.
+    """
+    from setpoint.sdk.compiler import OverrideWarning  # imported by then: only compiling warns these
+    from setpoint.sdk.task import TaskOptionWarning
+
+    if issubclass(category, TaskOptionWarning | OverrideWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
+    warnings.showwarning = show_warning
     try:
         rv = cli.main(standalone_mode=False)
     except SetpointError as e:

@@ -22,6 +22,8 @@ from setpoint.client.wire import plain, to_wire
 from setpoint.core.model import ExecutionRecord
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.service.inspect import NodeView
+from setpoint.spec.model import TaskSpec
+from setpoint.spec.workflow import WorkflowSpec
 
 PHASE_STYLE = {
     "QUEUED": "cyan",
@@ -98,24 +100,25 @@ def describe_json(rec: ExecutionRecord, nodes: Sequence[NodeView], blobs: Any = 
 
 
 def execution_panel(rec: ExecutionRecord) -> Panel:
+    """The execution's facts. Every value is a `Text`: names, inputs and reasons are data, never markup."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     duration = _duration(rec)
-    grid.add_row("execution", rec.id)
-    grid.add_row("workflow", f"{rec.workflow}  (project {rec.project})")
+    grid.add_row("execution", Text(rec.id))
+    grid.add_row("workflow", Text(f"{rec.workflow}  (project {rec.project})"))
     grid.add_row("phase", phase_text(rec.phase.value))
     grid.add_row("created", fmt_time(rec.created_at))
     grid.add_row("duration", fmt_duration(duration))
-    grid.add_row("code", rec.code_digest[:12])
-    grid.add_row("spec", rec.spec_digest[:12])
+    grid.add_row("code", Text(rec.code_digest[:12]))
+    grid.add_row("spec", Text(rec.spec_digest[:12]))
     if rec.source_id:
-        grid.add_row(rec.mode + " of", rec.source_id)
-    grid.add_row("inputs", summarize(rec.inputs))
+        grid.add_row(Text(rec.mode + " of"), Text(rec.source_id))
+    grid.add_row("inputs", Text(summarize(rec.inputs)))
     if rec.outputs is not None:
-        grid.add_row("outputs", summarize(rec.outputs))
+        grid.add_row("outputs", Text(summarize(rec.outputs)))
     if rec.abort_reason:
-        grid.add_row("abort", rec.abort_reason)
+        grid.add_row("abort", Text(rec.abort_reason))
     if rec.error is not None:
         where = f" at node '{rec.error.node}'" if rec.error.node else ""
         grid.add_row("error", Text(f"{rec.error.code}{where}: {rec.error.message}", style="red"))
@@ -144,9 +147,13 @@ def nodes_table(nodes: Sequence[NodeView], *, limit: int | None = None, detail: 
         phase = phase_text(r.phase.value)
         if r.cache_status:
             phase.append(f" {r.cache_status.lower()}", style="cyan")
-        cells: list[Any] = [v.node_id, phase, str(r.attempt or "-"), fmt_duration(v.duration)]
+        cells: list[Any] = [Text(v.node_id), phase, str(r.attempt or "-"), fmt_duration(v.duration)]
         if detail:
-            cells += [", ".join(v.upstream) or "-", summarize(r.inputs, 30), summarize(r.outputs, 30)]
+            cells += [
+                Text(", ".join(v.upstream) or "-"),
+                Text(summarize(r.inputs, 30)),
+                Text(summarize(r.outputs, 30)),
+            ]
         cells.append(Text(err, style="red") if err else "")
         table.add_row(*cells)
     if limit is not None and len(nodes) > limit:
@@ -183,9 +190,9 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
     for rec in records:
         duration = _duration(rec)
         table.add_row(
-            rec.id,
-            rec.workflow,
-            rec.project,
+            Text(rec.id),
+            Text(rec.workflow),
+            Text(rec.project),
             phase_text(rec.phase.value),
             fmt_time(rec.created_at),
             fmt_duration(duration),
@@ -206,11 +213,42 @@ def output_lines(rec: ExecutionRecord, blobs: Any = None) -> list[str]:
 
 
 def outcome_line(console: Console, rec: ExecutionRecord) -> None:
+    """One line saying how the execution ended (an abort reason is shown as written, not as markup)."""
+    eid = (rec.id, "bold")
     if rec.phase is ExecutionPhase.SUCCEEDED:
-        console.print(f"[green]✔[/] execution [bold]{rec.id}[/] succeeded")
+        line = Text.assemble(("✔", "green"), " execution ", eid, " succeeded")
     elif rec.phase is ExecutionPhase.FAILED:
-        console.print(f"[red]✘[/] execution [bold]{rec.id}[/] failed")
+        line = Text.assemble(("✘", "red"), " execution ", eid, " failed")
     elif rec.phase is ExecutionPhase.ABORTED:
-        console.print(f"[red]■[/] execution [bold]{rec.id}[/] aborted: {rec.abort_reason}")
+        line = Text.assemble(("■", "red"), " execution ", eid, " aborted: ", rec.abort_reason or "")
     else:
-        console.print(f"execution [bold]{rec.id}[/] is {rec.phase.value}")
+        line = Text.assemble("execution ", eid, f" is {rec.phase.value}")
+    console.print(line)
+
+
+def task_settings(task: TaskSpec) -> str:
+    """How a task asked to run, beyond its code: image, limits, deck, secret names (never values)."""
+    parts = []
+    if task.container_image:
+        parts.append(f"image {task.container_image}")
+    if task.limits:
+        parts.append("limits " + " ".join(f"{k}={v}" for k, v in task.limits))
+    if task.enable_deck:
+        parts.append("deck")
+    if task.secrets:
+        parts.append("secrets " + ", ".join(f"{g}/{k}" if k else g for g, k in task.secrets))
+    return "; ".join(parts)
+
+
+def tasks_table(spec: WorkflowSpec) -> Table | None:
+    """The workflow's tasks that set an image, limits, decks or secrets (None if none does)."""
+    rows = [(t.name, task_settings(t)) for _, t in sorted(spec.tasks.items())]
+    rows = [(name, text) for name, text in rows if text]
+    if not rows:
+        return None
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("task")
+    table.add_column("settings")
+    for name, text in rows:
+        table.add_row(Text(name), Text(text))
+    return table

@@ -3,7 +3,8 @@
 `NodeView` is what ``describe``, the API's node listing and the console show for one node. It
 lives with the application services (not in a client) because every front end builds or reads it:
 the embedded client joins it from the store, the remote client decodes it from the API, and the
-CLI renders it. `node_views` and `attempt_logs` are what ``describe`` and ``logs`` read.
+CLI renders it. `node_views` is what ``describe`` reads, `attempt_deck` what the deck route serves
+(logs are read by `setpoint.service.logs`).
 """
 
 from __future__ import annotations
@@ -89,32 +90,6 @@ def node_views(store: InspectStore, execution_id: str, *, children: bool = False
             )
         )
     return views
-
-
-def attempt_logs(
-    store: InspectStore, attempts_root: Path, execution_id: str, node_id: str | None = None, attempt: int | None = None
-) -> list[tuple[str, str, str]]:
-    """(attempt id, stream, text) for each attempt's stdout and stderr, in node order.
-
-    Logs are read from the attempt folders under ``attempts_root`` (where the local executor writes
-    them, and where the Ray executor's driver collects them).
-    """
-    views = node_views(store, execution_id)
-    if node_id is not None:
-        views = [v for v in views if v.node_id == node_id]
-        if not views:
-            raise NotFoundError(f"execution '{execution_id}' has no node '{node_id}'")
-    out: list[tuple[str, str, str]] = []
-    for v in views:
-        for a in v.attempts:
-            if attempt is not None and a.number != attempt:
-                continue
-            base = attempts_root / execution_id / v.node_id / str(a.number)
-            for stream in ("stdout", "stderr"):
-                path = base / f"{stream}.log"
-                text = path.read_text(errors="replace") if path.exists() else ""
-                out.append((a.id, stream, text))
-    return out
 
 
 DECK_FILE = "deck.html"  # written by the runtime into the attempt's folder (setpoint.sdk.deck)
