@@ -145,3 +145,9 @@ def test_sqlite_task(home: Path) -> None:
     assert outputs(home, "sql_reports.py:top_regions", "--min-orders", "1") == {
         "o0": ["north: 2 orders, 200", "south: 1 orders, 200", "east: 3 orders, 150"]
     }
+
+
+def test_basics_named_outputs(home: Path) -> None:
+    out = outputs(home, "basics.py:forecast", "--xs", "[1, 2, 3, 4]", "--ys", "[2.0, 4.1, 5.9, 8.2]", "--at", "6")
+    assert out.keys() == {"value", "slope"}
+    assert math.isclose(out["value"], 12.19) and math.isclose(out["slope"], 2.04)
