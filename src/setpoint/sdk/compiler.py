@@ -62,6 +62,10 @@ IGNORED_OVERRIDES = {
 }
 
 
+class SubworkflowHandlerWarning(UserWarning):
+    """An inlined subworkflow's own ``on_failure`` task, which an inlined call does not run (said at compile time)."""
+
+
 class OverrideWarning(UserWarning):
     """A ``with_overrides`` option setpoint accepts but does not act on (said at compile time)."""
 
@@ -184,6 +188,13 @@ class Builder:
         sub = wf.compile()
         prefix = self._node_id(wf.name)
         where = f"workflow '{self.workflow}', subworkflow '{prefix}'"
+        if sub.on_failure is not None:
+            warnings.warn(
+                f"{where}: its on_failure task '{sub.on_failure}' does not run when the subworkflow is called "
+                "inline (only the outer workflow's on_failure does); call it through a LaunchPlan to keep it",
+                SubworkflowHandlerWarning,
+                3,
+            )
         if len(self.nodes) + len(sub.nodes) > MAX_NODES:
             raise SpecError(f"workflow '{self.workflow}': more than {MAX_NODES} nodes")
         try:

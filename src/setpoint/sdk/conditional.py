@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from setpoint.errors import SpecError
+from setpoint.errors import SpecError, UserError
 from setpoint.sdk.binding import to_binding
-from setpoint.sdk.context import current_builder
+from setpoint.sdk.context import building, current_builder
 from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise, as_condition, type_of
 from setpoint.spec.bindings import show_path
 from setpoint.spec.branch import OTHERWISE_FAIL, OTHERWISE_NONE
@@ -29,9 +29,14 @@ from setpoint.spec.workflow import Binding, BranchConfig, NodeKind, NodeSpec
 
 
 class conditional:
+    def __new__(cls, name: str) -> Any:
+        if current_builder() is None:  # a workflow called directly: decide with the values in hand
+            return _LocalConditional(name)
+        return super().__new__(cls)
+
     def __init__(self, name: str) -> None:
         builder = current_builder()
-        if builder is None:
+        if builder is None:  # pragma: no cover - __new__ returned a _LocalConditional
             raise SpecError("conditional() can only be used inside a @workflow body")
         self._builder = builder
         self.id = builder.new_node_id(name)
@@ -207,3 +212,100 @@ def _shape(r: Any) -> Any:
     if r is None or isinstance(r, NodeHandle | NodeGroup):
         return "none"
     return type(r).__name__
+
+
+# -- a workflow called directly: decided on the values in hand -------------------------------------
+
+
+class BranchFailed(UserError):
+    """``.fail(message)`` reached when a workflow with a conditional is called directly."""
+
+
+class _LocalConditional:
+    """``conditional(...)`` outside a workflow being compiled: the first true case's calls run."""
+
+    def __init__(self, name: str) -> None:
+        self.id = name
+        self._taken = False  # a case was chosen
+        self._current = False  # the open case is the chosen one
+        self._value: Any = None
+        self._skip: Any = None  # the throw-away builder context of an untaken case
+        self._cases = 0
+
+    def _open(self, cond: Any) -> _LocalThen:
+        if self._skip is not None:
+            raise SpecError(f"branch '{self.id}': a case is still open (then() was not called)")
+        self._cases += 1
+        chosen = not self._taken and _truth(self.id, cond)
+        self._current = chosen
+        if chosen:
+            self._taken = True
+        else:
+            from setpoint.sdk.compiler import Builder  # lazily: the compiler imports this module
+
+            self._skip = building(Builder(f"{self.id}-skipped"))
+            self._skip.__enter__()
+        return _LocalThen(self)
+
+    def _close(self, result: Any) -> None:
+        if self._skip is not None:
+            self._skip.__exit__(None, None, None)
+            self._skip = None
+        elif self._current:
+            self._value = result
+
+    def if_(self, cond: Any) -> _LocalThen:
+        if self._cases:
+            raise SpecError(f"branch '{self.id}': if_() comes first; use elif_() for further cases")
+        return self._open(cond)
+
+    def elif_(self, cond: Any) -> _LocalThen:
+        return self._open(cond)
+
+    def else_(self) -> _LocalElse:
+        return _LocalElse(self)
+
+
+def _truth(name: str, cond: Any) -> bool:
+    if isinstance(cond, Condition):  # pragma: no cover - promises exist only while compiling
+        raise SpecError(f"branch '{name}': a condition on promises outside a workflow being compiled")
+    return bool(cond)
+
+
+class _LocalThen:
+    def __init__(self, c: _LocalConditional) -> None:
+        self._c = c
+
+    def then(self, result: Any) -> _LocalChain:
+        self._c._close(result)
+        return _LocalChain(self._c)
+
+
+class _LocalChain:
+    """After a ``then`` in-process: further cases, or (no else_) nothing to use as a value."""
+
+    def __init__(self, c: _LocalConditional) -> None:
+        self._c = c
+
+    def elif_(self, cond: Any) -> _LocalThen:
+        return self._c.elif_(cond)
+
+    def else_(self) -> _LocalElse:
+        return self._c.else_()
+
+
+class _LocalElse:
+    def __init__(self, c: _LocalConditional) -> None:
+        self._c = c
+        c._open(True)
+
+    def then(self, result: Any) -> Any:
+        self._c._close(result)
+        return self._c._value
+
+    def fail(self, message: str) -> Any:
+        c = self._c
+        c._close(None)
+        if c._current:  # no case matched
+            raise BranchFailed(f"branch '{c.id}': {message}")
+        return c._value

@@ -7,6 +7,8 @@ runs its function — which is the quickest check that user code works before it
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import inspect
 from collections.abc import Callable
@@ -23,13 +25,36 @@ from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, W
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class WorkflowFailurePolicy(enum.StrEnum):
+    """flytekit's names for the failure policies (``failure_policy=WorkflowFailurePolicy.X``).
+
+    Each member is the spec's JSON spelling of the matching `FailurePolicy`, so either is accepted.
+    """
+
+    FAIL_IMMEDIATELY = FailurePolicy.FAIL_FAST.value
+    FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = FailurePolicy.FINISH_RUNNABLE.value
+
+
+@dataclasses.dataclass
+class WorkflowError:
+    """What an ``on_failure`` task receives in a parameter named ``err`` or ``error`` typed this way.
+
+    flytekit's ``FlyteError``: ``message`` is the execution's error, ``failed_node_id`` the node
+    that failed ("" when no node did, e.g. a passed deadline). A parameter typed ``str`` receives
+    the message alone.
+    """
+
+    message: str
+    failed_node_id: str = ""
+
+
 class Workflow:
     def __init__(
         self,
         function: Callable[..., Any],
         *,
         max_parallelism: int = 0,
-        failure_policy: str = FailurePolicy.FAIL_FAST,
+        failure_policy: str | FailurePolicy | WorkflowFailurePolicy = FailurePolicy.FAIL_FAST,
         deadline: timedelta | float | None = None,
         on_failure: Any = None,
     ) -> None:
@@ -39,9 +64,10 @@ class Workflow:
         self.module = module_name_of(function)
         self.name = function.__name__
         if failure_policy not in FAILURE_POLICIES:
+            flyte = ", ".join(f"WorkflowFailurePolicy.{p.name}" for p in WorkflowFailurePolicy)
             raise SpecError(
-                f"workflow '{self.name}': failure_policy must be one of {list(FAILURE_POLICIES)}, "
-                f"got {failure_policy!r}"
+                f"workflow '{self.name}': failure_policy must be one of {list(FAILURE_POLICIES)} "
+                f"(or {flyte}), got {failure_policy!r}"
             )
         if not isinstance(max_parallelism, int) or max_parallelism < 0:
             raise SpecError(f"workflow '{self.name}': max_parallelism must be a non-negative integer")
@@ -53,7 +79,12 @@ class Workflow:
             raise SpecError(f"workflow '{self.name}': deadline must be positive, got {deadline!r}")
         self.deadline_s = float(deadline) if deadline is not None else None
         if on_failure is not None and not isinstance(on_failure, Task):
-            raise SpecError(f"workflow '{self.name}': on_failure must be a @task, got {type(on_failure).__name__}")
+            what = (
+                "a @workflow (run it from a task instead)"
+                if isinstance(on_failure, Workflow)
+                else type(on_failure).__name__
+            )
+            raise SpecError(f"workflow '{self.name}': on_failure must be a @task, got {what}")
         self.on_failure = on_failure
         self._interface: Interface | None = None
         self._spec: WorkflowSpec | None = None
@@ -112,7 +143,7 @@ def workflow(fn: F, /) -> Workflow: ...
 def workflow(
     *,
     max_parallelism: int = 0,
-    failure_policy: str = FailurePolicy.FAIL_FAST,
+    failure_policy: str | FailurePolicy | WorkflowFailurePolicy = FailurePolicy.FAIL_FAST,
     deadline: timedelta | float | None = None,
     on_failure: Any = None,
 ) -> Callable[[F], Workflow]: ...

@@ -221,18 +221,48 @@ def validate(spec: WorkflowSpec) -> None:
         raise SpecError(f"{where}: cycle between nodes {' -> '.join(cycle)}")
 
 
+# The parameters an on_failure task may take the error in: flytekit's name, and setpoint's.
+ERROR_PARAMS = ("err", "error")
+# The fields of the error's struct form (flytekit's FlyteError; setpoint's WorkflowError).
+ERROR_FIELDS = ("message", "failed_node_id")
+
+
+def error_param_form(t: TypeRef) -> str | None:
+    """How an on_failure task's error parameter of type ``t`` takes the error: "str", "struct" or None (cannot).
+
+    ``Optional[...]`` of either form is accepted (flytekit declares ``err: Optional[FlyteError] = None``).
+    A struct takes the error when its fields are a subset of ``message`` and ``failed_node_id``, all str.
+    """
+    if t.kind is TypeKind.UNION:
+        forms = {error_param_form(a) for a in t.args if a.kind is not TypeKind.NONE}
+        return forms.pop() if len(forms) == 1 else None
+    if t.kind in (TypeKind.STR, TypeKind.ANY):
+        return "str"
+    if t.kind is TypeKind.STRUCT and all(n in ERROR_FIELDS and f.kind is TypeKind.STR for n, f in t.fields):
+        return "struct"
+    return None
+
+
 def _check_on_failure(spec: WorkflowSpec, where: str) -> None:
     task = spec.tasks.get(spec.on_failure or "")
     if task is None:
         raise SpecError(f"{where}: on_failure names unknown task '{spec.on_failure}'")
-    offered = {"error": TypeRef(TypeKind.STR), **{n: v.type for n, v in spec.interface.inputs}}
+    offered = {n: v.type for n, v in spec.interface.inputs}
     for name, var in task.interface.inputs:
+        if name in ERROR_PARAMS and name not in offered:
+            if error_param_form(var.type) is None:
+                raise TypeMismatchError(
+                    f"{where}: on_failure task '{task.name}', input '{name}' receives the error: declare it "
+                    f"str or WorkflowError (flytekit's FlyteError), optionally Optional[...], not {var.type}"
+                )
+            continue
         if name not in offered:
             if var.has_default:
                 continue
             raise SpecError(
-                f"{where}: on_failure task '{task.name}' takes '{name}', but it receives only 'error' (str) "
-                f"and the workflow's inputs ({', '.join(n for n, _ in spec.interface.inputs) or 'none'})"
+                f"{where}: on_failure task '{task.name}' takes '{name}', but it receives only 'error' "
+                f"(or 'err'; str or WorkflowError) and the workflow's inputs "
+                f"({', '.join(n for n, _ in spec.interface.inputs) or 'none'})"
             )
         if not is_assignable(offered[name], var.type):
             raise TypeMismatchError(

@@ -3,7 +3,8 @@
 A user's abort, a fail-fast failure or a passed execution deadline stops every active node and
 attempt (aborts are idempotent and re-sent until the executor confirms). Once nothing is live the
 execution takes its final phase; a failed execution with an ``on_failure`` task runs it first,
-once, with the error message and the workflow's inputs.
+once, with the workflow's inputs and the error in a parameter named ``err`` (flytekit's name) or
+``error``: the message for a ``str``, or a ``WorkflowError`` (message, failed node) struct.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from setpoint.core.reconcile.nodes import new_attempt, release
 from setpoint.core.reconcile.overlay import ABORT_RECHECK_S, Round, resolve_binding
 from setpoint.core.state import Abort, AbortChild
 from setpoint.spec.bindings import PathError
+from setpoint.spec.types import TypeKind, TypeRef
+from setpoint.spec.validate import ERROR_PARAMS, error_param_form
 from setpoint.spec.workflow import ON_FAILURE_NODE, FailurePolicy
 
 
@@ -55,10 +58,24 @@ def _run_failure_handler(r: Round) -> bool:
         return True
     task = r.state.graph.tasks[r.state.graph.node_map[ON_FAILURE_NODE].task]
     error = r.execution.error
-    offered = {"error": error.message if error else "", **r.execution.inputs}
-    inputs = {name: offered[name] for name, _ in task.interface.inputs if name in offered}
+    inputs: dict[str, object] = {}
+    for name, var in task.interface.inputs:
+        if name in r.execution.inputs:
+            inputs[name] = r.execution.inputs[name]
+        elif name in ERROR_PARAMS:
+            inputs[name] = _error_literal(error, var.type)
     new_attempt(r, handler, inputs)
     return True
+
+
+def _error_literal(error: ErrorInfo | None, t: TypeRef) -> object:
+    """The error as the handler's parameter takes it: the message, or a WorkflowError-shaped struct."""
+    message = error.message if error else ""
+    if error_param_form(t) != "struct":
+        return message
+    struct = next(a for a in (t.args if t.kind is TypeKind.UNION else (t,)) if a.kind is TypeKind.STRUCT)
+    values = {"message": message, "failed_node_id": (error.node or "") if error else ""}
+    return {name: values[name] for name, _ in struct.fields}
 
 
 def finish(r: Round) -> None:

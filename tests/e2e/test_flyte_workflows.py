@@ -1,0 +1,137 @@
+"""Workflows as flytekit writes them, run for real: in-process (Client) and through `setpoint run`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from setpoint.client.embedded import Client
+from setpoint.core.phases import ExecutionPhase, NodePhase
+from setpoint.spec.workflow import ON_FAILURE_NODE
+from tests.e2e import wf_flyte_workflows as fw
+from tests.e2e.cli_util import setpoint, setpoint_json
+
+pytestmark = pytest.mark.timeout(120)
+
+WF = "tests/e2e/wf_flyte_workflows.py"
+
+
+# -- failure policies by flytekit's names -------------------------------------------------------------
+
+
+def test_fail_after_executable_nodes_complete_runs_the_independent_node(client: Client, tmp_path: Path) -> None:
+    mark = tmp_path / "mark"
+    rec = client.run(fw.keep_going, {"x": 1, "path": str(mark)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.node == "boom"
+    phases = {n.node_id: n.phase for n in client.nodes(rec.id)}
+    assert phases == {"boom": NodePhase.FAILED, "slow_mark": NodePhase.SUCCEEDED}
+    assert mark.read_text() == "finished"
+
+
+def test_fail_immediately_stops_the_independent_node(client: Client, tmp_path: Path) -> None:
+    mark = tmp_path / "mark"
+    rec = client.run(fw.stop_at_once, {"x": 1, "path": str(mark)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    phases = {n.node_id: n.phase for n in client.nodes(rec.id)}
+    assert phases["slow_mark"] is NodePhase.ABORTED
+    assert not mark.exists()
+
+
+def test_cli_fail_after_executable_nodes_complete(home: Path, tmp_path: Path) -> None:
+    mark = tmp_path / "mark"
+    proc = setpoint(home, "run", f"{WF}:keep_going", "--x", "2", "--path", str(mark))
+    assert proc.returncode != 0
+    assert "boom 2" in proc.stdout + proc.stderr
+    assert mark.read_text() == "finished"
+
+
+# -- on_failure with flytekit's err ---------------------------------------------------------------------
+
+
+def test_on_failure_task_gets_err_with_message_and_failed_node(client: Client, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    rec = client.run(fw.guarded, {"x": 7, "report": str(report)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    node, message = report.read_text().split("|", 1)
+    assert node == "boom" and "ValueError: boom 7" in message
+    handler = [a for a in client.store.load_attempts(rec.id) if a.node_id == ON_FAILURE_NODE]
+    assert len(handler) == 1 and handler[0].phase.value == "SUCCEEDED"
+
+
+def test_cli_on_failure_handler_runs_with_err(home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    proc = setpoint(home, "run", f"{WF}:guarded", "--x", "4", "--report", str(report))
+    assert proc.returncode != 0
+    assert "ValueError: boom 4" in proc.stdout + proc.stderr
+    node, message = report.read_text().split("|", 1)
+    assert node == "boom" and "ValueError: boom 4" in message
+
+
+def test_on_failure_task_gets_err_as_text(client: Client, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    rec = client.run(fw.guarded_text, {"x": 3, "report": str(report)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert "ValueError: boom 3" in report.read_text()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="service/inspect.py lists only spec nodes; the handler's row needs it to add _on_failure"
+)
+def test_cli_on_failure_shown_in_describe_and_logs(home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    proc = setpoint(home, "run", f"{WF}:guarded", "--x", "5", "--report", str(report), "--output", "json")
+    assert proc.returncode != 0
+    assert report.read_text().startswith("boom|")
+    eid = json.loads(proc.stdout)["execution"]["id"]
+    nodes = {n["id"]: n for n in setpoint_json(home, "describe", eid)["nodes"]}
+    assert nodes[ON_FAILURE_NODE]["phase"] == "SUCCEEDED"
+    logs = setpoint(home, "logs", eid, ON_FAILURE_NODE, check=True)
+    assert "cleaning up after boom" in logs.stdout
+
+
+# -- gates with flytekit's keywords ---------------------------------------------------------------------
+
+
+def test_cli_approve_a_dataclass_with_a_field_named_type_and_wait_for_input(home: Path) -> None:
+    eid = setpoint_json(home, "run", f"{WF}:reviewed", "--size", "4", "--detach")["execution"]["id"]
+    setpoint(home, "signal", eid, "model_ok", check=True)
+    setpoint(home, "signal", eid, "factor", "3", check=True)
+    setpoint(home, "controller", "--exit-when-idle", check=True)
+    out = setpoint_json(home, "describe", eid)
+    assert out["execution"]["phase"] == "SUCCEEDED"
+    assert out["execution"]["outputs"] == {"o0": "linear:12"}
+
+
+# -- the imperative builder -------------------------------------------------------------------------------
+
+
+def test_imperative_workflow_runs_through_the_client(client: Client) -> None:
+    rec = client.run(fw.built, {"in1": "hello", "in2": "there"}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {
+        "output_from_t1": "hello world",
+        "output_list": ["hello world", "hello,there"],
+    }
+    nodes = {n.node_id: n for n in client.nodes(rec.id)}
+    assert set(nodes) == {"greet", "side_effect", "join"}
+
+
+def test_cli_runs_an_imperative_workflow(home: Path) -> None:
+    out = setpoint_json(home, "run", f"{WF}:built", "--in1", "hi", "--in2", "you")
+    assert out["execution"]["phase"] == "SUCCEEDED"
+    assert out["execution"]["outputs"] == {"output_from_t1": "hi world", "output_list": ["hi world", "hi,you"]}
+    single = setpoint_json(home, "run", f"{WF}:single")
+    assert single["execution"]["outputs"] == {"o0": "hi world"}
+
+
+# -- the conditional, orchestrated (the in-process call is in the unit tests) ------------------------------
+
+
+@pytest.mark.parametrize(("n", "expected"), [(3, "small 9"), (11, "big 121")])
+def test_cli_conditional_picks_the_same_case_as_an_in_process_call(home: Path, n: int, expected: str) -> None:
+    out = setpoint_json(home, "run", f"{WF}:sized", "--n", str(n))
+    assert out["execution"]["outputs"] == {"o0": expected}
+    assert fw.sized(n=n) == expected

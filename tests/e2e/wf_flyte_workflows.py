@@ -1,0 +1,173 @@
+# mypy: disable-error-code="no-any-return"
+# ruff: noqa: UP006, UP045  # the typing spellings (List, Optional) are what flytekit code uses
+"""Workflows written as flytekit writes them (tests/e2e/test_flyte_workflows.py and the unit tests).
+
+Failure policies by flytekit's names, ``on_failure`` handlers taking ``err``, gates with
+flytekit's keywords, the imperative builder, and a conditional that also runs when the workflow is
+called directly in Python.
+"""
+
+import time
+import typing
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from setpoint.sdk.conditional import conditional
+from setpoint.sdk.gates import approve, wait_for_input
+from setpoint.sdk.imperative import ImperativeWorkflow
+from setpoint.sdk.task import task
+from setpoint.sdk.workflow import WorkflowError, WorkflowFailurePolicy, workflow
+
+# -- failure policies ---------------------------------------------------------------------------------
+
+
+@task
+def boom(x: int) -> int:
+    raise ValueError(f"boom {x}")
+
+
+@task
+def slow_mark(path: str, seconds: float) -> str:
+    time.sleep(seconds)
+    Path(path).write_text("finished")
+    return "finished"
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
+def keep_going(x: int, path: str) -> None:
+    boom(x=x)
+    slow_mark(path=path, seconds=1.0)
+
+
+@workflow(failure_policy=WorkflowFailurePolicy.FAIL_IMMEDIATELY)
+def stop_at_once(x: int, path: str) -> None:
+    boom(x=x)
+    slow_mark(path=path, seconds=20.0)
+
+
+# -- on_failure ---------------------------------------------------------------------------------------
+
+
+@task
+def clean_up(report: str, err: typing.Optional[WorkflowError] = None) -> None:
+    """flytekit's failure-node example: the workflow's inputs, and the error in ``err``."""
+    assert err is not None
+    print(f"cleaning up after {err.failed_node_id}")
+    Path(report).write_text(f"{err.failed_node_id}|{err.message}")
+
+
+@workflow(on_failure=clean_up)
+def guarded(x: int, report: str) -> int:
+    return boom(x=x)
+
+
+@task
+def clean_up_text(report: str, err: str) -> None:
+    Path(report).write_text(err)
+
+
+@workflow(on_failure=clean_up_text)
+def guarded_text(x: int, report: str) -> int:
+    return boom(x=x)
+
+
+@workflow(on_failure=clean_up_text)
+def inner_guarded(x: int, report: str) -> int:
+    return boom(x=x)
+
+
+# -- gates ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    type: str  # a field named like the promise attribute gates used to read
+    size: int
+
+
+@task
+def make_model(size: int) -> Model:
+    return Model(type="linear", size=size)
+
+
+@task
+def deploy(model: Model, factor: int) -> str:
+    return f"{model.type}:{model.size * factor}"
+
+
+@workflow
+def reviewed(size: int) -> str:
+    model = approve(make_model(size=size), "model_ok", timeout=timedelta(seconds=120))
+    factor = wait_for_input("factor", timeout=timedelta(seconds=120), expected_type=int)
+    return deploy(model=model, factor=factor)
+
+
+# -- the imperative builder ----------------------------------------------------------------------------
+
+
+@task
+def greet(a: str) -> str:
+    return a + " world"
+
+
+@task
+def side_effect() -> None:
+    print("side effect")
+
+
+@task
+def join(a: typing.List[str]) -> str:
+    return ",".join(a)
+
+
+built = ImperativeWorkflow(name="built")
+built.add_workflow_input("in1", str)
+greeted = built.add_entity(greet, a=built.inputs["in1"])
+built.add_workflow_output("output_from_t1", greeted.outputs["o0"])
+effect = built.add_entity(side_effect)
+in2 = built.add_workflow_input("in2", str)
+joined = built.add_entity(join, a=[built.inputs["in1"], in2])
+effect >> joined
+built.add_workflow_output("output_list", [greeted.outputs["o0"], joined.outputs["o0"]], python_type=typing.List[str])
+
+single = ImperativeWorkflow(name="single")
+sub_greeted = single.add_entity(greet, a="hi")
+single.add_workflow_output("o0", sub_greeted.outputs["o0"])
+
+
+# -- a conditional that also runs in-process -------------------------------------------------------------
+
+
+@task
+def square(n: int) -> int:
+    return n * n
+
+
+CALLS: list[str] = []  # which case's task ran, when the workflow is called in-process
+
+
+@task
+def big(n: int) -> str:
+    CALLS.append("big")
+    return f"big {n}"
+
+
+@task
+def small(n: int) -> str:
+    CALLS.append("small")
+    return f"small {n}"
+
+
+@workflow
+def sized(n: int) -> str:
+    m = square(n=n)
+    return (
+        conditional("size")
+        .if_((m > 100) & (m < 1000))
+        .then(big(n=m))
+        .elif_(m <= 100)
+        .then(small(n=m))
+        .else_()
+        .fail("too big")
+    )
