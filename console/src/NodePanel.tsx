@@ -117,6 +117,7 @@ export function NodePanel({
 
   const detail = (view?.detail ?? {}) as { gate?: string; signal?: string };
   const gateKind = node.gate ?? detail.gate;
+  const runsCode = node.kind !== "gate" && node.kind !== "branch"; // gates and branches have no logs or cache
   const gateOpen = node.kind === "gate" && node.phase === "RUNNING" && gateKind !== "sleep";
   // A signal gate's declared type, from the execution's pinned spec: the form checks values by it.
   useEffect(() => {
@@ -277,34 +278,36 @@ export function NodePanel({
           <iframe title={`Deck of ${node.id}`} src={deckUrl} sandbox="allow-scripts" className="deck" />
         </section>
       )}
-      <section>
-        <h3>Cache</h3>
-        <p>
-          {view?.cache_status ?? node.cache ?? "not cached"}{" "}
-          <button
-            type="button"
-            onClick={() =>
-              get<{ explanation: { summary?: string } }>(base + "/cache-explain" + query({ node: node.id }))
-                .then((r) => setExplain(r.explanation))
-                .catch((e: unknown) => setExplain({ summary: String(e) }))
-            }
-          >
-            Explain
-          </button>
-        </p>
-        {explain && (
-          <div className="explain">
-            <p>{explain.summary ?? explain.status}</p>
-            {explain.differences && explain.differences.length > 0 && (
-              <ul>
-                {explain.differences.map((d) => (
-                  <li key={d}>{d}</li>
-                ))}
-              </ul>
-            )}
-          </div>
-        )}
-      </section>
+      {runsCode && (
+        <section>
+          <h3>Cache</h3>
+          <p>
+            {view?.cache_status ?? node.cache ?? "not cached"}{" "}
+            <button
+              type="button"
+              onClick={() =>
+                get<{ explanation: { summary?: string } }>(base + "/cache-explain" + query({ node: node.id }))
+                  .then((r) => setExplain(r.explanation))
+                  .catch((e: unknown) => setExplain({ summary: String(e) }))
+              }
+            >
+              Explain
+            </button>
+          </p>
+          {explain && (
+            <div className="explain">
+              <p>{explain.summary ?? explain.status}</p>
+              {explain.differences && explain.differences.length > 0 && (
+                <ul>
+                  {explain.differences.map((d) => (
+                    <li key={d}>{d}</li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          )}
+        </section>
+      )}
       <section>
         <h3>Lineage</h3>
         {lineage === null ? (
@@ -344,7 +347,7 @@ export function NodePanel({
           </>
         )}
       </section>
-      {!node.children && (
+      {!node.children && runsCode && (
         <section>
           <h3>Logs</h3>
           <Logs project={project} execution={execution} node={node.id} />

@@ -45,8 +45,9 @@ function bars(nodes: GraphNode[], views: Map<string, NodeView>, now: number): Ba
           label: attempts.length > 1 ? `${n.id} #${a.number}` : n.id,
           queued: a.created_at,
           started: a.started_at,
-          ended: a.finished_at,
-          phase: a.phase,
+          // the attempt as last read may lag the node's events: a finished node ends its bars
+          ended: a.finished_at ?? (TERMINAL.has(n.phase) ? n.ended_at : null),
+          phase: a.finished_at === null && TERMINAL.has(n.phase) ? n.phase : a.phase,
         }),
       );
     else if (n.queued_at || n.started_at)
@@ -68,7 +69,7 @@ function Gantt({ nodes, views }: { nodes: GraphNode[]; views: Map<string, NodeVi
   return (
     <svg className="gantt" width={W + 180} height={rows.length * H + 20} role="img" aria-label="Timeline of attempts: queue wait, then run time">
       {rows.map((r, i) => {
-        const s = r.started ?? now;
+        const s = r.started ?? r.ended ?? now;
         const e = r.ended ?? now;
         return (
           <g key={r.key} transform={`translate(0, ${i * H})`}>
@@ -294,7 +295,8 @@ export function ExecutionPage({
       setGraph((g) => {
         if (!g) return g;
         const [next, stale] = applyEvents(g, batch);
-        if (stale || batch.some((ev) => ev.kind === "node" && TERMINAL.has(ev.phase))) scheduleReread();
+        // Attempts, outputs and counts come with a read of the graph (at most one a second).
+        if (stale || batch.some((ev) => ev.kind === "node" || ev.kind === "attempt")) scheduleReread();
         return next;
       });
     }, FLUSH_MS);
