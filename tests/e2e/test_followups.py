@@ -6,6 +6,8 @@ The workflows live in this module so the tests can name them as `setpoint run` t
 
 from __future__ import annotations
 
+import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -14,10 +16,11 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from setpoint import Resources, Secret, task, workflow
+from setpoint import NonRetryableError, Resources, Secret, task, workflow
 from setpoint.cli import render
 from setpoint.client.embedded import Client
 from setpoint.config.settings import Settings
+from setpoint.core.phases import ExecutionPhase
 from setpoint.types.hashing import HashMethod
 from setpoint.types.structured import StructuredDataset
 from tests.e2e.cli_util import setpoint, setpoint_json
@@ -95,6 +98,18 @@ def flags_wf(n: int = 3) -> list[bool]:
     return flags(n=n)  # type: ignore[no-any-return]  # a promise, by design
 
 
+@task
+def needs_file(path: str) -> int:
+    if not Path(path).exists():
+        raise NonRetryableError(f"{path} is not there yet")
+    return len(Path(path).read_text())
+
+
+@workflow
+def needs_file_wf(path: str) -> int:
+    return plus_one(x=needs_file(path=path))  # type: ignore[no-any-return]  # a promise, by design
+
+
 def test_a_pandas_output_feeds_a_structured_dataset_input(home: Path) -> None:
     ex = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--n", "5")["execution"]
     assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": "5:a,b:10"}
@@ -138,3 +153,54 @@ def test_an_abort_reason_in_brackets_is_shown_as_written(home: Path) -> None:
     setpoint(home, "terminate", ex["id"], "--reason", "[x] stop [bold]now[/]", check=True)
     shown = setpoint(home, "describe", ex["id"], env={"COLUMNS": "250"}, check=True).stdout
     assert "[x] stop [bold]now[/]" in shown
+
+
+def _queued_elsewhere(home: Path) -> str:
+    """An execution created with --detach: no controller runs it until one is started."""
+    eid: str = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--detach")["execution"]["id"]
+    return eid
+
+
+def _still_queued(home: Path, eid: str) -> None:
+    with Client(Settings.from_env(home)) as c:
+        rec = c.get(eid)
+    assert rec.phase is ExecutionPhase.QUEUED and rec.lease_owner is None, "a command adopted it and left it"
+
+
+def test_recover_runs_only_its_own_execution(home: Path, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    failed = setpoint(home, "run", f"{HERE}:needs_file_wf", "--path", str(flag), "-o", "json")
+    assert failed.returncode == 1
+    other = _queued_elsewhere(home)
+    flag.write_text("four")
+    ex = setpoint_json(home, "recover", json.loads(failed.stdout)["execution"]["id"])["execution"]
+    assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": 5}
+    _still_queued(home, other)
+
+
+def test_launch_follow_runs_and_follows_a_registered_workflow(home: Path) -> None:
+    setpoint(home, "register", HERE, "--version", "v1", check=True)
+    other = _queued_elsewhere(home)
+    ex = setpoint_json(home, "launch", "pandas_into_structured", "--inputs", '{"n": 3}', "--follow")["execution"]
+    assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": "3:a,b:3"}
+    shown = setpoint(home, "launch", "pandas_into_structured", "-f", check=True)
+    assert "succeeded" in shown.stdout and 'o0 = "4:a,b:6"' in shown.stdout
+    _still_queued(home, other)
+    failed = setpoint(home, "launch", "needs_file_wf", "--inputs", '{"path": "/nonexistent/x"}', "-f")
+    assert failed.returncode == 1 and "failed" in failed.stdout
+
+
+@pytest.mark.parametrize("command", ["server", "ui"])
+def test_a_busy_port_is_one_line_and_exit_6_before_the_home_is_opened(command: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        proc = setpoint(home, command, "--port", str(port), timeout=60)
+    assert proc.returncode == 6
+    assert proc.stderr == (
+        f"error: setpoint {command} cannot listen on 127.0.0.1:{port}: the port is in use "
+        "(stop what holds it, or choose another --port)\n"
+    )
+    assert proc.stdout == "" and not home.exists()

@@ -7,11 +7,13 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from setpoint.cli import render
 from setpoint.cli.app import Ctx, cli, console, output_option
 from setpoint.cli.progress import follow_to_the_end
+from setpoint.client.embedded import Client
 from setpoint.client.wire import to_wire
 from setpoint.service.lineage import LineageNode
 
@@ -198,11 +200,15 @@ def recover(state: Ctx, execution: str, plan: bool, wait: bool, output: str) -> 
         table.add_column("action")
         table.add_column("why")
         for i in items:
-            table.add_row(i.node_id, "[green]reuse[/]" if i.action == "reuse" else "[yellow]run[/]", i.reason)
+            action = Text("reuse", style="green") if i.action == "reuse" else Text("run", style="yellow")
+            table.add_row(Text(i.node_id), action, Text(i.reason))
         console.print(table)
         return
     if wait:
-        client.start_controller()
+        if isinstance(client, Client):
+            client.start_controller(own_only=True)  # like run: only what it can finish
+        else:
+            client.start_controller()
     new_id = client.recover(execution)
     if not wait:
         payload: dict[str, Any] = {"execution": {"id": new_id, "phase": "QUEUED", "source_id": execution}}

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from setpoint.cli.app import Ctx, cli, console, err_console, output_option
+from setpoint.cli.app import Ctx, cli, console, ensure_port_free, err_console, output_option
+from setpoint.cli.progress import follow_to_the_end
 from setpoint.client.embedded import Client
 from setpoint.errors import InputError
 
@@ -48,6 +49,9 @@ def register(state: Ctx, targets: tuple[str, ...], project: str | None, version:
 @click.option("--launchplan", "-l", is_flag=True, help="NAME is a launch plan (default: a workflow).")
 @click.option("--project", default=None, help="The project NAME is registered in.")
 @click.option("--inputs", "inputs_json", default=None, metavar="JSON|@FILE", help="A JSON object of input values.")
+@click.option(
+    "--follow", "-f", is_flag=True, help="Show its progress until it ends, as `run` does, and exit by its phase."
+)
 @output_option
 @click.pass_obj
 def launch(
@@ -57,9 +61,13 @@ def launch(
     launchplan: bool,
     project: str | None,
     inputs_json: str | None,
+    follow: bool,
     output: str,
 ) -> None:
-    """Create an execution of a registered workflow or launch plan; a controller (or server) runs it."""
+    """Create an execution of a registered workflow or launch plan; a controller (or server) runs it.
+
+    With --follow it is run here (or by the server) and followed to its end, as `run` does.
+    """
     inputs: Any = {}
     if inputs_json:
         text = Path(inputs_json[1:]).read_text() if inputs_json.startswith("@") else inputs_json
@@ -69,9 +77,13 @@ def launch(
             raise InputError(f"--inputs is not valid JSON: {e}") from None
         if not isinstance(inputs, dict):
             raise InputError("--inputs must be a JSON object of input names to values")
-    eid = state.client.create_registered(
-        "launchplan" if launchplan else "workflow", name, version, inputs, project=project
-    )
+    client = state.client
+    if follow and isinstance(client, Client):
+        client.start_controller(own_only=True)  # like run: only what it can finish
+    eid = client.create_registered("launchplan" if launchplan else "workflow", name, version, inputs, project=project)
+    if follow:
+        follow_to_the_end(client, eid, state, output)
+        return
     if output == "json":
         click.echo(json.dumps({"id": eid}))
     else:
@@ -185,6 +197,7 @@ def _serve(
         from setpoint.server.app import create_app
     except ImportError as e:
         raise InputError(f"the server needs its extra: pip install 'setpoint[server]' ({e})") from None
+    ensure_port_free(host, port, what)  # one clear line, before the store is opened or a banner printed
     client = state.embedded(what)
     ctl = client.start_controller() if controller else None
     scheduler = None
