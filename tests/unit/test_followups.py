@@ -104,3 +104,18 @@ def test_logs_are_read_in_one_place() -> None:
     from setpoint.service import inspect
 
     assert not hasattr(inspect, "attempt_logs")  # replaced by setpoint.service.logs
+
+
+def test_the_logs_schema_lists_the_notes_the_route_returns(tmp_path: Path) -> None:
+    from setpoint.client.embedded import Client
+    from setpoint.config.settings import Settings
+    from setpoint.server.app import create_app
+
+    with Client(Settings(home=tmp_path / "home")) as client:
+        doc = create_app(client, auth=False).openapi()
+    route = next(op["get"] for path, op in doc["paths"].items() if path.endswith("/logs"))
+    ref = route["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    entries = doc["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert set(entries["required"]) == {"logs", "notes"}
+    note = doc["components"]["schemas"][entries["properties"]["notes"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert note["properties"].keys() == {"node", "message"} and set(note["required"]) == {"node", "message"}

@@ -195,8 +195,16 @@ class LogEntry(BaseModel):
     text: str
 
 
+class LogNote(BaseModel):
+    """Why a node asked for has no logs of its own, or where they are (`setpoint.service.logs`)."""
+
+    node: str
+    message: str
+
+
 class LogEntries(BaseModel):
     logs: list[LogEntry]
+    notes: list[LogNote]
 
 
 # -- catalog and lineage ------------------------------------------------------------------------------
