@@ -227,3 +227,11 @@ def test_a_signal_gate_takes_a_typed_value(page: Page, console: Console) -> None
     page.get_by_role("button", name="Send signal").click()
     expect(page.get_by_test_id("execution-phase")).to_have_text("SUCCEEDED", timeout=60_000)
     assert console.execution(eid)["outputs"] == {"o0": 14}
+
+
+def test_a_branch_shows_the_case_it_took(page: Page, console: Console) -> None:
+    eid = console.launch("decide", x=5)
+    assert console.wait(eid)["phase"] == "SUCCEEDED"
+    open_execution(page, console, eid)
+    expect(page.locator('[data-node="big"]')).to_contain_text("took case 1")
+    expect(page.locator('[data-node="broken"]')).to_have_attribute("data-phase", "SKIPPED")

@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import timedelta
 
-from setpoint import Cron, Deck, LaunchPlan, approve, dynamic, map_task, task, wait_for_input, workflow
+from setpoint import Cron, Deck, LaunchPlan, approve, conditional, dynamic, map_task, task, wait_for_input, workflow
 
 
 @task
@@ -120,3 +120,8 @@ def rows(n: int) -> list[dict[str, int]]:
 @workflow
 def tabular(n: int = 4) -> list[dict[str, int]]:
     return rows(n=n)
+
+
+@workflow
+def decide(x: int = 5) -> int:
+    return conditional("big").if_(x > 3).then(step(x=x)).else_().then(broken(x=x))
