@@ -7,6 +7,7 @@ The workflows live in this module so the tests can name them as `setpoint run` t
 from __future__ import annotations
 
 import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from setpoint import NonRetryableError, Resources, Secret, task, workflow
+from setpoint import NonRetryableError, Resources, Secret, current_context, task, workflow
 from setpoint.cli import render
 from setpoint.client.embedded import Client
 from setpoint.config.settings import Settings
@@ -110,6 +111,17 @@ def needs_file_wf(path: str) -> int:
     return plus_one(x=needs_file(path=path))  # type: ignore[no-any-return]  # a promise, by design
 
 
+@task(secret_requests=[Secret(group="db", key="password")])
+def where_am_i() -> str:
+    ctx = current_context()
+    return f"{ctx.execution_id.project}:{len(ctx.secrets.get('db', 'password'))}"
+
+
+@workflow
+def where_wf() -> str:
+    return where_am_i()  # type: ignore[no-any-return]  # a promise, by design
+
+
 def test_a_pandas_output_feeds_a_structured_dataset_input(home: Path) -> None:
     ex = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--n", "5")["execution"]
     assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": "5:a,b:10"}
@@ -128,10 +140,12 @@ def test_values_are_never_read_as_markup_and_describe_shows_task_settings(home: 
     secrets = {"SETPOINT_SECRET_DB_PASSWORD": "pw", "SETPOINT_SECRET_TOKEN": "t"}
     ran = setpoint(home, "run", f"{HERE}:flags_wf", env=secrets, check=True)
     warned = [line for line in ran.stderr.splitlines() if "container_image" in line]
-    assert warned == [  # one line, not Python's "file:line: TaskOptionWarning" and the source line
+    assert len(warned) == 1  # one line, not Python's "file:line: TaskOptionWarning" and the source line
+    assert warned[0].startswith(
         "warning: task 'tests.e2e.test_followups.flags': container_image='ghcr.io/acme/flags:1.2' is recorded "
-        "in the spec; the local executor runs the task in the current environment and does not use it"
-    ]
+        "in the spec; the local executor runs the task in the current environment and does not use it ("
+    )
+    assert re.search(r" \(tests/e2e/test_followups\.py:\d+\)$", warned[0])  # where the workflow uses it
     assert "TaskOptionWarning" not in ran.stderr and "warnings.warn" not in ran.stderr
     assert "warning: task 'tests.e2e.test_followups.flags': limits= are recorded in the spec" in ran.stderr
     eid = ran.stdout.split("execution ", 1)[1].split()[0]
@@ -204,3 +218,16 @@ def test_a_busy_port_is_one_line_and_exit_6_before_the_home_is_opened(command: s
         "(stop what holds it, or choose another --port)\n"
     )
     assert proc.stdout == "" and not home.exists()
+
+
+def test_a_task_sees_its_project_and_the_deployments_secrets_folder(home: Path, tmp_path: Path) -> None:
+    secrets = tmp_path / "elsewhere"  # not under the home: only the settings say where it is
+    (secrets / "db").mkdir(parents=True)
+    (secrets / "db" / "password").write_text("hunter2")
+    env = {"SETPOINT_SECRETS_DIR": str(secrets)}
+    ex = setpoint_json(home, "run", f"{HERE}:where_wf", "--project", "x", env=env)["execution"]
+    assert ex["project"] == "x" and ex["outputs"] == {"o0": "x:7"}
+    with Client(Settings(home=tmp_path / "inproc", secrets_dir=secrets)) as client:  # no env var: the payload
+        rec = client.run(where_wf, {}, project="y", timeout=60)
+        assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+        assert client.outputs(rec.id) == {"o0": "y:7"}

@@ -8,8 +8,10 @@ is the CLI's way of reporting an error, as an HTTP status is the server's (`setp
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -44,16 +46,17 @@ def show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    """Options setpoint records but does not act on are said as one ``warning: ...`` line.
-
-    Python's own format (file, line number, the source line) points into setpoint, not at the
-    user's task; other warnings keep it.
-    """
+    """Options setpoint records but does not act on are said as one ``warning: ...`` line, ending
+    with where the user's code declares them (not Python's format: its category name and source
+    line are noise to a user). Other warnings keep Python's format."""
     from setpoint.sdk.compiler import OverrideWarning  # imported by then: only compiling warns these
     from setpoint.sdk.task import TaskOptionWarning
 
     if issubclass(category, TaskOptionWarning | OverrideWarning):
-        click.echo(f"warning: {message}", err=True)
+        where = Path(filename)
+        with contextlib.suppress(ValueError):
+            where = where.relative_to(Path.cwd())
+        click.echo(f"warning: {message} ({where}:{lineno})", err=True)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 

@@ -474,6 +474,8 @@ class Controller:
             "offload_threshold": self.settings.offload_threshold,
             "allow_pickle": task.unsafe_pickle,
             "code_digest": state.execution.code_digest,  # workers on other machines fetch the bundle by it
+            "project": state.execution.project,  # current_context().execution_id names it
+            "secrets_dir": str(self.settings.secrets_root),  # the deployment's secrets folder, not a guess
         }
         return LaunchRequest(
             attempt_id=action.attempt_id,
