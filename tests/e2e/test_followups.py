@@ -122,6 +122,17 @@ def where_wf() -> str:
     return where_am_i()  # type: ignore[no-any-return]  # a promise, by design
 
 
+@task(enable_deck=True)
+def decked(label: str) -> int:
+    current_context().default_deck.append(f"<p>label is {label}</p>")
+    return len(label)
+
+
+@workflow
+def deck_wf(label: str = "abc") -> int:
+    return decked(label=label)  # type: ignore[no-any-return]  # a promise, by design
+
+
 def test_a_pandas_output_feeds_a_structured_dataset_input(home: Path) -> None:
     ex = setpoint_json(home, "run", f"{HERE}:pandas_into_structured", "--n", "5")["execution"]
     assert ex["phase"] == "SUCCEEDED" and ex["outputs"] == {"o0": "5:a,b:10"}
@@ -231,3 +242,16 @@ def test_a_task_sees_its_project_and_the_deployments_secrets_folder(home: Path, 
         rec = client.run(where_wf, {}, project="y", timeout=60)
         assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
         assert client.outputs(rec.id) == {"o0": "y:7"}
+
+
+@pytest.mark.remote
+def test_setpoint_deck_finds_the_page_here_and_through_a_server(home: Path) -> None:
+    eid = setpoint_json(home, "run", f"{HERE}:deck_wf", "--label", "[b]x")["execution"]["id"]
+    shown = Path(setpoint(home, "deck", eid, "decked", check=True).stdout.strip())
+    assert "label is [b]x" in shown.read_text()
+    as_json = setpoint_json(home, "deck", eid, "decked", "--attempt", "1")
+    assert as_json["node_id"] == "decked" and Path(as_json["path"]).read_text() == shown.read_text()
+    missing = setpoint(home, "deck", eid, "decked", "--attempt", "2")
+    assert missing.returncode == 3 and "has no attempt 2" in missing.stderr
+    unknown = setpoint(home, "deck", eid, "nope")
+    assert unknown.returncode == 3 and "has no node 'nope'" in unknown.stderr

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import webbrowser
+from pathlib import Path
 
 import click
 
 from setpoint.cli.app import Ctx, cli, output_option
-from setpoint.errors import InputError
 from setpoint.service.inspect import deck_path
 
 
@@ -20,14 +21,22 @@ from setpoint.service.inspect import deck_path
 @output_option
 @click.pass_obj
 def deck(state: Ctx, execution: str, node: str, attempt: int | None, open_: bool, output: str) -> None:
-    """Print the path of NODE's deck page (tasks with enable_deck=True render one per attempt)."""
+    """Print the path of NODE's deck page (tasks with enable_deck=True render one per attempt).
+
+    Against a server (--server) the page is fetched and saved to a new local file, whose path is
+    printed.
+    """
     if state.remote:
-        raise InputError(
-            "setpoint deck reads the attempt folders on this machine; against a server, open "
-            "/api/v1/executions/EXECUTION/nodes/NODE/deck in the console instead"
-        )
-    views = state.client.nodes(execution, children=True)
-    path = deck_path(views, state.settings.attempts_root, execution, node, attempt)
+        from setpoint.client.remote import RemoteClient
+
+        client = state.client
+        assert isinstance(client, RemoteClient)  # state.remote: the contract's remote transport
+        page = client.deck(execution, node, attempt)
+        path = Path(tempfile.mkdtemp(prefix="setpoint-deck-")) / f"{execution}-{node}.html"
+        path.write_text(page)
+    else:
+        views = state.client.nodes(execution, children=True)
+        path = deck_path(views, state.settings.attempts_root, execution, node, attempt)
     if output == "json":
         click.echo(json.dumps({"execution_id": execution, "node_id": node, "path": str(path)}))
     else:

@@ -436,6 +436,23 @@ class RemoteClient:
         )
         return [str(n["message"]) for n in got.get("notes", [])]
 
+    def deck(self, execution_id: str, node_id: str, attempt: int | None = None) -> str:
+        """The HTML of a node's deck page: the latest attempt that rendered one, or ``attempt``'s.
+
+        Not JSON, so it is asked for directly; errors are the API's as for every other call.
+        """
+        import httpx
+
+        path = f"{self._e(execution_id)}/nodes/{_segment(node_id, 'node')}/deck"
+        params = {} if attempt is None else {"attempt": attempt}
+        try:
+            resp = self._conn.http.get(path, params=params, headers={"accept": "text/html"})
+        except httpx.HTTPError as e:
+            raise self._conn.unreachable(e) from None
+        if resp.status_code >= 400:
+            self._conn.raise_for(resp, f"node '{node_id}' of execution '{execution_id}'")
+        return resp.text
+
 
 def connect(server: str, token: str | None = None, project: str | None = None) -> RemoteClient:
     """A client for the `setpoint server` at ``server`` (``http://host:port``).
