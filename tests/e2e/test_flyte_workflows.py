@@ -135,3 +135,15 @@ def test_cli_conditional_picks_the_same_case_as_an_in_process_call(home: Path, n
     out = setpoint_json(home, "run", f"{WF}:sized", "--n", str(n))
     assert out["execution"]["outputs"] == {"o0": expected}
     assert fw.sized(n=n) == expected
+
+
+def test_cli_ordered_body_with_overrides_gate_and_conditional(home: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    eid = setpoint_json(home, "run", f"{WF}:ordered", "--path", str(log), "--flag", "true", "--detach")["execution"][
+        "id"
+    ]
+    setpoint(home, "signal", eid, "go", check=True)
+    setpoint(home, "controller", "--exit-when-idle", check=True)
+    out = setpoint_json(home, "describe", eid)
+    assert out["execution"]["outputs"] == {"o0": "big 9"}
+    assert log.read_text() == "first\nsecond\n"

@@ -171,3 +171,28 @@ def sized(n: int) -> str:
         .else_()
         .fail("too big")
     )
+
+
+# -- >>, with_overrides, a gate and a conditional in one body, also called in-process -------------------
+
+
+@task
+def log_step(path: str, step: str) -> None:
+    with open(path, "a") as fh:
+        fh.write(step + "\n")
+
+
+@task
+def checked(flag: bool) -> bool:
+    return flag
+
+
+@workflow
+def ordered(path: str, flag: bool) -> str:
+    first = log_step(path=path, step="first")
+    second = log_step(path=path, step="second").with_overrides(retries=2)
+    first >> second
+    m = square(n=3).with_overrides(timeout=timedelta(seconds=30))
+    approved = approve(m, "go", timeout=timedelta(seconds=60))
+    ok = checked(flag=flag)
+    return conditional("pick").if_(ok.is_true()).then(big(n=approved)).else_().then(small(n=approved))

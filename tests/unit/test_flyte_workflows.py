@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from setpoint.sdk.conditional import BranchFailed
 from setpoint.sdk.gates import GateWarning, approve, wait_for_input
 from setpoint.sdk.imperative import ImperativeWorkflow
 from setpoint.sdk.task import task
-from setpoint.sdk.workflow import WorkflowFailurePolicy, workflow
+from setpoint.sdk.workflow import WorkflowFailurePolicy, create_node, workflow
 from setpoint.spec.types import TypeKind
 from setpoint.spec.workflow import FailurePolicy, SignalGate, WorkflowSpec
 from tests.e2e import wf_flyte_workflows as fw
@@ -179,3 +180,42 @@ def test_a_compiled_conditional_is_unchanged_by_in_process_calls() -> None:
         fw.sized(n=3)
     fw.sized._spec = None
     assert fw.sized.compile().digest == before
+
+
+def test_in_process_body_with_order_overrides_gate_and_conditional(tmp_path: Path) -> None:
+    spec = fw.ordered.compile()
+    assert spec.node_map["log_step-1"].after == ("log_step",)
+    assert spec.tasks[spec.node_map["log_step-1"].task].retries == 2
+    log = tmp_path / "log.txt"
+    fw.CALLS.clear()
+    with pytest.warns(GateWarning, match="approve\\('go'\\)"):
+        assert fw.ordered(path=str(log), flag=True) == "big 9"
+    assert log.read_text() == "first\nsecond\n"
+    assert fw.CALLS == ["big"]
+    fw.CALLS.clear()
+    with pytest.warns(GateWarning):
+        assert fw.ordered(path=str(log), flag=False) == "small 9"
+    assert fw.CALLS == ["small"]
+
+
+def test_in_process_create_node_and_subworkflow_under_ordering() -> None:
+    @workflow
+    def outer(n: int) -> str:
+        node = create_node(fw.square, n=n)
+        named = fw.sized(n=node.o0)
+        second = fw.square(n=2)
+        node >> second
+        return typing.cast(str, named)
+
+    assert outer(n=3) == "small 81"  # square(3) = 9, then sized squares it again
+
+
+def test_in_process_refuses_what_only_an_execution_can_run() -> None:
+    @workflow
+    def asks(n: int) -> int:
+        first = fw.square(n=n)
+        first >> fw.square(n=n)
+        return typing.cast(int, wait_for_input("v", timeout=1.0, expected_type=int))
+
+    with pytest.raises(SpecError, match="wait_for_input\\('v'\\) needs a running execution"):
+        asks(n=1)

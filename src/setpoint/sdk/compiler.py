@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import json
 import sys
+import typing
 import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -73,8 +74,11 @@ class OverrideWarning(UserWarning):
 class Builder:
     """Collects nodes while one workflow body runs."""
 
+    in_process = False  # True for `LocalRun`: calls run now, with real values
+
     def __init__(self, workflow: str) -> None:
         self.workflow = workflow
+        self.ordered_or_overridden = False  # the body uses >> or with_overrides (see `LocalRun`)
         self.nodes: list[NodeSpec] = []
         self.tasks: dict[str, TaskSpec] = {}
         self._task_objs: dict[str, Task] = {}
@@ -104,6 +108,7 @@ class Builder:
         self._scopes.pop()
 
     def add_order(self, before: str, after: str) -> None:
+        self.ordered_or_overridden = True
         self._order.setdefault(after, []).append(before)
 
     def add_task_node(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -259,6 +264,7 @@ class Builder:
 
     def override(self, entity: Any, overrides: dict[str, Any]) -> None:
         """Apply ``with_overrides(...)`` to the node(s) a call's result stands for."""
+        self.ordered_or_overridden = True
         ids = nodes_of(entity, "with_overrides")
         where = f"workflow '{self.workflow}', node '{ids[0] if len(ids) == 1 else ', '.join(ids)}'"
         for key in overrides:
@@ -434,6 +440,7 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
     except Exception as e:  # a Python mistake in the body (None >> None, a bad call): say where
         raise SpecError(f"{where}{_body_position(wf, builder)}: {type(e).__name__}: {e}") from e
     outputs = _output_bindings(result, iface.outputs, wf, where)
+    wf.runs_locally_with_promises = builder.ordered_or_overridden
     tasks = dict(builder.tasks)
     if wf.on_failure is not None:
         existing = tasks.get(wf.on_failure.name)
@@ -502,3 +509,139 @@ def _body_position(wf: Workflow, builder: Builder) -> str:
     if builder.nodes:
         parts.append(f"after node '{builder.nodes[-1].id}'")
     return ", " + " ".join(parts) if parts else ""
+
+
+# -- a workflow called directly in Python ------------------------------------------------------------
+
+
+class LocalValue:
+    """A value a call returned in a workflow called in-process, with what a promise offers a body.
+
+    ``>>`` and ``runs_before`` keep the order the calls were written in (they have run already),
+    ``with_overrides`` changes nothing (the function runs once, here, without retries or
+    timeouts), attribute and index access reach into the value, comparisons and ``.is_true()``
+    give plain booleans for ``conditional``.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __rshift__(self, other: Any) -> Any:
+        return other
+
+    def __rrshift__(self, other: Any) -> Any:
+        return self
+
+    def runs_before(self, other: Any) -> Any:
+        return other
+
+    def with_overrides(self, **overrides: Any) -> LocalValue:
+        return self
+
+    def is_true(self) -> bool:
+        return self.value is True
+
+    def is_false(self) -> bool:
+        return self.value is False
+
+    def is_none(self) -> bool:
+        return self.value is None
+
+    def __getattr__(self, name: str) -> LocalValue:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return LocalValue(getattr(self.value, name))
+
+    def __getitem__(self, key: Any) -> LocalValue:
+        return LocalValue(self.value[plain(key)])
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self.value == plain(other))
+
+    def __ne__(self, other: object) -> bool:
+        return bool(self.value != plain(other))
+
+    def __lt__(self, other: Any) -> bool:
+        return bool(self.value < plain(other))
+
+    def __le__(self, other: Any) -> bool:
+        return bool(self.value <= plain(other))
+
+    def __gt__(self, other: Any) -> bool:
+        return bool(self.value > plain(other))
+
+    def __ge__(self, other: Any) -> bool:
+        return bool(self.value >= plain(other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LocalValue({self.value!r})"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every `LocalValue` in it replaced by what it holds."""
+    if isinstance(value, LocalValue):
+        return plain(value.value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(plain(v) for v in value))
+    if isinstance(value, list | tuple):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def wrap(result: Any) -> Any:
+    """A call's result as a body sees it in-process: each output a `LocalValue`."""
+    if isinstance(result, tuple) and hasattr(result, "_fields"):
+        named: Any = type(result)
+        return named(*(LocalValue(v) for v in result))
+    if isinstance(result, tuple):
+        return tuple(LocalValue(v) for v in result)
+    return LocalValue(result)
+
+
+class LocalRun(Builder):
+    """The "builder" of a workflow called in-process whose body uses ``>>`` or ``with_overrides``.
+
+    Every task, map and subworkflow call runs at once with the real values, as flytekit's local
+    execution does, and returns `LocalValue` s so the body's ``>>`` and ``with_overrides`` work.
+    Entities that only exist in a running execution (launch plans) are refused with the reason.
+    """
+
+    in_process = True
+
+    def add_task_node(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with outside_any_body():
+            return wrap(task(*plain(args), **plain(kwargs)))
+
+    def add_map_node(self, mt: MapTask, mapped: dict[str, Any]) -> Any:
+        with outside_any_body():
+            return wrap(mt(**plain(mapped)))
+
+    def add_subworkflow(self, wf: Workflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with outside_any_body():
+            return wrap(wf(*plain(args), **plain(kwargs)))
+
+    def override(self, entity: Any, overrides: dict[str, Any]) -> None:
+        return None
+
+    def add_order(self, before: str, after: str) -> None:
+        return None
+
+    def new_node_id(self, base: str) -> str:
+        raise SpecError(
+            f"workflow '{self.workflow}' called in-process: '{base}' can only run in an execution "
+            "(run the workflow with `setpoint run` or Client.run)"
+        )
+
+
+def outside_any_body() -> Any:
+    """A context in which no workflow body is being compiled (calls run directly)."""
+    return building(typing.cast("Builder", None))

@@ -30,7 +30,8 @@ from setpoint.spec.workflow import Binding, BranchConfig, NodeKind, NodeSpec
 
 class conditional:
     def __new__(cls, name: str) -> Any:
-        if current_builder() is None:  # a workflow called directly: decide with the values in hand
+        builder = current_builder()
+        if builder is None or builder.in_process:  # a workflow called directly: decide with the values in hand
             return _LocalConditional(name)
         return super().__new__(cls)
 
@@ -241,9 +242,7 @@ class _LocalConditional:
         if chosen:
             self._taken = True
         else:
-            from setpoint.sdk.compiler import Builder  # lazily: the compiler imports this module
-
-            self._skip = building(Builder(f"{self.id}-skipped"))
+            self._skip = building(_skipping_builder(self.id))
             self._skip.__enter__()
         return _LocalThen(self)
 
@@ -264,6 +263,49 @@ class _LocalConditional:
 
     def else_(self) -> _LocalElse:
         return _LocalElse(self)
+
+
+def _skipping_builder(name: str) -> Any:
+    """A builder whose calls do nothing: the calls written in a case that is not taken."""
+    from setpoint.sdk.compiler import Builder  # lazily: the compiler imports this module
+
+    class Skipping(Builder):
+        in_process = True
+
+        def add_task_node(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return _Skipped()
+
+        def add_map_node(self, mt: Any, mapped: dict[str, Any]) -> Any:
+            return _Skipped()
+
+        def add_subworkflow(self, wf: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return _Skipped()
+
+        def override(self, entity: Any, overrides: dict[str, Any]) -> None:
+            return None
+
+        def add_order(self, before: str, after: str) -> None:
+            return None
+
+    return Skipping(f"{name}-skipped")
+
+
+class _Skipped:
+    """What a call in an untaken case returns in-process: nothing ran, anything may be asked of it."""
+
+    def __getattr__(self, name: str) -> _Skipped:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> _Skipped:
+        return self
+
+    def __rshift__(self, other: Any) -> Any:
+        return other
+
+    def __iter__(self) -> Any:
+        return iter(())
 
 
 def _truth(name: str, cond: Any) -> bool:

@@ -47,6 +47,10 @@ def sleep(duration: timedelta | float) -> NodeHandle | None:
     seconds = _seconds(duration, "sleep duration")
     if builder is None:
         return None
+    if builder.in_process:  # a workflow called directly whose body orders calls with >>
+        from setpoint.sdk.compiler import LocalValue
+
+        return LocalValue(None)  # type: ignore[return-value]
     node_id = builder.new_node_id("sleep")
     builder.nodes.append(
         NodeSpec(id=node_id, task="", kind=NodeKind.GATE, config=SleepGate(seconds), case_of=builder.scope())
@@ -65,7 +69,7 @@ def approve(upstream: Any, name: str, timeout: timedelta | float | None = None) 
     once, and a `GateWarning` says so.
     """
     builder = current_builder()
-    if builder is None:
+    if builder is None or builder.in_process:
         warnings.warn(
             f"approve('{name}'): no execution to approve in when the workflow is called directly; "
             "the value passes through unapproved (run it with `setpoint run` to wait for approval)",
@@ -116,7 +120,7 @@ def wait_for_input(
         raise SpecError(f"{where}: say the type of the value, e.g. expected_type=int")
     value_type = given_type[0]
     builder = current_builder()
-    if builder is None:
+    if builder is None or builder.in_process:
         raise SpecError(
             f"{where} needs a running execution (a value sent with `setpoint signal`); when calling the "
             "workflow directly, pass the value in as an input instead, or run it with `setpoint run`"

@@ -3,10 +3,13 @@
 The body is compiled once into a `WorkflowSpec` (see `setpoint.sdk.compiler`). Calling the
 decorated function directly runs the body in-process with real values — every task call simply
 runs its function — which is the quickest check that user code works before it is orchestrated.
+A body that uses ``>>`` or ``with_overrides`` runs under `LocalRun`, whose calls return values
+that carry those; ``conditional`` runs only the chosen case (see `setpoint.sdk.conditional`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -16,8 +19,8 @@ from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import InputError, SpecError
-from setpoint.sdk.compiler import compile_workflow
-from setpoint.sdk.context import current_builder
+from setpoint.sdk.compiler import LocalRun, compile_workflow, plain
+from setpoint.sdk.context import building, current_builder
 from setpoint.sdk.promise import LocalNode, Node
 from setpoint.sdk.task import Task, module_name_of
 from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, WorkflowSpec
@@ -88,6 +91,7 @@ class Workflow:
         self.on_failure = on_failure
         self._interface: Interface | None = None
         self._spec: WorkflowSpec | None = None
+        self.runs_locally_with_promises = False  # set by compiling: the body uses >> or with_overrides
         functools.update_wrapper(self, function)
 
     @property
@@ -113,7 +117,14 @@ class Workflow:
         except TypeError as e:
             raise InputError(f"workflow '{self.name}': {e}") from None
         bound.apply_defaults()
-        return self.function(*bound.args, **bound.kwargs)
+        # flytekit compiles a workflow before running it locally, and so do we; a body that does not
+        # compile may still run with real values (e.g. a reference task with a local stand-in)
+        with contextlib.suppress(SpecError):
+            self.compile()
+        if not self.runs_locally_with_promises:
+            return self.function(*bound.args, **bound.kwargs)
+        with building(LocalRun(self.name)):  # `>>` and with_overrides need call results that carry them
+            return plain(self.function(*bound.args, **bound.kwargs))
 
     def __repr__(self) -> str:
         return f"<workflow {self.module}.{self.name}>"
@@ -130,8 +141,8 @@ def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
         raise SpecError(f"create_node: expected a task, workflow or launch plan, got {type(entity).__name__}")
     builder = current_builder()
     result = entity(*args, **kwargs)
-    if builder is None:
-        return LocalNode(result)
+    if builder is None or builder.in_process:
+        return LocalNode(plain(result))
     return Node(result, builder)
 
 
