@@ -18,6 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 WF = "tests/e2e/wf_basic.py"
 
+
 @pytest.mark.remote
 def test_run_prints_outputs_and_execution_id_as_json(home: Path) -> None:
     out = setpoint_json(home, "run", f"{WF}:chain", "--n", "10")
@@ -28,6 +29,7 @@ def test_run_prints_outputs_and_execution_id_as_json(home: Path) -> None:
     assert [n["phase"] for n in out["nodes"]] == ["SUCCEEDED"] * 5
     assert all(n["attempts"] == 1 for n in out["nodes"])
 
+
 @pytest.mark.remote
 def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path) -> None:
     ok = setpoint(home, "run", f"{WF}:chain", "--n", "1")
@@ -37,6 +39,7 @@ def test_run_table_output_and_exit_code_on_failure(home: Path, tmp_path: Path) -
     assert bad.returncode == 1
     assert "failed" in bad.stdout and "flaky failure" in bad.stdout
     assert re.search(r"logs: setpoint .*logs \w+ flaky", bad.stdout), bad.stdout  # the hint keeps --home
+
 
 @pytest.mark.remote
 def test_collections_and_dataclasses_from_json_and_inputs_file(home: Path, tmp_path: Path) -> None:
@@ -70,7 +73,6 @@ def test_bad_cli_inputs_exit_2_with_a_clear_message(home: Path, args: list[str],
     [
         ("tests/e2e/nope.py:wf", "no such file: tests/e2e/nope.py"),
         (f"{WF}:nope", "has no workflow named 'nope'"),
-        (f"{WF}:add", "is a Task, not a @workflow"),
         ("chain", "expected FILE.py:WORKFLOW"),
     ],
 )
@@ -78,6 +80,19 @@ def test_bad_targets_exit_2(home: Path, target: str, message: str) -> None:
     proc = setpoint(home, "run", target)
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+@pytest.mark.remote
+def test_a_task_target_runs_as_a_one_node_workflow(home: Path) -> None:
+    ran = setpoint_json(home, "run", f"{WF}:add", "--x", "2", "--y", "3")
+    assert ran["execution"]["phase"] == "SUCCEEDED" and ran["execution"]["outputs"] == {"o0": 5}
+    assert [n["id"] for n in ran["nodes"]] == ["add"]
+    defaulted = setpoint_json(home, "run", f"{WF}:add", "--x", "7")  # y has a default
+    assert defaulted["execution"]["outputs"] == {"o0": 7}
+    missing = setpoint(home, "run", f"{WF}:add", "--y", "3")
+    assert missing.returncode == 2
+    assert "missing input 'x' (int)" in missing.stderr and "Traceback" not in missing.stderr
+
 
 @pytest.mark.remote
 def test_read_commands(home: Path) -> None:
@@ -98,11 +113,13 @@ def test_read_commands(home: Path) -> None:
     evs = setpoint_json(home, "events", eid)["events"]
     assert evs[0]["phase"] == "QUEUED" and evs[-1]["phase"] == "SUCCEEDED"
 
+
 @pytest.mark.remote
 def test_not_found_exits_3(home: Path) -> None:
     proc = setpoint(home, "describe", "nosuchexec")
     assert proc.returncode == 3
     assert "execution 'nosuchexec' not found" in proc.stderr
+
 
 @pytest.mark.remote
 def test_relaunch_and_terminate_of_a_finished_execution(home: Path) -> None:
@@ -121,6 +138,7 @@ def test_detached_run_is_finished_by_a_separate_controller(home: Path) -> None:
     ctl = setpoint(home, "controller", "--exit-when-idle", check=True)
     assert "no unfinished executions" in ctl.stderr
     assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": sum(i * i for i in range(30)) + 5}
+
 
 @pytest.mark.remote
 def test_terminate_from_another_process_aborts_a_running_execution(home: Path, tmp_path: Path) -> None:
@@ -142,6 +160,7 @@ def test_terminate_from_another_process_aborts_a_running_execution(home: Path, t
     assert run.returncode == 1, err
     assert json.loads(out)["execution"]["phase"] == "ABORTED"
     assert json.loads(out)["execution"]["abort_reason"] == "test says stop"
+
 
 @pytest.mark.remote
 def test_sigint_in_a_non_interactive_run_aborts(home: Path, tmp_path: Path) -> None:
@@ -190,6 +209,7 @@ def test_broken_store_exits_4_naming_the_file(home: Path) -> None:
     assert proc.returncode == 4
     assert str(db) in proc.stderr
     assert "Traceback" not in proc.stderr
+
 
 @pytest.mark.remote
 def test_hostile_execution_ids_are_just_not_found(home: Path) -> None:
