@@ -18,6 +18,7 @@ NAMES: dict[str, str] = {
     "task": "setpoint.sdk.task:task",
     "workflow": "setpoint.sdk.workflow:workflow",
     "WorkflowFailurePolicy": "setpoint.sdk.workflow:WorkflowFailurePolicy",
+    "Workflow": "setpoint.sdk.imperative:ImperativeWorkflow",  # flytekit's Workflow is the imperative builder
     "dynamic": "setpoint.sdk.task:dynamic",
     "map_task": "setpoint.sdk.maptask:map_task",
     "conditional": "setpoint.sdk.conditional:conditional",
