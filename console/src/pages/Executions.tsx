@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { get, projectPath, query, TERMINAL, type Execution } from "../api";
 import { duration, phaseClass, when } from "../format";
 import { href, type Route } from "../route";
@@ -22,6 +22,9 @@ export function Executions({ project, route }: { project: string; route: Route }
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const base = projectPath(project) + "/executions";
+  const filterKey = `${base}|${phase}|${workflow}|${search}`;
+  const currentKey = useRef(filterKey);
+  currentKey.current = filterKey;
   const filters = { phase: phase ? [phase] : undefined, workflow: workflow || undefined, search: search || undefined, limit: PAGE };
 
   useEffect(() => {
@@ -52,10 +55,11 @@ export function Executions({ project, route }: { project: string; route: Route }
 
   const moving = rows.some((r) => !TERMINAL.has(r.phase));
   useEffect(() => {
+    let current = true; // an answer to a request made under other filters is dropped
     const t = window.setInterval(() => {
       get<Page>(base + query(filters))
         .then((p) =>
-          setRows((old) => {
+          current && setRows((old) => {
             const fresh = new Map(p.executions.map((e) => [e.id, e]));
             const known = new Set(old.map((e) => e.id));
             const added = p.executions.filter((e) => !known.has(e.id));
@@ -64,15 +68,20 @@ export function Executions({ project, route }: { project: string; route: Route }
         )
         .catch(() => undefined);
     }, REFRESH_MS);
-    return () => window.clearInterval(t);
+    return () => {
+      current = false;
+      window.clearInterval(t);
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [base, phase, workflow, search, moving]);
 
   const more = (): void => {
     if (!next) return;
     setLoading(true);
+    const asked = filterKey;
     get<Page>(base + query({ ...filters, before: next }))
       .then((p) => {
+        if (asked !== currentKey.current) return;
         setRows((old) => [...old, ...p.executions]);
         setNext(p.next);
       })
