@@ -70,6 +70,21 @@ def test_cli_on_failure_handler_runs_with_err(home: Path, tmp_path: Path) -> Non
     assert node == "boom" and "ValueError: boom 4" in message
 
 
+def test_on_failure_workflow_runs_its_steps_in_the_handler_attempt(client: Client, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    rec = client.run(fw.guarded_by_flow, {"x": 2, "report": str(report)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.node == "boom"
+    assert report.read_text() == "failed at boom"
+
+
+def test_cli_on_failure_workflow(home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    proc = setpoint(home, "run", f"{WF}:guarded_by_flow", "--x", "1", "--report", str(report))
+    assert proc.returncode != 0
+    assert report.read_text() == "failed at boom"
+
+
 def test_on_failure_task_gets_err_as_text(client: Client, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     rec = client.run(fw.guarded_text, {"x": 3, "report": str(report)}, timeout=60)

@@ -72,6 +72,28 @@ def guarded_text(x: int, report: str) -> int:
     return boom(x=x)
 
 
+@task
+def write_note(report: str, text: str) -> str:
+    Path(report).write_text(text)
+    return text
+
+
+@task
+def describe_error(err: typing.Optional[WorkflowError]) -> str:
+    return "none" if err is None else f"failed at {err.failed_node_id}"
+
+
+@workflow
+def clean_up_flow(report: str, err: typing.Optional[WorkflowError] = None) -> None:
+    """A workflow as the failure handler, as flytekit allows: its steps run in the handler's attempt."""
+    write_note(report=report, text=describe_error(err=err))
+
+
+@workflow(on_failure=clean_up_flow)
+def guarded_by_flow(x: int, report: str) -> int:
+    return boom(x=x)
+
+
 @workflow(on_failure=clean_up_text)
 def inner_guarded(x: int, report: str) -> int:
     return boom(x=x)

@@ -61,10 +61,14 @@ def test_an_err_parameter_of_another_type_is_a_compile_error() -> None:
         wf.compile()
 
 
-def test_on_failure_must_be_a_task() -> None:
-    with pytest.raises(SpecError, match="on_failure must be a @task, got a @workflow"):
+def test_on_failure_may_be_a_workflow_run_as_one_handler_task() -> None:
+    spec = fw.guarded_by_flow.compile()
+    handler = spec.tasks[spec.on_failure or ""]
+    assert handler.qualname == "clean_up_flow.failure_handler"
+    assert [n for n, _ in handler.interface.inputs] == ["report", "err"] and handler.interface.outputs == ()
+    with pytest.raises(SpecError, match="on_failure must be a @task or a @workflow, got int"):
 
-        @workflow(on_failure=fw.guarded)
+        @workflow(on_failure=3)
         def wf() -> None: ...
 
 

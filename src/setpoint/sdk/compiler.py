@@ -442,11 +442,13 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
     outputs = _output_bindings(result, iface.outputs, wf, where)
     wf.runs_locally_with_promises = builder.ordered_or_overridden
     tasks = dict(builder.tasks)
+    handler = None
     if wf.on_failure is not None:
-        existing = tasks.get(wf.on_failure.name)
-        if existing is not None and existing != wf.on_failure.spec():
-            raise SpecError(f"{where}: two different tasks are named '{wf.on_failure.name}'")
-        tasks[wf.on_failure.name] = wf.on_failure.spec()
+        handler = _handler_spec(wf.on_failure)
+        existing = tasks.get(handler.name)
+        if existing is not None and existing != handler:
+            raise SpecError(f"{where}: two different tasks are named '{handler.name}'")
+        tasks[handler.name] = handler
     spec = WorkflowSpec(
         name=wf.name,
         interface=iface,
@@ -456,9 +458,19 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
         max_parallelism=wf.max_parallelism,
         failure_policy=wf.failure_policy,
         deadline_s=wf.deadline_s,
-        on_failure=wf.on_failure.name if wf.on_failure is not None else None,
+        on_failure=handler.name if handler is not None else None,
     )
     validate(spec)
+    return spec
+
+
+def _handler_spec(on_failure: Any) -> TaskSpec:
+    """The task an ``on_failure`` task or workflow runs as (a workflow runs in-process in one attempt)."""
+    from setpoint.sdk.workflow import Workflow  # lazily: the workflow module imports this one
+
+    if isinstance(on_failure, Workflow):
+        return on_failure.failure_handler.spec()
+    spec: TaskSpec = on_failure.spec()
     return spec
 
 

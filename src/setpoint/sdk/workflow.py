@@ -23,7 +23,7 @@ from setpoint.sdk.compiler import LocalRun, compile_workflow, plain
 from setpoint.sdk.context import building, current_builder
 from setpoint.sdk.promise import LocalNode, Node
 from setpoint.sdk.task import Task, module_name_of
-from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, WorkflowSpec
+from setpoint.spec.workflow import FAILURE_POLICIES, FailurePolicy, Interface, TaskSpec, WorkflowSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,13 +81,10 @@ class Workflow:
         if deadline is not None and deadline <= 0:
             raise SpecError(f"workflow '{self.name}': deadline must be positive, got {deadline!r}")
         self.deadline_s = float(deadline) if deadline is not None else None
-        if on_failure is not None and not isinstance(on_failure, Task):
-            what = (
-                "a @workflow (run it from a task instead)"
-                if isinstance(on_failure, Workflow)
-                else type(on_failure).__name__
+        if on_failure is not None and not isinstance(on_failure, Task | Workflow):
+            raise SpecError(
+                f"workflow '{self.name}': on_failure must be a @task or a @workflow, got {type(on_failure).__name__}"
             )
-            raise SpecError(f"workflow '{self.name}': on_failure must be a @task, got {what}")
         self.on_failure = on_failure
         self._interface: Interface | None = None
         self._spec: WorkflowSpec | None = None
@@ -126,8 +123,46 @@ class Workflow:
         with building(LocalRun(self.name)):  # `>>` and with_overrides need call results that carry them
             return plain(self.function(*bound.args, **bound.kwargs))
 
+    @functools.cached_property
+    def failure_handler(self) -> FailureHandler:
+        """This workflow as another workflow's ``on_failure`` handler (see `FailureHandler`)."""
+        return FailureHandler(self)
+
     def __repr__(self) -> str:
         return f"<workflow {self.module}.{self.name}>"
+
+
+class FailureHandler:
+    """A workflow used as ``on_failure``: run in-process, in the one attempt of the handler node.
+
+    The handler node is a task node, so a workflow handler runs as a task whose function calls the
+    workflow directly (its steps run as in any in-process call, in that attempt: they are not nodes
+    of their own). The executor finds it as ``<module>.<workflow>.failure_handler``.
+    """
+
+    def __init__(self, wf: Workflow) -> None:
+        self.workflow = wf
+
+        @functools.wraps(wf.function)
+        def run(*args: Any, **kwargs: Any) -> None:
+            wf(*args, **kwargs)
+
+        run.__annotations__ = {k: v for k, v in getattr(wf.function, "__annotations__", {}).items() if k != "return"}
+        params = list(inspect.signature(wf.function).parameters.values())
+        run.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        self.function = run
+
+    def spec(self) -> TaskSpec:
+        wf = self.workflow
+        qualname = getattr(wf.function, "__qualname__", wf.name)
+        if "<locals>" in qualname:
+            raise SpecError(f"workflow '{wf.name}': an on_failure workflow must be defined at module level")
+        return TaskSpec(
+            name=f"{wf.module}.{qualname}.failure_handler",
+            module=wf.module,
+            qualname=f"{qualname}.failure_handler",
+            interface=Interface(wf.interface.inputs, ()),
+        )
 
 
 def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
