@@ -162,3 +162,28 @@ def test_cli_ordered_body_with_overrides_gate_and_conditional(home: Path, tmp_pa
     out = setpoint_json(home, "describe", eid)
     assert out["execution"]["outputs"] == {"o0": "big 9"}
     assert log.read_text() == "first\nsecond\n"
+
+
+# -- @eager: a killed attempt replays nothing that finished -------------------------------------------------
+
+
+def test_cli_eager_attempt_killed_mid_way_replays_nothing_that_finished(home: Path, tmp_path: Path) -> None:
+    steps, marker = tmp_path / "steps.txt", tmp_path / "marker"
+    proc = setpoint(home, "run", f"{WF}:durable", "--path", str(steps), "--marker", str(marker), "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["execution"]["outputs"] == {"o0": 40}  # 1 -> 2 -> 3 -> 4, then 4 * 10
+    assert marker.read_text() == "died"  # the first attempt was killed inside the fourth call
+    assert steps.read_text().splitlines() == ["step 1", "step 2", "step 3"]  # each ran once
+    nodes = {n["id"]: n for n in setpoint_json(home, "describe", out["execution"]["id"])["nodes"]}
+    assert nodes["durable"]["attempt"] == 2
+
+
+def test_eager_inside_a_workflow_through_the_client(client: Client, tmp_path: Path) -> None:
+    steps, marker = tmp_path / "steps.txt", tmp_path / "marker"
+    rec = client.run(fw.calls_durable, {"path": str(steps), "marker": str(marker)}, timeout=60)
+    assert rec.phase is ExecutionPhase.SUCCEEDED, rec.error
+    assert client.outputs(rec.id) == {"o0": 40}
+    assert steps.read_text().splitlines() == ["step 1", "step 2", "step 3"]
+    (node,) = client.nodes(rec.id)
+    assert len(node.attempts) == 2

@@ -7,6 +7,8 @@ flytekit's keywords, the imperative builder, and a conditional that also runs wh
 called directly in Python.
 """
 
+import os
+import signal
 import time
 import typing
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from setpoint.sdk.conditional import conditional
+from setpoint.sdk.eager import eager
 from setpoint.sdk.gates import approve, wait_for_input
 from setpoint.sdk.imperative import ImperativeWorkflow
 from setpoint.sdk.task import task
@@ -218,3 +221,36 @@ def ordered(path: str, flag: bool) -> str:
     approved = approve(m, "go", timeout=timedelta(seconds=60))
     ok = checked(flag=flag)
     return conditional("pick").if_(ok.is_true()).then(big(n=approved)).else_().then(small(n=approved))
+
+
+# -- @eager --------------------------------------------------------------------------------------------------
+
+
+@task
+def count_step(path: str, n: int) -> int:
+    with open(path, "a") as fh:
+        fh.write(f"step {n}\n")
+    return n + 1
+
+
+@task
+def die_once(marker: str, n: int) -> int:
+    """Kills the process it runs in (the eager node's attempt) the first time: a real crash mid-way."""
+    if not os.path.exists(marker):
+        Path(marker).write_text("died")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * 10
+
+
+@eager
+async def durable(path: str, marker: str) -> int:
+    a = await count_step(path=path, n=1)
+    b = await count_step(path=path, n=a)
+    if b > 2:  # plain Python control flow on an awaited value
+        b = await count_step(path=path, n=b)
+    return await die_once(marker=marker, n=b)
+
+
+@workflow
+def calls_durable(path: str, marker: str) -> int:
+    return durable(path=path, marker=marker)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.errors import NonRetryableError, SpecError, TypeMismatchError
 from setpoint.sdk.compiler import SubworkflowHandlerWarning
 from setpoint.sdk.conditional import BranchFailed
+from setpoint.sdk.eager import Journal, eager
 from setpoint.sdk.gates import GateWarning, approve, wait_for_input
 from setpoint.sdk.imperative import ImperativeWorkflow
 from setpoint.sdk.task import task
@@ -223,3 +224,44 @@ def test_in_process_refuses_what_only_an_execution_can_run() -> None:
 
     with pytest.raises(SpecError, match="wait_for_input\\('v'\\) needs a running execution"):
         asks(n=1)
+
+
+# -- @eager ------------------------------------------------------------------------------------------------------
+
+
+class MemoryCheckpoint:
+    """What an attempt's checkpoint offers the journal: the last bytes written survive to the next run."""
+
+    def __init__(self) -> None:
+        self.saved: bytes | None = None
+
+    def read(self) -> bytes | None:
+        return self.saved
+
+    def write(self, data: bytes) -> None:
+        self.saved = data
+
+
+def test_eager_called_in_process_runs_each_awaited_call(tmp_path: Path) -> None:
+    steps, marker = tmp_path / "steps.txt", tmp_path / "marker"
+    marker.write_text("already died")  # so the last call returns instead of killing this process
+    assert fw.durable(path=str(steps), marker=str(marker)) == 40
+    assert steps.read_text().splitlines() == ["step 1", "step 2", "step 3"]
+
+
+def test_eager_journal_replays_finished_calls_and_refuses_a_different_call() -> None:
+    checkpoint = MemoryCheckpoint()
+    journal = Journal(checkpoint)
+    journal.record(0, "k0", "a(x)", {"v": 1})
+    again = Journal(checkpoint)  # the next attempt
+    assert again.lookup(0, "k0", "a(x)") == (True, {"v": 1})
+    assert again.lookup(1, "k1", "b(y)") == (False, None)
+    with pytest.raises(NonRetryableError, match="eager call 0 \\(c\\(z\\)\\) differs"):
+        Journal(checkpoint).lookup(0, "other", "c(z)")
+
+
+def test_eager_must_be_async_and_refuses_what_needs_an_execution() -> None:
+    with pytest.raises(SpecError, match="@eager must decorate an 'async def'"):
+        eager(fw.greet.function)
+    compiled = fw.calls_durable.compile()
+    assert compiled.tasks[fw.durable.name].interface.input_map.keys() == {"path", "marker"}
