@@ -291,7 +291,9 @@ def test_a_subworkflow_comparing_inputs_bound_to_constants_compiles() -> None:
     [
         (lambda p: f"{p}", "string formatting"),
         ("{}".format, "string formatting"),
-        (lambda p: "%s" % p, r"str\(\) or % formatting"),  # noqa: UP031  # the old spelling is the point
+        (lambda p: "%s" % p, "string formatting"),  # noqa: UP031  # the old spelling is the point
+        (str, "string formatting"),
+        (lambda p: ["a " + str(p) + " b"], "string formatting"),
         (bool, "a Python condition"),
         (lambda p: "a" in p, "an `in` test"),
         (lambda p: p + 1, "arithmetic"),
@@ -306,6 +308,27 @@ def test_a_promise_used_as_a_python_value_says_why_it_cannot_be(misuse: Any, mes
     with pytest.raises(SpecError, match=message) as e:
         wf.compile()
     assert "output 'o0' of node 'make' at .name is only known when the workflow runs" in str(e.value)
+
+
+def test_printing_a_promise_while_compiling_is_harmless(capsys: pytest.CaptureFixture[str]) -> None:
+    @workflow
+    def wf(x: int = 1) -> str:
+        out = make(x=x).name
+        print(out, str(out))  # flytekit programs print promises while compiling: the text is a placeholder
+        return use_str(s=out)
+
+    wf.compile()
+    printed = capsys.readouterr().out
+    assert "output 'o0' of node 'make' at .name" in printed
+
+
+def test_text_made_from_a_promise_cannot_be_a_workflow_output() -> None:
+    @workflow
+    def wf(x: int = 1) -> str:
+        return "name: " + str(make(x=x).name)
+
+    with pytest.raises(SpecError, match="string formatting"):
+        wf.compile()
 
 
 def test_a_python_mistake_in_the_body_names_the_workflow_and_line() -> None:

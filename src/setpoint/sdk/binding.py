@@ -16,8 +16,8 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from setpoint.errors import TypeMismatchError
-from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise
+from setpoint.errors import SpecError, TypeMismatchError
+from setpoint.sdk.promise import Condition, NodeGroup, NodeHandle, NoValue, Outputs, Promise, placeholder_in
 from setpoint.spec.workflow import Binding
 
 if TYPE_CHECKING:
@@ -56,6 +56,13 @@ def to_binding(value: Any, py_type: Any, where: str) -> Binding:
             val_t = args[1] if origin is dict and len(args) == 2 else None
             return Binding(entries=tuple((str(k), to_binding(v, val_t, f"{where}.{k}")) for k, v in value.items()))
         raise TypeMismatchError(f"{where}: a {type(value).__name__} containing promises cannot be bound")
+    described = placeholder_in(value)
+    if described is not None:
+        raise SpecError(
+            f"{where}: this text was made from {described} by string formatting (an f-string, str.format, "
+            f"str() or %) while the workflow was compiled, so it holds a placeholder, not the value: "
+            f"{described} is only known when the workflow runs; pass it to a task and format it there"
+        )
     if py_type is None:
         raise TypeMismatchError(f"{where}: cannot tell the type of constant {value!r}")
     from setpoint.types import LiteralContext, to_literal  # lazily: start-up cost, see sdk/binding.py

@@ -19,7 +19,8 @@ need the ids of the nodes it stands for, which `nodes_of` finds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from setpoint.errors import SpecError, TypeMismatchError
@@ -173,6 +174,24 @@ class LocalNode:
         return self
 
 
+PLACEHOLDER_OPEN = "\u27eapromise: "  # ⟪promise: ... ⟫
+PLACEHOLDER_CLOSE = "\u27eb"
+_PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_OPEN) + r"(.*?)" + re.escape(PLACEHOLDER_CLOSE))
+
+
+def placeholder_in(value: Any) -> str | None:
+    """The promise a constant's text was made from (its description), or None: searched in strings,
+    lists, tuples and dict keys and values."""
+    if isinstance(value, str):
+        m = _PLACEHOLDER.search(value)
+        return m.group(1) if m else None
+    if isinstance(value, list | tuple):
+        return next((d for v in value if (d := placeholder_in(v)) is not None), None)
+    if isinstance(value, Mapping):
+        return next((d for kv in value.items() for v in kv if (d := placeholder_in(v)) is not None), None)
+    return None
+
+
 class Promise(_Entity):
     """A typed reference to a workflow input (no node) or to one output of a node, maybe a part of it."""
 
@@ -271,11 +290,18 @@ class Promise(_Entity):
     def __contains__(self, item: Any) -> bool:
         self._misuse("an `in` test")
 
+    # print(promise) while a workflow compiles is common in flytekit programs and harmless: str() gives
+    # a placeholder that names the promise. Text holding a placeholder that reaches a task input or an
+    # output is refused (sdk/binding.py), so "Hello <promise>" can never run in place of the value.
+    # An f-string or str.format is refused at once: its text is meant to be used, not printed.
     def __format__(self, spec: str) -> str:
         self._misuse("string formatting (an f-string or str.format)")
 
-    def __str__(self) -> str:  # noqa: PLE0307
-        self._misuse("str() or % formatting")
+    def __str__(self) -> str:
+        return self._text()
+
+    def _text(self) -> str:
+        return f"{PLACEHOLDER_OPEN}{self._describe()}{PLACEHOLDER_CLOSE}"
 
     def __index__(self) -> int:  # noqa: PLE0305
         self._misuse("an index")
