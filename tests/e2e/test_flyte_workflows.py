@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from setpoint.client.embedded import Client
 from setpoint.core.phases import ExecutionPhase, NodePhase
 from setpoint.spec.workflow import ON_FAILURE_NODE
 from tests.e2e import wf_flyte_workflows as fw
-from tests.e2e.cli_util import setpoint, setpoint_json
+from tests.e2e.cli_util import REPO, cli_argv, cli_env, setpoint, setpoint_json
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -187,3 +190,30 @@ def test_eager_inside_a_workflow_through_the_client(client: Client, tmp_path: Pa
     assert steps.read_text().splitlines() == ["step 1", "step 2", "step 3"]
     (node,) = client.nodes(rec.id)
     assert len(node.attempts) == 2
+
+
+def test_cli_eager_survives_a_controller_killed_mid_way(tmp_path: Path) -> None:
+    """The next controller adopts or retries the eager node; either way no finished call runs again
+    (the journal's replay after a killed attempt is the test above)."""
+    home = tmp_path / "home"
+    steps, gate = tmp_path / "steps.txt", tmp_path / "gate"
+    eid = setpoint_json(home, "run", f"{WF}:durable_slow", "--path", str(steps), "--gate", str(gate), "--detach")[
+        "execution"
+    ]["id"]
+    ctl = subprocess.Popen(
+        cli_argv(home, "controller"), cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (steps.exists() and len(steps.read_text().splitlines()) == 2):
+            time.sleep(0.05)
+        assert steps.read_text().splitlines() == ["step 1", "step 2"]
+    finally:
+        ctl.send_signal(signal.SIGKILL)  # the controller dies while the eager node waits in its third call
+        ctl.wait(timeout=10)
+    gate.write_text("open")
+    setpoint(home, "controller", "--exit-when-idle", check=True)
+    out = setpoint_json(home, "describe", eid)
+    assert out["execution"]["phase"] == "SUCCEEDED"
+    assert out["execution"]["outputs"] == {"o0": 300}
+    assert steps.read_text().splitlines() == ["step 1", "step 2"]  # nothing that finished ran again

@@ -254,3 +254,19 @@ async def durable(path: str, marker: str) -> int:
 @workflow
 def calls_durable(path: str, marker: str) -> int:
     return durable(path=path, marker=marker)
+
+
+@task
+def wait_for_file(gate: str, n: int) -> int:
+    """Holds the eager attempt until ``gate`` exists (so a test can kill the controller meanwhile)."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return n * 100
+
+
+@eager
+async def durable_slow(path: str, gate: str) -> int:
+    a = await count_step(path=path, n=1)
+    b = await count_step(path=path, n=a)
+    return await wait_for_file(gate=gate, n=b)
