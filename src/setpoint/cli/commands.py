@@ -319,6 +319,9 @@ def describe(state: Ctx, execution: str, children: bool, output: str) -> None:
         return
     console.print(render.execution_panel(rec))
     console.print(render.nodes_table(nodes))
+    settings = render.tasks_table(client.spec(execution))
+    if settings is not None:
+        console.print(settings)
 
 
 @cli.command()

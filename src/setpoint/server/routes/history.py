@@ -70,7 +70,6 @@ class HistoryRoutes:
         rows = logs_service.read_entries(plan, self.client.log_paths()) if texts else []
         notes = [n.to_json() for n in plan.notes]
         if _wants_json(request):
-            # a JSONResponse, so ``notes`` is kept (LogEntries does not declare it yet)
             return JSONResponse(
                 {"logs": [{"attempt_id": a, "stream": s, "text": t} for a, s, t in rows], "notes": notes}
             )
