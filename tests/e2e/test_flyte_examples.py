@@ -151,3 +151,9 @@ def test_basics_named_outputs(home: Path) -> None:
     out = outputs(home, "basics.py:forecast", "--xs", "[1, 2, 3, 4]", "--ys", "[2.0, 4.1, 5.9, 8.2]", "--at", "6")
     assert out.keys() == {"value", "slope"}
     assert math.isclose(out["value"], 12.19) and math.isclose(out["slope"], 2.04)
+
+
+def test_imperative_workflow(home: Path) -> None:
+    out = run(home, "imperative.py:pipeline", "--text", "  Hello,   Setpoint  ")
+    assert out["execution"]["outputs"] == {"clean": "hello, setpoint", "length": 15}
+    assert [n["id"] for n in out["nodes"]] == ["strip", "collapse_spaces", "lowercase", "count_chars"]
