@@ -157,3 +157,11 @@ def test_imperative_workflow(home: Path) -> None:
     out = run(home, "imperative.py:pipeline", "--text", "  Hello,   Setpoint  ")
     assert out["execution"]["outputs"] == {"clean": "hello, setpoint", "length": 15}
     assert [n["id"] for n in out["nodes"]] == ["strip", "collapse_spaces", "lowercase", "count_chars"]
+
+
+def test_gates(home: Path) -> None:
+    eid = setpoint_json(home, "run", f"{EX}/gates.py:release", "--detach", "--score", "0.91")["execution"]["id"]
+    setpoint(home, "signal", eid, "release_name", "v2.1", check=True)
+    setpoint(home, "signal", eid, "ship_it", check=True)
+    setpoint(home, "controller", "--exit-when-idle", check=True)
+    assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": "released v2.1 (score 0.91)"}
