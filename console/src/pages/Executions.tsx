@@ -30,6 +30,8 @@ export function Executions({ project, route }: { project: string; route: Route }
   useEffect(() => {
     let stop = false;
     setLoading(true);
+    setRows([]); // nothing of the previous filters stays on screen while the new page comes
+    setNext(null);
     get<Page>(base + query(filters))
       .then((p) => {
         if (stop) return;
