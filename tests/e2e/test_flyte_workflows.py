@@ -88,6 +88,21 @@ def test_cli_on_failure_workflow(home: Path, tmp_path: Path) -> None:
     assert report.read_text() == "failed at boom"
 
 
+def test_a_subworkflows_own_on_failure_runs_when_it_fails(client: Client, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    rec = client.run(fw.outer_of_guarded, {"x": 3, "report": str(report)}, timeout=60)
+    assert rec.phase is ExecutionPhase.FAILED
+    assert rec.error is not None and rec.error.node == "inner_guarded"
+    assert "ValueError: boom 9" in report.read_text()  # written by the subworkflow's handler
+
+
+def test_cli_subworkflow_on_failure(home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    proc = setpoint(home, "run", f"{WF}:outer_of_guarded", "--x", "2", "--report", str(report))
+    assert proc.returncode != 0
+    assert "ValueError: boom 4" in report.read_text()
+
+
 def test_on_failure_task_gets_err_as_text(client: Client, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     rec = client.run(fw.guarded_text, {"x": 3, "report": str(report)}, timeout=60)

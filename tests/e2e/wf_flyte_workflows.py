@@ -102,6 +102,12 @@ def inner_guarded(x: int, report: str) -> int:
     return boom(x=x)
 
 
+@workflow
+def outer_of_guarded(x: int, report: str) -> int:
+    """Calls a subworkflow that has its own on_failure: that handler runs when the subworkflow fails."""
+    return inner_guarded(x=square(n=x), report=report)
+
+
 # -- gates ----------------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from setpoint.errors import NonRetryableError, SpecError, TypeMismatchError
-from setpoint.sdk.compiler import SubworkflowHandlerWarning
 from setpoint.sdk.conditional import BranchFailed
 from setpoint.sdk.eager import Journal, eager
 from setpoint.sdk.gates import GateWarning, approve, wait_for_input
@@ -17,7 +16,7 @@ from setpoint.sdk.imperative import ImperativeWorkflow
 from setpoint.sdk.task import task
 from setpoint.sdk.workflow import WorkflowFailurePolicy, create_node, workflow
 from setpoint.spec.types import TypeKind
-from setpoint.spec.workflow import FailurePolicy, SignalGate, WorkflowSpec
+from setpoint.spec.workflow import FailurePolicy, NodeKind, SignalGate, WorkflowSpec
 from tests.e2e import wf_flyte_workflows as fw
 
 # -- failure policies -----------------------------------------------------------------------------------
@@ -73,13 +72,13 @@ def test_on_failure_may_be_a_workflow_run_as_one_handler_task() -> None:
         def wf() -> None: ...
 
 
-def test_an_inlined_subworkflows_handler_is_said_not_to_run() -> None:
-    @workflow
-    def outer(x: int, report: str) -> int:
-        return typing.cast(int, fw.inner_guarded(x=x, report=report))
-
-    with pytest.warns(SubworkflowHandlerWarning, match=r"on_failure task '.*clean_up_text' does not run"):
-        outer.compile()
+def test_a_subworkflow_with_its_own_handler_runs_as_a_child_execution_that_keeps_it() -> None:
+    spec = fw.outer_of_guarded.compile()
+    node = spec.node_map["inner_guarded"]
+    assert node.kind is NodeKind.LAUNCHPLAN
+    child = spec.launchplans["inner_guarded"]
+    assert child.on_failure == fw.clean_up_text.name
+    assert spec.on_failure is None
 
 
 # -- gates --------------------------------------------------------------------------------------------------

@@ -63,10 +63,6 @@ IGNORED_OVERRIDES = {
 }
 
 
-class SubworkflowHandlerWarning(UserWarning):
-    """An inlined subworkflow's own ``on_failure`` task, which an inlined call does not run (said at compile time)."""
-
-
 class OverrideWarning(UserWarning):
     """A ``with_overrides`` option setpoint accepts but does not act on (said at compile time)."""
 
@@ -193,13 +189,6 @@ class Builder:
         sub = wf.compile()
         prefix = self._node_id(wf.name)
         where = f"workflow '{self.workflow}', subworkflow '{prefix}'"
-        if sub.on_failure is not None:
-            warnings.warn(
-                f"{where}: its on_failure task '{sub.on_failure}' does not run when the subworkflow is called "
-                "inline (only the outer workflow's on_failure does); call it through a LaunchPlan to keep it",
-                SubworkflowHandlerWarning,
-                3,
-            )
         if len(self.nodes) + len(sub.nodes) > MAX_NODES:
             raise SpecError(f"workflow '{self.workflow}': more than {MAX_NODES} nodes")
         try:
@@ -207,6 +196,13 @@ class Builder:
         except TypeError as e:
             raise SpecError(f"{where}: {e}") from None
         hints = type_hints(wf.function, where)
+        if sub.on_failure is not None:
+            # Its own on_failure handler runs when it fails (as in Flyte): it runs as a child
+            # execution of its own, which has the handler, instead of being inlined.
+            from setpoint.sdk.launchplan import add_launchplan_node  # lazily: it imports this module
+
+            self._counts[wf.name] -= 1  # the launch-plan node takes the id
+            return add_launchplan_node(wf.name, sub, {}, {}, dict(bound.arguments), hints)
         given = {
             name: to_binding(value, hints.get(name), f"{where}, input '{name}'")
             for name, value in bound.arguments.items()
