@@ -42,6 +42,7 @@ def test_the_namespace_mirrors_flytekits_module_paths() -> None:
         "extras.sqlite3.task",
         "testing",
         "exceptions.user",
+        "experimental",
         "models.core.execution",
     ):
         assert path in names

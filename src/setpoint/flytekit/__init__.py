@@ -20,6 +20,7 @@ NAMES: dict[str, str] = {
     "WorkflowFailurePolicy": "setpoint.sdk.workflow:WorkflowFailurePolicy",
     "Workflow": "setpoint.sdk.imperative:ImperativeWorkflow",  # flytekit's Workflow is the imperative builder
     "dynamic": "setpoint.sdk.task:dynamic",
+    "eager": "setpoint.sdk.eager:eager",
     "map_task": "setpoint.sdk.maptask:map_task",
     "conditional": "setpoint.sdk.conditional:conditional",
     "create_node": "setpoint.sdk.workflow:create_node",

@@ -6,6 +6,7 @@ from setpoint.flytekit._lazy import exports
 
 NAMES: dict[str, str] = {
     "task": "setpoint.sdk.task:task",
+    "eager": "setpoint.sdk.eager:eager",
     "Resources": "setpoint.sdk.task:Resources",
     "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
     "kwtypes": "setpoint.sdk.shell:kwtypes",

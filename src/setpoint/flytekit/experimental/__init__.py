@@ -1,0 +1,12 @@
+"""flytekit.experimental: `eager` (older flytekit releases kept it here)."""
+
+from __future__ import annotations
+
+from setpoint.flytekit._lazy import exports
+
+NAMES: dict[str, str] = {
+    "eager": "setpoint.sdk.eager:eager",
+}
+
+__all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
+__getattr__, __dir__ = exports(__name__, NAMES)
