@@ -269,7 +269,8 @@ def test_result_of_a_task_without_outputs_passed_as_data() -> None:
         wf.compile()
 
 
-def test_unsupported_type_names_task_and_parameter() -> None:
+def test_unsupported_type_names_task_and_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")  # by default a plain class travels pickled
     with pytest.raises(UnsupportedTypeError, match=r"task '.*use', input 'x'"):
         use.interface  # noqa: B018
 

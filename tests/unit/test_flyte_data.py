@@ -206,15 +206,32 @@ class Opaque:
 def test_pickling_needs_an_opt_in_unless_the_deployment_allows_it(
     ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")
     with pytest.raises(UnsupportedTypeError, match=r"unsafe_pickle=True"):
         type_ref(Opaque, where="t")
     assert type_ref(Opaque, where="t", allow_pickle=True).kind is TypeKind.PICKLE
     lit = to_literal(Opaque(3), Opaque, LiteralContext(ctx.blobs, ctx.workdir, allow_pickle=True), where="o")
-    with pytest.raises(UserError, match="unpickling is disabled by default"):
+    with pytest.raises(UserError, match="unpickling is disabled here"):
         from_literal(lit, Opaque, ctx, where="i")
     monkeypatch.setenv("SETPOINT_PICKLE", "allow")
     assert type_ref(Opaque, where="t").kind is TypeKind.PICKLE
     assert from_literal(lit, Opaque, ctx, where="i").v == 3
+
+
+def test_by_default_a_plain_class_travels_pickled_between_tasks_only(
+    ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SETPOINT_PICKLE", raising=False)
+    assert type_ref(Opaque, where="t").kind is TypeKind.PICKLE  # a plain class: pickled, as flytekit does
+    with pytest.raises(UnsupportedTypeError, match="declare a concrete type"):
+        type_ref(Any, where="t")  # a typing construct with a better spelling stays an error
+    with pytest.raises(UnsupportedTypeError, match=r"use list\[T\]"):
+        type_ref(set[int], where="t")
+    in_attempt = LiteralContext(ctx.blobs, ctx.workdir)
+    lit = to_literal(Opaque(3), Opaque, in_attempt, where="o")
+    assert from_literal(lit, Opaque, in_attempt, where="i").v == 3  # a task reads what a task wrote
+    with pytest.raises(UserError, match="unpickling is disabled here"):
+        from_literal(lit, Opaque, LiteralContext(ctx.blobs, None), where="i")  # a client never unpickles
 
 
 def test_a_deployment_can_forbid_pickling(ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -444,17 +444,23 @@ def test_a_missing_offloaded_blob_is_reported(ctx: LiteralContext, blobs: LocalB
 # ---------------------------------------------------------------------------------------------
 
 
-def test_pickle_needs_the_opt_in_to_encode(ctx: LiteralContext) -> None:
+def test_pickle_needs_the_opt_in_to_encode(ctx: LiteralContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")  # the default pickles plain classes (flytekit's rule)
     with pytest.raises(UnsupportedTypeError, match="opt in to pickling"):
         to_literal(Opaque(1), Opaque, ctx, where=W)
 
 
-def test_unpickling_is_refused_by_default(blobs: LocalBlobStore, tmp_path: Path) -> None:
+def test_unpickling_is_refused_without_the_opt_in_and_outside_attempts(
+    blobs: LocalBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     allowed = LiteralContext(blobs, tmp_path, allow_pickle=True)
     lit = to_literal(Opaque(7), Opaque, allowed, where=W)
     assert lit["$ref"]["format"] == "pickle"
     assert from_literal(lit, Opaque, allowed, where=W) == Opaque(7)
-    with pytest.raises(UserError, match=r"input 'x': unpickling is disabled by default"):
+    with pytest.raises(UserError, match=r"input 'x': unpickling is disabled here"):
+        from_literal(lit, Opaque, LiteralContext(blobs, None), where=W)  # no attempt: a client, the server
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")
+    with pytest.raises(UserError, match=r"input 'x': unpickling is disabled here"):
         from_literal(lit, Opaque, LiteralContext(blobs, tmp_path), where=W)
 
 

@@ -58,6 +58,13 @@ class Node:
     children: list[Node]
 
 
+@pytest.fixture(autouse=True)
+def _pickling_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests were written for the opt-in policy (a plain class needs @task(unsafe_pickle=True));
+    the default policy, which pickles plain classes, is tested in tests/unit/test_flyte_data.py."""
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")
+
+
 class Opaque:
     pass
 

@@ -40,7 +40,7 @@ from setpoint.types.context import (
     unescape_key,
 )
 from setpoint.types.files import Directory, File, load_directory, load_file, store_directory, store_file
-from setpoint.types.pickling import ALLOW, FORBID, forbidden_message, pickle_policy
+from setpoint.types.pickling import ALLOW, CLASSES, FORBID, forbidden_message, pickle_policy
 
 _MICROSECOND = dt.timedelta(microseconds=1)
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -550,9 +550,12 @@ class PickleCodec(Codec):
         policy = pickle_policy()
         if policy == FORBID:
             raise UserError(forbidden_message(where))
-        if not (ctx.allow_pickle or policy == ALLOW):
+        # Inside a task attempt (a work directory) the default policy unpickles what tasks of the
+        # execution tree wrote (clients can never send a pickle); nowhere else, unless allowed.
+        in_attempt = policy == CLASSES and ctx.workdir is not None
+        if not (ctx.allow_pickle or policy == ALLOW or in_attempt):
             raise UserError(
-                f"{where}: unpickling is disabled by default because it can run arbitrary code; "
+                f"{where}: unpickling is disabled here because it can run arbitrary code; "
                 "enable it only for data you trust (@task(unsafe_pickle=True))"
             )
         return pickle.loads(ctx.need_blobs(where, "a pickled value").get_bytes(ref))

@@ -31,7 +31,7 @@ from setpoint.types.context import LiteralContext, describe
 from setpoint.types.dataframes import DataFrameCodec, dataframe_flavour
 from setpoint.types.files import Directory, File
 from setpoint.types.hashing import HashedCodec, hash_method_of
-from setpoint.types.pickling import ALLOW, ENV, FORBID, BatchSize, BatchSizeWarning, pickle_policy
+from setpoint.types.pickling import ALLOW, CLASSES, ENV, FORBID, BatchSize, BatchSizeWarning, pickle_policy
 from setpoint.types.structured import StructuredDatasetCodec, columns_of, is_structured_dataset
 
 _SCALARS: dict[object, Callable[[], c.Codec]] = {
@@ -79,7 +79,7 @@ def codec_for(py_type: object, *, where: str, allow_pickle: bool = False) -> c.C
     """
     policy = pickle_policy()
     allow_pickle = policy == ALLOW or (allow_pickle and policy != FORBID)
-    key = (py_type, repr(py_type), allow_pickle)
+    key = (py_type, repr(py_type), allow_pickle, policy)
     try:
         hit = _cache.get(key)
     except TypeError:  # unhashable metadata in Annotated[...]: just do not cache
@@ -107,6 +107,10 @@ class _Builder:
         if self.allow_pickle and (base is not None or t is Any):
             name = "typing.Any" if base is None else qualified_name(base)
             return c.PickleCodec(base, TypeRef(TypeKind.PICKLE, name=name))
+        if isinstance(t, type) and t not in _ADVICE and pickle_policy() == CLASSES:
+            # a plain class with no literal form (a fitted model, a user's own class) travels pickled
+            # by default, as in flytekit; only tasks of the execution tree ever write such a value
+            return c.PickleCodec(t, TypeRef(TypeKind.PICKLE, name=qualified_name(t)))
         advice = _ADVICE.get(t, _ADVICE.get(origin, _DEFAULT_ADVICE))
         if pickle_policy() == FORBID:
             advice = advice.replace(f", or {PICKLE_HINT}", "") + f" (pickled values are forbidden here: {ENV}=forbid)"

@@ -4,8 +4,11 @@ A type with no literal form (a class that is not a dataclass, a model, an enum .
 as a pickle, and unpickling runs code chosen by whoever wrote the bytes. So (see docs/flyte-data.md
 for the threat model):
 
-- a task pickles only if it opts in (``@task(unsafe_pickle=True)``), or the deployment allows it
-  for every task (``SETPOINT_PICKLE=allow``);
+- by default (``SETPOINT_PICKLE=classes``), as flytekit does, a value of a plain class with no
+  literal form (a scikit-learn model, a user's own class) travels pickled; typing constructs that
+  have a better spelling (``Any``, ``tuple``, ``set``, ``date`` ...) stay errors that say what to use;
+- ``SETPOINT_PICKLE=opt-in``: a task pickles only if it opts in (``@task(unsafe_pickle=True)``);
+  ``SETPOINT_PICKLE=allow``: any type without a literal form, for every task;
 - a deployment can forbid pickling altogether (``SETPOINT_PICKLE=forbid``): such tasks are refused
   when declared, and no pickled value is ever encoded or decoded;
 - a pickled value is only ever written by a task of the execution tree; literals given by a CLI or
@@ -22,13 +25,13 @@ import os
 from setpoint.errors import UserError
 
 ENV = "SETPOINT_PICKLE"
-OPT_IN, ALLOW, FORBID = "opt-in", "allow", "forbid"
-POLICIES = (OPT_IN, ALLOW, FORBID)
+CLASSES, OPT_IN, ALLOW, FORBID = "classes", "opt-in", "allow", "forbid"
+POLICIES = (CLASSES, OPT_IN, ALLOW, FORBID)
 
 
 def pickle_policy() -> str:
-    """The deployment's pickling policy: "opt-in" (the default), "allow" or "forbid"."""
-    value = os.environ.get(ENV, "").strip().lower() or OPT_IN
+    """The deployment's pickling policy: "classes" (the default), "opt-in", "allow" or "forbid"."""
+    value = os.environ.get(ENV, "").strip().lower() or CLASSES
     if value not in POLICIES:
         raise UserError(f"{ENV}={value!r} is not a pickling policy; use one of {', '.join(POLICIES)}")
     return value
