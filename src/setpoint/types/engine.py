@@ -58,7 +58,7 @@ _ADVICE: dict[object, str] = {
 
 # Keyed by the type *and* its repr: ``int | bool == bool | int`` in Python, but the variant order
 # is part of the encoding, so equal-but-reordered unions must not share a codec.
-_cache: dict[tuple[object, str, bool], c.Codec] = {}
+_cache: dict[tuple[object, str, bool, str], c.Codec] = {}
 
 
 def type_name(t: object) -> str:
