@@ -21,10 +21,11 @@ for (labels, annotations, security contexts ...) are accepted with a warning nam
 
 from __future__ import annotations
 
+import sys
 import typing
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from setpoint.errors import SpecError
 from setpoint.notify.rules import Notification, check_notifications
@@ -32,8 +33,18 @@ from setpoint.scheduling.ticks import Cron, FixedRate, Schedule, check_for_workf
 from setpoint.sdk.binding import to_binding
 from setpoint.sdk.context import current_builder
 from setpoint.sdk.promise import NodeHandle, Outputs, Promise
-from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import NODE_ID_RE, LaunchPlanConfig, NodeKind, NodeSpec, WorkflowSpec, check_name
+
+if TYPE_CHECKING:
+    from setpoint.sdk.workflow import Workflow
+
+
+def _is_workflow(obj: object) -> bool:
+    """Whether ``obj`` is a `Workflow`, without importing the workflow module: it imports the
+    compiler, which imports this module to add launch-plan nodes (an instance implies it is loaded)."""
+    module = sys.modules.get("setpoint.sdk.workflow")
+    return module is not None and isinstance(obj, module.Workflow)
+
 
 # flytekit options that have no meaning here: accepted, and a warning says so.
 UNUSED_OPTIONS = (
@@ -126,7 +137,7 @@ class LaunchPlan:
         schedule: Schedule | None = None,
         notifications: Notification | Sequence[Notification] | None = None,
     ) -> None:
-        if not isinstance(workflow, Workflow):
+        if not _is_workflow(workflow):
             raise SpecError(f"a launch plan needs a @workflow, got {type(workflow).__name__}")
         self.workflow = workflow
         self.name = check_name(name, "launch plan name", pattern=NODE_ID_RE)
@@ -213,7 +224,7 @@ class LaunchPlan:
     @classmethod
     def get_default_launch_plan(cls, *args: Any) -> LaunchPlan:
         """The workflow's default launch plan: ``get_default_launch_plan(wf)`` or flytekit's ``(ctx, wf)``."""
-        if len(args) not in (1, 2) or not isinstance(args[-1], Workflow):
+        if len(args) not in (1, 2) or not _is_workflow(args[-1]):
             raise SpecError("get_default_launch_plan takes a @workflow (optionally after a context)")
         return cls.get_or_create(args[-1])
 
