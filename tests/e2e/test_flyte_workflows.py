@@ -110,9 +110,6 @@ def test_on_failure_task_gets_err_as_text(client: Client, tmp_path: Path) -> Non
     assert "ValueError: boom 3" in report.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="service/inspect.py lists only spec nodes; the handler's row needs it to add _on_failure"
-)
 def test_cli_on_failure_shown_in_describe_and_logs(home: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     proc = setpoint(home, "run", f"{WF}:guarded", "--x", "5", "--report", str(report), "--output", "json")

@@ -20,7 +20,7 @@ from setpoint.core.model import AttemptRecord, NodeRecord
 from setpoint.core.phases import NodePhase
 from setpoint.errors import NotFoundError
 from setpoint.ports import ExecutionReader, NodeReader, SpecStore
-from setpoint.spec.workflow import WorkflowSpec
+from setpoint.spec.workflow import ON_FAILURE_NODE, WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,8 @@ def execution_graph(
     (map elements, dynamic sub-workflows), each expansion's nodes right after their parent."""
     graph = Graph(spec)
     order = [n.id for n in spec.nodes]
+    if ON_FAILURE_NODE in graph.node_map and ON_FAILURE_NODE in records:
+        order.append(ON_FAILURE_NODE)  # the failure handler's run, after the nodes it followed
     if children:
         expanded = sorted((r for r in records.values() if r.typed_detail.expanded), key=lambda r: len(r.node_id))
         for rec in expanded:

@@ -22,7 +22,7 @@ from typing import Any, TypeGuard
 
 from setpoint.errors import SpecError
 from setpoint.spec.branch import Otherwise
-from setpoint.spec.model import check_name
+from setpoint.spec.model import SIGNAL_NAME_RE, check_name
 from setpoint.spec.types import TypeRef
 
 
@@ -258,7 +258,7 @@ def _parse_gate(config: Mapping[str, Any], where: str) -> GateConfig:
         if not _number(seconds) or seconds < 0:
             raise SpecError(f"{where}: sleep needs a non-negative number of seconds, got {seconds!r}")
         return SleepGate(float(seconds))
-    name = check_name(config.get("name"), f"signal name in {where}")
+    name = check_name(config.get("name"), f"signal name in {where}", pattern=SIGNAL_NAME_RE)
     if gate == GateKind.APPROVE:
         return ApproveGate(name, timeout_s)
     try:

@@ -24,6 +24,7 @@ SCHEMA_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # map elements are "0", "1", ...
 QUALNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.<>-]{0,255}$")
+SIGNAL_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")  # gate signals: Flyte allows hyphens
 SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a secret's group or key
 
 
@@ -31,7 +32,8 @@ def check_name(name: object, what: str, *, pattern: re.Pattern[str] = NAME_RE) -
     """Validate a user-supplied name; hostile names never reach a path, a query or a log line."""
     if not isinstance(name, str) or not pattern.match(name):
         shown = repr(name)[:80]
-        raise SpecError(f"invalid {what} {shown}: use letters, digits and '_' (start with a letter)")
+        allowed = "letters, digits, '_' and '-'" if pattern is SIGNAL_NAME_RE else "letters, digits and '_'"
+        raise SpecError(f"invalid {what} {shown}: use {allowed} (start with a letter)")
     return name
 
 

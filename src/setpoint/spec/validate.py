@@ -15,7 +15,7 @@ from setpoint.errors import SpecError, TypeMismatchError
 from setpoint.spec.bindings import Binding, show_path
 from setpoint.spec.branch import Otherwise, validate_expr
 from setpoint.spec.configs import ApproveGate, BranchConfig, LaunchPlanConfig, MapConfig, SignalGate, SleepGate
-from setpoint.spec.model import TaskSpec, check_name
+from setpoint.spec.model import SIGNAL_NAME_RE, TaskSpec, check_name
 from setpoint.spec.nodes import NodeSpec
 from setpoint.spec.types import TypeKind, TypeRef, is_assignable
 
@@ -297,7 +297,7 @@ def _check_gate(
         if inputs:
             raise SpecError(f"{where}: a sleep gate takes no inputs")
         return
-    name = check_name(config.name, f"signal name in {where}")
+    name = check_name(config.name, f"signal name in {where}", pattern=SIGNAL_NAME_RE)
     if name in signal_names:
         raise SpecError(f"{where}: two gates wait for the signal '{name}'; signal names must be unique")
     signal_names.add(name)
