@@ -462,10 +462,9 @@ def compile_workflow(wf: Workflow) -> WorkflowSpec:
 
 def _handler_spec(on_failure: Any) -> TaskSpec:
     """The task an ``on_failure`` task or workflow runs as (a workflow runs in-process in one attempt)."""
-    from setpoint.sdk.workflow import Workflow  # lazily: the workflow module imports this one
-
-    if isinstance(on_failure, Workflow):
-        return on_failure.failure_handler.spec()
+    handler = getattr(on_failure, "failure_handler", None)  # a Workflow (which imports this module)
+    if handler is not None:
+        return handler.spec()  # type: ignore[no-any-return]
     spec: TaskSpec = on_failure.spec()
     return spec
 
