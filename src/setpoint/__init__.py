@@ -19,11 +19,13 @@ if TYPE_CHECKING:  # the lazy names below, typed for mypy without importing them
     from setpoint.client.remote import connect
     from setpoint.sdk.current import Checkpoint, RecoverableException, TaskContext, current_context
     from setpoint.sdk.deck import Deck
+    from setpoint.sdk.eager import eager
+    from setpoint.sdk.imperative import ImperativeWorkflow
     from setpoint.sdk.reference import reference_launch_plan, reference_task
     from setpoint.sdk.shell import OutputLocation, ShellTask, kwtypes
     from setpoint.sdk.sqlite_task import SQLite3Config, SQLite3Task
     from setpoint.sdk.task import ImageSpec, Secret, TaskMetadata
-    from setpoint.sdk.workflow import create_node
+    from setpoint.sdk.workflow import WorkflowError, WorkflowFailurePolicy, create_node
     from setpoint.types.files import Directory, File
     from setpoint.types.hashing import HashMethod
     from setpoint.types.pickling import BatchSize
@@ -52,6 +54,10 @@ _LAZY: dict[str, str] = {  # name -> "module:attribute"
     "Secret": "setpoint.sdk.task:Secret",
     "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
     "create_node": "setpoint.sdk.workflow:create_node",
+    "WorkflowFailurePolicy": "setpoint.sdk.workflow:WorkflowFailurePolicy",
+    "WorkflowError": "setpoint.sdk.workflow:WorkflowError",
+    "ImperativeWorkflow": "setpoint.sdk.imperative:ImperativeWorkflow",
+    "eager": "setpoint.sdk.eager:eager",
     "StructuredDataset": "setpoint.types.structured:StructuredDataset",
     "HashMethod": "setpoint.types.hashing:HashMethod",
     "BatchSize": "setpoint.types.pickling:BatchSize",
@@ -69,6 +75,7 @@ __all__ = [
     "FixedRate",
     "HashMethod",
     "ImageSpec",
+    "ImperativeWorkflow",
     "LaunchPlan",
     "NonRetryableError",
     "OutputLocation",
@@ -85,12 +92,15 @@ __all__ = [
     "TaskError",
     "TaskMetadata",
     "Workflow",
+    "WorkflowError",
+    "WorkflowFailurePolicy",
     "approve",
     "conditional",
     "connect",
     "create_node",
     "current_context",
     "dynamic",
+    "eager",
     "kwtypes",
     "map_task",
     "reference_launch_plan",

@@ -26,6 +26,7 @@ def test_public_exports_are_pinned() -> None:
             *("SQLite3Task", "Secret", "ShellTask", "TaskContext", "TaskMetadata", "create_node"),
             *("current_context", "kwtypes", "reference_launch_plan", "reference_task"),
             *("BatchSize", "HashMethod", "StructuredDataset"),
+            *("ImperativeWorkflow", "WorkflowError", "WorkflowFailurePolicy", "eager"),
         ]
     )
     for name in setpoint.__all__:

@@ -5,5 +5,7 @@ by setpoint itself at run time.
 """
 
 from setpoint.testing.memory_store import InMemoryStore
+from setpoint.testing.mocks import patch, task_mock
+from setpoint.testing.secrets import fake_secrets
 
-__all__ = ["InMemoryStore"]
+__all__ = ["InMemoryStore", "fake_secrets", "patch", "task_mock"]
