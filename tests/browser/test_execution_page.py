@@ -235,3 +235,11 @@ def test_a_branch_shows_the_case_it_took(page: Page, console: Console) -> None:
     open_execution(page, console, eid)
     expect(page.locator('[data-node="big"]')).to_contain_text("took case 1")
     expect(page.locator('[data-node="broken"]')).to_have_attribute("data-phase", "SKIPPED")
+
+
+def test_a_deck_is_shown_in_a_sandboxed_frame(page: Page, console: Console) -> None:
+    eid = console.launch("reported", x=9)
+    assert console.wait(eid)["phase"] == "SUCCEEDED"
+    open_execution(page, console, eid, node="report")
+    expect(page.locator("iframe.deck")).to_have_attribute("sandbox", "allow-scripts")
+    expect(page.frame_locator("iframe.deck").get_by_text("Report for 9")).to_be_visible()

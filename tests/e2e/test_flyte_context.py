@@ -100,7 +100,9 @@ def test_the_deck_route_serves_the_page_sandboxed(client: Client) -> None:
         page = api.get(f"{base}/report/deck")
         assert page.status_code == 200, page.text
         assert page.headers["content-type"].startswith("text/html")
-        assert page.headers["content-security-policy"] == "sandbox allow-scripts"
+        # sandboxed (its scripts cannot reach the console's session), framable only by the console itself
+        assert page.headers["content-security-policy"] == "sandbox allow-scripts; frame-ancestors 'self'"
+        assert page.headers["x-frame-options"] == "SAMEORIGIN"
         assert "x is 3" in page.text
         assert api.get(f"{base}/report/deck", params={"attempt": 9}).status_code == 404
         assert api.get(f"{base}/nope/deck").status_code == 404

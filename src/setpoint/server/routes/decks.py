@@ -19,7 +19,7 @@ from setpoint.server.routing import EXECUTION, Principal, Route
 from setpoint.service.inspect import deck_path
 
 DECK_HEADERS = {
-    "Content-Security-Policy": "sandbox allow-scripts",
+    "Content-Security-Policy": "sandbox allow-scripts; frame-ancestors 'self'",
     "Cache-Control": "no-store",
 }
 HTML_RESPONSE: dict[int | str, dict[str, object]] = {
