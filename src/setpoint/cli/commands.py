@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -25,7 +26,7 @@ from setpoint.sdk.workflow import Workflow
 from setpoint.spec.workflow import ApproveGate
 
 if TYPE_CHECKING:
-    pass
+    from setpoint.sdk.launchplan import LaunchPlan
 
 # ---------------------------------------------------------------------------------------------
 # run
@@ -41,6 +42,7 @@ def load_workflow(target: str) -> Workflow:
     compiled here against the registry of the store the command uses.
     """
     from setpoint.adapters.bundle import project_root
+    from setpoint.sdk.launchplan import LaunchPlan
     from setpoint.sdk.reference import ReferenceLaunchPlan, ReferenceTask, references_from
     from setpoint.sdk.task import Task
 
@@ -81,14 +83,43 @@ def load_workflow(target: str) -> Workflow:
         single.__module__ = task.function.__module__
         single.__name__ = single.__qualname__ = task.function.__name__
         obj = Workflow(single)
+    if isinstance(obj, LaunchPlan):
+        obj = launch_plan_workflow(obj)
     if not isinstance(obj, Workflow):
-        raise InputError(f"'{name}' in {where} is a {type(obj).__name__}, not a @workflow or a @task")
+        raise InputError(
+            f"'{name}' in {where} is a {type(obj).__name__}, not a @workflow, a @task or a LaunchPlan"
+        )
     store = getattr(getattr(click.get_current_context(silent=True), "obj", None), "client", None)
     store = getattr(store, "store", None)
     if store is not None and any(isinstance(v, ReferenceTask | ReferenceLaunchPlan) for v in vars(module).values()):
         with references_from(store):
             obj.compile()  # compiled once: the spec is kept, resolved
     return obj
+
+
+def launch_plan_workflow(lp: LaunchPlan) -> Workflow:
+    """A launch plan run from a file (``setpoint run file.py:my_lp``): its workflow with the plan's
+    default inputs as defaults and its fixed inputs bound, as ``pyflyte run`` runs a launch plan."""
+    import typing
+
+    wf = lp.workflow
+    signature = inspect.signature(wf.function)
+    hints = typing.get_type_hints(wf.function, include_extras=True)
+    fixed = dict(lp.fixed_inputs)
+    params = [
+        p.replace(default=lp.default_inputs.get(p.name, p.default))
+        for p in signature.parameters.values()
+        if p.name not in fixed
+    ]
+
+    def plan(**kwargs: Any) -> Any:
+        return wf(**kwargs, **fixed)
+
+    plan.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    plan.__annotations__ = {k: v for k, v in hints.items() if k not in fixed}
+    plan.__module__ = wf.function.__module__
+    plan.__name__ = plan.__qualname__ = lp.name
+    return Workflow(plan)
 
 
 def parse_inputs(wf: Workflow, extra: list[str], inputs_file: str | None) -> dict[str, Any]:
