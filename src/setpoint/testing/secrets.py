@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from setpoint.sdk.current import Secrets, TaskContext, activated, current_context
+from setpoint.sdk.current import Secrets, TaskContext, activated, current_context, environment_lookup
 
 
 class DictSecrets:
@@ -47,3 +47,11 @@ def fake_secrets(values: Mapping[tuple[str, str], str]) -> Iterator[TaskContext]
     )
     with activated(ctx):
         yield ctx
+
+
+class SecretsManager(Secrets):
+    """flytekit's ``SecretsManager()`` for tests: any secret, from the environment variables
+    `get_secrets_env_var` names (set them in a test, then run the task in-process)."""
+
+    def __init__(self) -> None:
+        super().__init__(environment_lookup)

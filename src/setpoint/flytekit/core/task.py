@@ -11,6 +11,7 @@ NAMES: dict[str, str] = {
     "TaskMetadata": "setpoint.sdk.task:TaskMetadata",
     "kwtypes": "setpoint.sdk.shell:kwtypes",
     "reference_task": "setpoint.sdk.reference:reference_task",
+    "Echo": "setpoint.sdk.echo:Echo",
 }
 
 __all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names

@@ -8,6 +8,7 @@ NAMES: dict[str, str] = {
     "task_mock": "setpoint.testing.mocks:task_mock",
     "patch": "setpoint.testing.mocks:patch",
     "fake_secrets": "setpoint.testing.secrets:fake_secrets",
+    "SecretsManager": "setpoint.testing.secrets:SecretsManager",
 }
 
 __all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
