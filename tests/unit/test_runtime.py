@@ -237,14 +237,17 @@ def test_large_outputs_are_offloaded(user_module: ModuleType, tmp_path: Path) ->
     assert run(user_module, "count", {"n": 3}, tmp_path) == {"outputs": {"o0": [0, 1, 2]}}
 
 
-def test_pickle_is_used_only_when_the_payload_allows_it(user_module: ModuleType, tmp_path: Path) -> None:
+def test_pickle_is_used_only_when_the_payload_allows_it(
+    user_module: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SETPOINT_PICKLE", "opt-in")  # the default lets attempts read plain classes' pickles
     store = LocalBlobStore(tmp_path / "blobs")
     ctx = LiteralContext(store, tmp_path, allow_pickle=True)
     lit = to_literal(user_module.Opaque(1), user_module.Opaque, ctx, where="input")
     out = run(user_module, "bump", {"o": lit}, tmp_path, allow_pickle=True)
     assert from_literal(out["outputs"]["o0"], user_module.Opaque, ctx, where="o").v == 2
     spec = spec_for(user_module, "bump", allow_pickle=True)
-    with pytest.raises(UserError, match="unpickling is disabled by default"):
+    with pytest.raises(UserError, match="unpickling is disabled here"):
         run_attempt(payload(spec, {"o": lit}, tmp_path / "blobs"), tmp_path / "attempt")
 
 
