@@ -165,3 +165,12 @@ def test_gates(home: Path) -> None:
     setpoint(home, "signal", eid, "ship_it", check=True)
     setpoint(home, "controller", "--exit-when-idle", check=True)
     assert setpoint_json(home, "describe", eid)["execution"]["outputs"] == {"o0": "released v2.1 (score 0.91)"}
+
+
+def test_eager(home: Path) -> None:
+    assert outputs(home, "eager.py:early_stopping", "--max-rounds", "10", "--target", "0.05") == {
+        "o0": "stopped after 5 rounds, loss 0.0312, worst check 0.0319"
+    }
+    assert outputs(home, "eager.py:early_stopping", "--max-rounds", "3", "--target", "0.05") == {
+        "o0": "no convergence in 3 rounds"
+    }
