@@ -229,3 +229,11 @@ def test_cli_eager_survives_a_controller_killed_mid_way(tmp_path: Path) -> None:
     assert out["execution"]["phase"] == "SUCCEEDED"
     assert out["execution"]["outputs"] == {"o0": 300}
     assert steps.read_text().splitlines() == ["step 1", "step 2"]  # nothing that finished ran again
+
+
+def test_an_eager_body_catches_a_failed_call_as_eager_exception(home: Path) -> None:
+    assert fw.catches(x=3) == 3  # in-process
+    assert fw.catches(x=0) == -1
+    out = setpoint_json(home, "run", "tests/e2e/wf_flyte_workflows.py:catches", "--x", "0")
+    assert out["execution"]["phase"] == "SUCCEEDED"
+    assert out["execution"]["outputs"] == {"o0": -1}

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from setpoint.sdk.conditional import conditional
-from setpoint.sdk.eager import eager
+from setpoint.sdk.eager import EagerException, eager
 from setpoint.sdk.gates import approve, wait_for_input
 from setpoint.sdk.imperative import ImperativeWorkflow
 from setpoint.sdk.task import task
@@ -276,3 +276,19 @@ async def durable_slow(path: str, gate: str) -> int:
     a = await count_step(path=path, n=1)
     b = await count_step(path=path, n=a)
     return await wait_for_file(gate=gate, n=b)
+
+
+@task
+def refuse(x: int) -> int:
+    if x <= 0:
+        raise ValueError("x must be positive")
+    return x
+
+
+@eager
+async def catches(x: int) -> int:
+    """An eager body that catches a failed call, as flytekit's EagerException lets it."""
+    try:
+        return await refuse(x=x)
+    except EagerException:
+        return -1

@@ -24,6 +24,7 @@ NAMES: dict[str, str] = {
     "map_task": "setpoint.sdk.maptask:map_task",
     "conditional": "setpoint.sdk.conditional:conditional",
     "create_node": "setpoint.sdk.workflow:create_node",
+    "EagerException": "setpoint.sdk.eager:EagerException",
     "kwtypes": "setpoint.sdk.shell:kwtypes",
     "Resources": "setpoint.sdk.task:Resources",
     "TaskMetadata": "setpoint.sdk.task:TaskMetadata",

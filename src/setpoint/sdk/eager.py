@@ -35,7 +35,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from setpoint.errors import NonRetryableError, SpecError
+from setpoint.errors import NonRetryableError, SpecError, TaskError
 from setpoint.sdk.compiler import Builder, outside_any_body
 from setpoint.sdk.context import building
 from setpoint.sdk.task import Task
@@ -43,6 +43,11 @@ from setpoint.sdk.task import Task
 F = TypeVar("F", bound=Callable[..., Any])
 
 JOURNAL_VERSION = 1
+
+
+class EagerException(TaskError):
+    """An awaited call of an eager body failed (flytekit's ``EagerException``): the body may catch it
+    (``except EagerException``) and go on; the original error is its ``__cause__``."""
 
 
 class Journal:
@@ -102,7 +107,10 @@ class EagerCalls(Builder):
             if found:
                 return result
             with outside_any_body():
-                result = call()
+                try:
+                    result = call()
+                except Exception as e:  # the call's own error, as the body sees it
+                    raise EagerException(f"eager call {index} ({what}) failed: {type(e).__name__}: {e}") from e
             self.journal.record(index, key, what, result)
             return result
 

@@ -7,6 +7,7 @@ outputs; called anywhere else it simply runs the function (a quick local check o
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import inspect
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, ClassVar, TypeVar, overload
 
 from setpoint.errors import SpecError
 from setpoint.sdk.context import current_builder
@@ -90,6 +91,16 @@ def _cpu_text(value: float | int | str) -> str:
     return str(value)
 
 
+class SecretMountType(enum.Enum):
+    """flytekit's ``Secret.MountType``: how Flyte mounts a secret into a pod. setpoint hands every
+    requested secret to the task through `current_context().secrets` (and hides its variables from
+    the environment), so the choice is accepted and recorded nowhere (docs/secrets.md)."""
+
+    ANY = 0
+    ENV_VAR = 1
+    FILE = 2
+
+
 @dataclass(frozen=True, slots=True)
 class Secret:
     """A secret a task asks for: ``current_context().secrets.get(group, key)`` reads it (docs/secrets.md).
@@ -100,6 +111,10 @@ class Secret:
 
     group: str
     key: str | None = None
+    group_version: str | None = None  # flytekit's; secret stores here are not versioned
+    mount_requirement: SecretMountType = SecretMountType.ANY
+
+    MountType: ClassVar[type[SecretMountType]] = SecretMountType
 
     def spec_pair(self, where: str) -> tuple[str, str]:
         for what, value in (("group", self.group), ("key", self.key or "")):

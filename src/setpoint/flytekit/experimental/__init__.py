@@ -1,4 +1,4 @@
-"""flytekit.experimental: `eager` (older flytekit releases kept it here)."""
+"""flytekit.experimental: `eager` and `EagerException` (older flytekit releases kept them here)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from setpoint.flytekit._lazy import exports
 
 NAMES: dict[str, str] = {
     "eager": "setpoint.sdk.eager:eager",
+    "EagerException": "setpoint.sdk.eager:EagerException",
 }
 
 __all__ = sorted(NAMES)  # noqa: PLE0605 - the table above is the list of names
