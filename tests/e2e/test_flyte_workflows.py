@@ -237,3 +237,13 @@ def test_an_eager_body_catches_a_failed_call_as_eager_exception(home: Path) -> N
     out = setpoint_json(home, "run", "tests/e2e/wf_flyte_workflows.py:catches", "--x", "0")
     assert out["execution"]["phase"] == "SUCCEEDED"
     assert out["execution"]["outputs"] == {"o0": -1}
+
+
+def test_an_eager_body_called_where_an_event_loop_already_runs() -> None:
+    import asyncio
+
+    async def notebook_cell() -> int:  # a notebook, or a framework's sync API, keeps a loop running here
+        result: int = fw.catches(x=3)
+        return result
+
+    assert asyncio.run(notebook_cell()) == 3

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import contextvars
 import functools
 import hashlib
 import inspect
 import json
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, overload
 
 from setpoint.errors import NonRetryableError, SpecError, TaskError
@@ -41,8 +43,22 @@ from setpoint.sdk.context import building
 from setpoint.sdk.task import Task
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 JOURNAL_VERSION = 1
+
+
+def run_to_completion(coro: Coroutine[Any, Any, T]) -> T:
+    """Run an eager body's coroutine to its end from synchronous code. Where an event loop already
+    runs in this thread (a notebook, a framework's sync API), it runs on a thread of its own, in a
+    copy of this context, since a running loop cannot be re-entered."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    ctx = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="setpoint-eager") as pool:
+        return pool.submit(ctx.run, asyncio.run, coro).result()
 
 
 class EagerException(TaskError):
@@ -149,7 +165,7 @@ class EagerTask(Task):
 
         @functools.wraps(body)
         def run(*args: Any, **kwargs: Any) -> Any:
-            return asyncio.run(self._drive(args, kwargs))
+            return run_to_completion(self._drive(args, kwargs))
 
         super().__init__(run, **options)
 
