@@ -407,34 +407,27 @@ class RemoteClient:
     def logs(
         self, execution_id: str, node_id: str | None = None, attempt: int | None = None
     ) -> list[tuple[str, str, str]]:
-        params: dict[str, Any] = {}
-        if node_id is not None:
-            params["node"] = node_id
-        if attempt is not None:
-            params["attempt"] = attempt
-        got = self._call(
-            "GET",
-            f"{self._e(execution_id)}/logs",
-            params=params,
-            headers={"accept": "application/json"},
-            what=f"execution '{execution_id}'",
-        )
+        got = self._logs_json(execution_id, node_id, attempt, texts=True)
         return [(r["attempt_id"], r["stream"], r["text"]) for r in got["logs"]]
 
     def log_notes(self, execution_id: str, node_id: str | None = None, attempt: int | None = None) -> list[str]:
-        params: dict[str, Any] = {"texts": "false"}
+        got = self._logs_json(execution_id, node_id, attempt, texts=False)
+        return [str(n["message"]) for n in got.get("notes", [])]
+
+    def _logs_json(self, execution_id: str, node_id: str | None, attempt: int | None, *, texts: bool) -> Any:
+        """The logs route's JSON answer: the logs (unless ``texts`` is false) and the notes."""
+        params: dict[str, Any] = {} if texts else {"texts": "false"}
         if node_id is not None:
             params["node"] = node_id
         if attempt is not None:
             params["attempt"] = attempt
-        got = self._call(
+        return self._call(
             "GET",
             f"{self._e(execution_id)}/logs",
             params=params,
             headers={"accept": "application/json"},
             what=f"execution '{execution_id}'",
         )
-        return [str(n["message"]) for n in got.get("notes", [])]
 
     def deck(self, execution_id: str, node_id: str, attempt: int | None = None) -> str:
         """The HTML of a node's deck page: the latest attempt that rendered one, or ``attempt``'s.

@@ -14,29 +14,21 @@ part of the type, so existing types (and cache keys) are unchanged.
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any
 
 from setpoint.errors import UserError
 from setpoint.spec.types import TypeKind, TypeRef
 from setpoint.types.codecs import Codec
 from setpoint.types.context import JSON, LiteralContext, bad_literal, mismatch, parse_ref, ref_literal, tagged
-from setpoint.types.structured import read_parquet, select_columns
+from setpoint.types.structured import read_parquet, select_columns, table_library
 
 FLAVOURS = ("pandas", "pyarrow")
 
 
 def dataframe_flavour(t: object) -> str | None:
     """Return "pandas" or "pyarrow" if ``t`` is one of their table classes (without importing either)."""
-    if not isinstance(t, type):
-        return None
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and issubclass(t, pandas.DataFrame):
-        return "pandas"
-    pyarrow = sys.modules.get("pyarrow")
-    if pyarrow is not None and issubclass(t, pyarrow.Table):
-        return "pyarrow"
-    return None
+    library = table_library(t)
+    return library if library in FLAVOURS else None
 
 
 class DataFrameCodec(Codec):

@@ -45,8 +45,8 @@ def columns_of(metadata: tuple[Any, ...]) -> tuple[str, ...] | None:
     return None
 
 
-def _table_library(t: object) -> str | None:
-    """ "pandas" or "pyarrow" for their table classes (only if already imported), else None."""
+def table_library(t: object) -> str | None:
+    """ "pandas", "pyarrow" or "polars" for their table classes (only if already imported), else None."""
     if not isinstance(t, type):
         return None
     pandas = sys.modules.get("pandas")
@@ -63,7 +63,7 @@ def _table_library(t: object) -> str | None:
 
 def to_arrow(df: Any, where: str) -> Any:
     """A pandas / pyarrow / polars table as a ``pyarrow.Table`` (`TypeMismatchError` for anything else)."""
-    library = _table_library(type(df))
+    library = table_library(type(df))
     if library is None:
         raise TypeMismatchError(
             f"{where}: expected a dataframe (pandas.DataFrame, pyarrow.Table or polars.DataFrame), "
@@ -84,7 +84,7 @@ def from_arrow(table: Any, wanted: object, where: str) -> Any:
         import pandas as pd
 
         wanted = pd.DataFrame
-    library = _table_library(wanted)
+    library = table_library(wanted)
     if library == "pandas":
         return table.to_pandas()
     if library == "pyarrow":
@@ -273,7 +273,7 @@ class StructuredDatasetCodec(Codec):
                 table = table_from_local_file(local, where)
             else:
                 table = value._arrow()
-        elif _table_library(type(value)) is not None and not strict:
+        elif table_library(type(value)) is not None and not strict:
             table = to_arrow(value, where)
         else:
             raise mismatch(where, self.ref, value)
