@@ -35,7 +35,7 @@ def start_cached(r: Round, node: NodeRecord, task: TaskSpec, inputs: dict[str, A
     if r.execution.config.overwrite_cache:
         new_attempt(r, node, inputs, cache_status=CacheStatus.SKIPPED, detail=NodeDetail(cache=cache).to_json())
         return
-    put_now = next((e for e in r.catalog_puts if e.key == digest), None)
+    put_now = _put_this_round(r, digest)
     if put_now is not None:  # a node of this execution put the key in this round
         _hit(r, node, inputs, cache, put_now)
         return
@@ -85,6 +85,19 @@ def _hit(r: Round, node: NodeRecord, inputs: dict[str, Any], cache: dict[str, An
 # Per round: cache key -> the node of this execution computing it (active, a miss). Built once per
 # round from the active nodes, on the first cached start, and kept up to date as misses launch.
 _IN_FLIGHT: WeakKeyDictionary[Round, dict[str, str]] = WeakKeyDictionary()
+
+
+# Per round: the entries put so far, by key, and how many of r.catalog_puts are indexed (puts are
+# appended as nodes succeed, so the index catches up instead of scanning the list per cached start).
+_PUT: WeakKeyDictionary[Round, tuple[int, dict[str, CatalogEntry]]] = WeakKeyDictionary()
+
+
+def _put_this_round(r: Round, digest: str) -> CatalogEntry | None:
+    seen, by_key = _PUT.get(r, (0, {}))
+    for entry in r.catalog_puts[seen:]:
+        by_key.setdefault(entry.key, entry)
+    _PUT[r] = (len(r.catalog_puts), by_key)
+    return by_key.get(digest)
 
 
 def _in_flight(r: Round) -> dict[str, str]:
